@@ -1,0 +1,30 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub use share_backup_core::*;
+
+// rustc drops a dependency that no code names, and with it the provider's
+// `inventory::submit!`: naming each enabled provider crate links it.
+#[cfg(feature = "gdrive")]
+use share_backup_gdrive as _;
+#[cfg(feature = "password")]
+use share_backup_password as _;
+
+/// The provider crates, for their typed builders and configs.
+pub mod providers {
+    #[cfg(feature = "gdrive")]
+    pub use share_backup_gdrive as gdrive;
+    #[cfg(feature = "password")]
+    pub use share_backup_password as password;
+}
+
+/// The method ids this build of the facade links, from its cargo features.
+pub fn enabled_methods() -> Vec<MethodId> {
+    let mut v = Vec::new();
+    #[cfg(feature = "gdrive")]
+    v.push(MethodId::GDRIVE);
+    #[cfg(feature = "password")]
+    v.push(MethodId::PASSWORD);
+    v
+}

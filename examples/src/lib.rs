@@ -1,0 +1,2 @@
+//! Runnable examples of share-backup: see `examples/`.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Support code for the end-to-end tests.
+#![forbid(unsafe_code)]
