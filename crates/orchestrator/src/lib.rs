@@ -2,6 +2,19 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod memory;
+mod orchestrator;
+mod request;
+mod retry;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
+pub use memory::{MemoryStore, Notification, RecordingNotifier};
+pub use orchestrator::{DEFAULT_PRUNE_GRACE, Orchestrator, OrchestratorBuilder};
+pub use request::{
+    BackupRequest, HealthReport, IncompleteBackup, KeyCheck, PruneReport, Receipt, RecoverRequest, Recovered,
+    RotateRequest, Step, StepTimings, VerifyRequest,
+};
+pub use retry::RetryPolicy;
 pub use store::{CipherTextStore, CurrentVersion, Notifier, VersionInfo, VersionState};

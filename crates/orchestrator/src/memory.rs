@@ -1,0 +1,331 @@
+//! In-memory [`CipherTextStore`] and recording [`Notifier`], for tests,
+//! examples and single-process tools.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use share_backup_core::{BackupId, Error, ErrorKind, MethodId, Result, UserId};
+
+use crate::store::{CipherTextStore, CurrentVersion, Notifier, VersionInfo, VersionState};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Default)]
+struct Slot {
+    /// Oldest first.
+    versions: Vec<(BackupId, String, SystemTime)>,
+    current: Option<BackupId>,
+}
+
+/// A [`CipherTextStore`] in this process's memory, keeping the full contract
+/// (create-only staging, compare-and-swap commit, the current version never
+/// removed). Nothing survives the process: use `share-backup-object-store`
+/// for anything real.
+///
+/// Cheap to clone; clones share the same data, so two orchestrators built
+/// on clones behave like two processes on one store.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use share_backup_core::{BackupId, MethodId, UserId};
+/// use share_backup_orchestrator::{CipherTextStore, MemoryStore};
+/// let store = MemoryStore::new();
+/// let (u, m, id) = (UserId::new("alice").unwrap(), MethodId::PASSWORD, BackupId::generate().unwrap());
+/// store.stage(&u, &m, id, "sb1.x.y").await.unwrap();
+/// assert!(store.current(&u, &m).await.unwrap().is_none());
+/// store.commit(&u, &m, id, None).await.unwrap();
+/// assert_eq!(store.current(&u, &m).await.unwrap().unwrap().backup_id, id);
+/// # });
+/// ```
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<HashMap<(UserId, MethodId), Slot>>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of stored versions over all users and methods.
+    pub fn len(&self) -> usize {
+        lock(&self.inner).values().map(|s| s.versions.len()).sum()
+    }
+
+    /// True when nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let g = lock(&self.inner);
+        f.debug_struct("MemoryStore").field("slots", &g.len()).finish()
+    }
+}
+
+fn not_found(user: &UserId, method: &MethodId, id: BackupId) -> Error {
+    Error::not_found(format!("no version {id} of method {method} for user {user} in the memory store"))
+}
+
+#[async_trait]
+impl CipherTextStore for MemoryStore {
+    async fn stage(&self, user: &UserId, method: &MethodId, backup_id: BackupId, envelope: &str) -> Result<()> {
+        let mut g = lock(&self.inner);
+        let slot = g.entry((user.clone(), method.clone())).or_default();
+        if slot.versions.iter().any(|(id, _, _)| *id == backup_id) {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("version {backup_id} of method {method} for user {user} already exists"),
+            ));
+        }
+        slot.versions.push((backup_id, envelope.to_owned(), SystemTime::now()));
+        Ok(())
+    }
+
+    async fn commit(
+        &self,
+        user: &UserId,
+        method: &MethodId,
+        backup_id: BackupId,
+        expected: Option<BackupId>,
+    ) -> Result<()> {
+        let mut g = lock(&self.inner);
+        let Some(slot) = g.get_mut(&(user.clone(), method.clone())) else {
+            return Err(not_found(user, method, backup_id));
+        };
+        if !slot.versions.iter().any(|(id, _, _)| *id == backup_id) {
+            return Err(not_found(user, method, backup_id));
+        }
+        if slot.current != expected {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "the current version of method {method} for user {user} is {}, not the expected {}",
+                    fmt_opt(slot.current),
+                    fmt_opt(expected)
+                ),
+            ));
+        }
+        slot.current = Some(backup_id);
+        Ok(())
+    }
+
+    async fn current(&self, user: &UserId, method: &MethodId) -> Result<Option<CurrentVersion>> {
+        let g = lock(&self.inner);
+        let Some(slot) = g.get(&(user.clone(), method.clone())) else { return Ok(None) };
+        let Some(cur) = slot.current else { return Ok(None) };
+        let env = slot.versions.iter().find(|(id, _, _)| *id == cur).map(|(_, e, _)| e.clone());
+        match env {
+            Some(e) => Ok(Some(CurrentVersion::new(cur, e))),
+            None => Err(Error::internal(format!("the current version {cur} is missing from the memory store"))),
+        }
+    }
+
+    async fn get(&self, user: &UserId, method: &MethodId, backup_id: BackupId) -> Result<String> {
+        let g = lock(&self.inner);
+        g.get(&(user.clone(), method.clone()))
+            .and_then(|s| s.versions.iter().find(|(id, _, _)| *id == backup_id))
+            .map(|(_, e, _)| e.clone())
+            .ok_or_else(|| not_found(user, method, backup_id))
+    }
+
+    async fn versions(&self, user: &UserId, method: &MethodId) -> Result<Vec<VersionInfo>> {
+        let g = lock(&self.inner);
+        let Some(slot) = g.get(&(user.clone(), method.clone())) else { return Ok(Vec::new()) };
+        Ok(slot
+            .versions
+            .iter()
+            .map(|(id, _, at)| {
+                let state = if slot.current == Some(*id) { VersionState::Current } else { VersionState::Staged };
+                VersionInfo::new(*id, state, Some(*at))
+            })
+            .collect())
+    }
+
+    async fn methods(&self, user: &UserId) -> Result<Vec<MethodId>> {
+        let g = lock(&self.inner);
+        let set: BTreeSet<MethodId> =
+            g.iter().filter(|((u, _), s)| u == user && s.current.is_some()).map(|((_, m), _)| m.clone()).collect();
+        Ok(set.into_iter().collect())
+    }
+
+    async fn remove(&self, user: &UserId, method: &MethodId, backup_id: BackupId) -> Result<()> {
+        let mut g = lock(&self.inner);
+        let Some(slot) = g.get_mut(&(user.clone(), method.clone())) else { return Ok(()) };
+        if slot.current == Some(backup_id) {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "version {backup_id} is the current one of method {method} for user {user}; it cannot be removed"
+                ),
+            ));
+        }
+        slot.versions.retain(|(id, _, _)| *id != backup_id);
+        Ok(())
+    }
+}
+
+fn fmt_opt(id: Option<BackupId>) -> String {
+    id.map_or_else(|| "none".to_owned(), |i| i.to_string())
+}
+
+/// One call of [`Notifier::stored_client_backup_share`], as recorded by
+/// [`RecordingNotifier`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Notification {
+    /// The user.
+    pub user: UserId,
+    /// The method.
+    pub method: MethodId,
+    /// The backup id.
+    pub backup_id: BackupId,
+    /// The outcome told.
+    pub success: bool,
+}
+
+/// A [`Notifier`] that records every call in memory (the "wallet service" of
+/// tests and of the quickstart). Cheap to clone; clones share the record.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use share_backup_core::{BackupId, MethodId, UserId};
+/// use share_backup_orchestrator::{Notifier, RecordingNotifier};
+/// let n = RecordingNotifier::new();
+/// let (u, id) = (UserId::new("alice").unwrap(), BackupId::generate().unwrap());
+/// n.stored_client_backup_share(&u, &MethodId::PASSWORD, id, true).await.unwrap();
+/// assert_eq!(n.acknowledged(&u, &MethodId::PASSWORD), Some(id));
+/// # });
+/// ```
+#[derive(Clone, Default)]
+pub struct RecordingNotifier {
+    log: Arc<Mutex<Vec<Notification>>>,
+}
+
+impl RecordingNotifier {
+    /// An empty record.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every call so far, in order.
+    pub fn notifications(&self) -> Vec<Notification> {
+        lock(&self.log).clone()
+    }
+
+    /// The backup id of the last `success = true` for (user, method) that no
+    /// later `success = false` of the same backup id withdrew.
+    pub fn acknowledged(&self, user: &UserId, method: &MethodId) -> Option<BackupId> {
+        let log = lock(&self.log);
+        let mut last = None;
+        for n in log.iter().filter(|n| &n.user == user && &n.method == method) {
+            if n.success {
+                last = Some(n.backup_id);
+            } else if last == Some(n.backup_id) {
+                last = None;
+            }
+        }
+        last
+    }
+
+    /// Forgets every record.
+    pub fn clear(&self) {
+        lock(&self.log).clear();
+    }
+}
+
+impl fmt::Debug for RecordingNotifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordingNotifier").field("notifications", &lock(&self.log).len()).finish()
+    }
+}
+
+#[async_trait]
+impl Notifier for RecordingNotifier {
+    async fn stored_client_backup_share(
+        &self,
+        user: &UserId,
+        method: &MethodId,
+        backup_id: BackupId,
+        success: bool,
+    ) -> Result<()> {
+        lock(&self.log).push(Notification { user: user.clone(), method: method.clone(), backup_id, success });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids() -> (UserId, MethodId, BackupId, BackupId) {
+        (UserId::new("u").unwrap(), MethodId::PASSWORD, BackupId::generate().unwrap(), BackupId::generate().unwrap())
+    }
+
+    #[tokio::test]
+    async fn staging_is_create_only() {
+        let s = MemoryStore::new();
+        let (u, m, a, _) = ids();
+        s.stage(&u, &m, a, "one").await.unwrap();
+        assert_eq!(s.stage(&u, &m, a, "two").await.unwrap_err().kind(), &ErrorKind::Conflict);
+        assert_eq!(s.get(&u, &m, a).await.unwrap(), "one");
+    }
+
+    #[tokio::test]
+    async fn commit_is_a_compare_and_swap_on_the_current_version() {
+        let s = MemoryStore::new();
+        let (u, m, a, b) = ids();
+        s.stage(&u, &m, a, "a").await.unwrap();
+        s.stage(&u, &m, b, "b").await.unwrap();
+        s.commit(&u, &m, a, None).await.unwrap();
+        assert_eq!(s.commit(&u, &m, b, None).await.unwrap_err().kind(), &ErrorKind::Conflict);
+        s.commit(&u, &m, b, Some(a)).await.unwrap();
+        assert_eq!(s.current(&u, &m).await.unwrap().unwrap().envelope, "b");
+        let never = BackupId::generate().unwrap();
+        assert_eq!(s.commit(&u, &m, never, Some(b)).await.unwrap_err().kind(), &ErrorKind::NotFound);
+    }
+
+    #[tokio::test]
+    async fn the_current_version_cannot_be_removed_and_missing_ones_remove_fine() {
+        let s = MemoryStore::new();
+        let (u, m, a, b) = ids();
+        s.stage(&u, &m, a, "a").await.unwrap();
+        s.commit(&u, &m, a, None).await.unwrap();
+        assert_eq!(s.remove(&u, &m, a).await.unwrap_err().kind(), &ErrorKind::Conflict);
+        s.remove(&u, &m, b).await.unwrap();
+        let v = s.versions(&u, &m).await.unwrap();
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].state, VersionState::Current);
+    }
+
+    #[tokio::test]
+    async fn methods_lists_only_methods_with_a_current_version() {
+        let s = MemoryStore::new();
+        let (u, _, a, b) = ids();
+        s.stage(&u, &MethodId::GDRIVE, a, "a").await.unwrap();
+        s.stage(&u, &MethodId::PASSWORD, b, "b").await.unwrap();
+        s.commit(&u, &MethodId::PASSWORD, b, None).await.unwrap();
+        assert_eq!(s.methods(&u).await.unwrap(), vec![MethodId::PASSWORD]);
+        assert!(s.methods(&UserId::new("other").unwrap()).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_false_notification_withdraws_the_acknowledgement_of_that_backup() {
+        let n = RecordingNotifier::new();
+        let (u, m, a, b) = ids();
+        n.stored_client_backup_share(&u, &m, a, true).await.unwrap();
+        n.stored_client_backup_share(&u, &m, b, false).await.unwrap();
+        assert_eq!(n.acknowledged(&u, &m), Some(a));
+        n.stored_client_backup_share(&u, &m, a, false).await.unwrap();
+        assert_eq!(n.acknowledged(&u, &m), None);
+        assert_eq!(n.notifications().len(), 3);
+    }
+}
