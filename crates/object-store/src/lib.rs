@@ -1,3 +1,18 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod error;
+mod layout;
+mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod url;
+
+pub use error::StoreError;
+pub use store::{ObjectCipherTextStore, ObjectCipherTextStoreBuilder, RetryPolicy};
+pub use url::install_default_crypto_provider;
+
+/// The `object_store` crate this store is built on, re-exported so that
+/// callers build backends with the same version.
+pub use object_store;

@@ -1,0 +1,714 @@
+//! [`ObjectCipherTextStore`]: the cipher-text store on an `object_store` backend.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use backon::{ExponentialBuilder, Retryable};
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use serde::{Deserialize, Serialize};
+use share_backup_core::{BackupId, Error, ErrorKind, MAX_ENVELOPE_LEN, MethodId, Result, UserId};
+use share_backup_orchestrator::{CipherTextStore, CurrentVersion, VersionInfo, VersionState};
+use tracing::Instrument;
+
+use crate::error::{StoreError, is_transient, malformed, map_object_store_error};
+use crate::layout::{Layout, parse_seq};
+
+/// How many commit records past the hint are probed one by one before the
+/// store lists the commit prefix instead.
+const PROBE_LIMIT: u64 = 8;
+
+/// How the store retries a backend call that failed transiently (network,
+/// 5xx, throttling): exponential backoff with full jitter.
+///
+/// HTTP backends already retry inside `object_store`; this layer also covers
+/// failures that reach us, and makes every operation safe to repeat (a
+/// create-only write that landed before its response was lost is recognised
+/// as our own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (0 disables retrying).
+    pub max_retries: usize,
+    /// The first delay.
+    pub min_delay: Duration,
+    /// The longest delay.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { max_retries: 4, min_delay: Duration::from_millis(20), max_delay: Duration::from_secs(1) }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries: every transient failure is returned at once.
+    pub const fn none() -> Self {
+        RetryPolicy { max_retries: 0, min_delay: Duration::ZERO, max_delay: Duration::ZERO }
+    }
+
+    /// Sets [`Self::max_retries`].
+    pub const fn with_max_retries(mut self, n: usize) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// Sets the delay bounds.
+    pub const fn with_delays(mut self, min: Duration, max: Duration) -> Self {
+        self.min_delay = min;
+        self.max_delay = max;
+        self
+    }
+
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_jitter()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(self.max_delay.max(self.min_delay))
+            .with_max_times(self.max_retries)
+    }
+}
+
+/// One commit of the current pointer: commit record `seq` makes `backup_id`
+/// current, replacing `prev`. The `head` hint holds a copy of the latest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommitRecord {
+    /// Format version of the record.
+    v: u8,
+    seq: u64,
+    backup_id: BackupId,
+    prev: Option<BackupId>,
+    /// Milliseconds since the Unix epoch, by the committer's clock.
+    committed_at_ms: u64,
+}
+
+impl CommitRecord {
+    const VERSION: u8 = 1;
+
+    fn encode(&self) -> Bytes {
+        Bytes::from(serde_json::to_vec(self).expect("a commit record always serializes"))
+    }
+}
+
+/// A [`CipherTextStore`] on any [`object_store`] backend: local files,
+/// memory, S3 and S3-compatible servers, Azure Blob Storage (and Azurite),
+/// Google Cloud Storage.
+///
+/// Every write is create-only (`PutMode::Create`), so racing writers never
+/// overwrite each other; the current pointer is a log of create-only commit
+/// records plus a hint object, a compare-and-swap that works on every
+/// backend, including local files where `PutMode::Update` does not. See the
+/// crate documentation for the layout and the requests per operation.
+///
+/// Cheap to clone (the backend is shared).
+#[derive(Clone)]
+pub struct ObjectCipherTextStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Arc<dyn ObjectStore>,
+    layout: Layout,
+    retry: RetryPolicy,
+    label: String,
+}
+
+impl fmt::Debug for ObjectCipherTextStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectCipherTextStore")
+            .field("store", &self.inner.label)
+            .field("layout", &self.inner.layout)
+            .field("retry", &self.inner.retry)
+            .finish()
+    }
+}
+
+impl fmt::Display for ObjectCipherTextStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.inner.label)
+    }
+}
+
+/// Builds an [`ObjectCipherTextStore`] on a backend you made yourself.
+///
+/// ```
+/// use std::sync::Arc;
+/// use object_store::memory::InMemory;
+/// use share_backup_object_store::{ObjectCipherTextStore, RetryPolicy};
+///
+/// let store = ObjectCipherTextStore::builder(Arc::new(InMemory::new()))
+///     .prefix("tenant-7/backups")
+///     .unwrap()
+///     .user_id_salt(b"tenant-7".to_vec())
+///     .retry(RetryPolicy::none())
+///     .build();
+/// assert_eq!(store.to_string(), "InMemory/tenant-7/backups");
+/// ```
+#[must_use]
+pub struct ObjectCipherTextStoreBuilder {
+    backend: Arc<dyn ObjectStore>,
+    prefix: Path,
+    salt: Vec<u8>,
+    retry: RetryPolicy,
+    label: Option<String>,
+}
+
+impl fmt::Debug for ObjectCipherTextStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectCipherTextStoreBuilder")
+            .field("backend", &self.backend.to_string())
+            .field("prefix", &self.prefix.as_ref())
+            .field("salt_len", &self.salt.len())
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl ObjectCipherTextStoreBuilder {
+    /// Keeps every object under `prefix` (`a/b`; empty for the root).
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] when the prefix is not a valid object path.
+    pub fn prefix(mut self, prefix: &str) -> Result<Self> {
+        self.prefix = Path::parse(prefix.trim_matches('/')).map_err(|e| {
+            Error::invalid_input(format!("invalid store prefix {prefix:?}: use segments separated by '/'"))
+                .with_source(e)
+        })?;
+        Ok(self)
+    }
+
+    /// Salts the hash of user ids in paths, so that someone who can list the
+    /// bucket but does not know the salt cannot test whether a given user id
+    /// has a backup. Changing the salt later makes existing backups unfindable.
+    pub fn user_id_salt(mut self, salt: Vec<u8>) -> Self {
+        self.salt = salt;
+        self
+    }
+
+    /// How transient backend failures are retried ([`RetryPolicy::default`]).
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The name used in logs and error messages (default: the backend's
+    /// `Display` and the prefix). Never put a credential here.
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// The store.
+    pub fn build(self) -> ObjectCipherTextStore {
+        let label = self.label.unwrap_or_else(|| {
+            if self.prefix.is_root() { self.backend.to_string() } else { format!("{}/{}", self.backend, self.prefix) }
+        });
+        ObjectCipherTextStore {
+            inner: Arc::new(Inner {
+                backend: self.backend,
+                layout: Layout::new(self.prefix, self.salt),
+                retry: self.retry,
+                label,
+            }),
+        }
+    }
+}
+
+impl ObjectCipherTextStore {
+    /// A store on `backend`, at its root, with default settings.
+    pub fn new(backend: Arc<dyn ObjectStore>) -> Self {
+        Self::builder(backend).build()
+    }
+
+    /// A builder for a store on `backend`.
+    pub fn builder(backend: Arc<dyn ObjectStore>) -> ObjectCipherTextStoreBuilder {
+        ObjectCipherTextStoreBuilder {
+            backend,
+            prefix: Path::default(),
+            salt: Vec::new(),
+            retry: RetryPolicy::default(),
+            label: None,
+        }
+    }
+
+    /// The backend, for tools that need to reach it directly.
+    pub fn backend(&self) -> &Arc<dyn ObjectStore> {
+        &self.inner.backend
+    }
+
+    /// The prefix under which this store keeps its objects.
+    pub fn prefix(&self) -> &Path {
+        self.inner.layout.root()
+    }
+
+    fn label(&self) -> &str {
+        &self.inner.label
+    }
+
+    fn err(&self, e: object_store::Error, what: impl Into<String>) -> Error {
+        map_object_store_error(e, what, self.label())
+    }
+
+    /// Runs a backend call with the retry policy on transient failures.
+    async fn retrying<T, F, Fut>(&self, op: &'static str, f: F) -> std::result::Result<T, object_store::Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = std::result::Result<T, object_store::Error>>,
+    {
+        f.retry(self.inner.retry.backoff())
+            .sleep(tokio::time::sleep)
+            .when(is_transient)
+            .notify(|e, delay| tracing::debug!(op, error = %e, ?delay, "transient store failure; retrying"))
+            .await
+    }
+
+    /// GET an object; `None` when it does not exist.
+    async fn get_bytes(&self, path: &Path) -> std::result::Result<Option<Bytes>, object_store::Error> {
+        let backend = &self.inner.backend;
+        let r = self
+            .retrying("get", || async {
+                let got = backend.get(path).await?;
+                got.bytes().await
+            })
+            .await;
+        match r {
+            Ok(b) => Ok(Some(b)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A create-only PUT. A retry that finds the object already there with
+    /// the same bytes is our own earlier attempt, which landed: success.
+    async fn put_create(&self, path: &Path, bytes: Bytes) -> std::result::Result<(), object_store::Error> {
+        let backend = &self.inner.backend;
+        let attempts = AtomicU32::new(0);
+        self.retrying("put_create", || async {
+            let n = attempts.fetch_add(1, Ordering::Relaxed);
+            let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
+            match backend.put_opts(path, PutPayload::from_bytes(bytes.clone()), opts).await {
+                Ok(_) => Ok(()),
+                Err(e @ object_store::Error::AlreadyExists { .. }) if n > 0 => {
+                    let existing = backend.get(path).await?.bytes().await?;
+                    if existing == bytes { Ok(()) } else { Err(e) }
+                }
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+
+    async fn read_record(&self, path: &Path) -> Result<Option<CommitRecord>> {
+        let Some(bytes) = self.get_bytes(path).await.map_err(|e| self.err(e, "read a commit record"))? else {
+            return Ok(None);
+        };
+        match serde_json::from_slice::<CommitRecord>(&bytes) {
+            Ok(r) if r.v == CommitRecord::VERSION => Ok(Some(r)),
+            _ => Err(malformed(path, "commit record", self.label())),
+        }
+    }
+
+    /// The hint: a copy of the latest commit record, maybe stale. A missing
+    /// or unreadable hint is not an error: the commit log decides.
+    async fn read_hint(&self, user: &UserId, method: &MethodId) -> Result<Option<CommitRecord>> {
+        let path = self.inner.layout.head(user, method);
+        let Some(bytes) = self.get_bytes(&path).await.map_err(|e| self.err(e, "read the current pointer"))? else {
+            return Ok(None);
+        };
+        match serde_json::from_slice::<CommitRecord>(&bytes) {
+            Ok(r) if r.v == CommitRecord::VERSION && r.seq > 0 => Ok(Some(r)),
+            _ => {
+                tracing::warn!(store = %self.label(), "unreadable head hint; scanning the commit log");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Overwrites the hint. Best effort: a stale hint costs one more GET on
+    /// the next read and is repaired then.
+    async fn write_hint(&self, user: &UserId, method: &MethodId, record: &CommitRecord) {
+        let path = self.inner.layout.head(user, method);
+        let backend = &self.inner.backend;
+        let bytes = record.encode();
+        let r = self
+            .retrying("put_hint", || async { backend.put(&path, PutPayload::from_bytes(bytes.clone())).await })
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(store = %self.label(), error = %e, "could not update the head hint; readers will probe forward");
+        }
+    }
+
+    /// Walks forward from `from` (a known commit record, or none to start at
+    /// 1) to the latest commit record. Returns it and whether the hint was stale.
+    async fn walk_forward(
+        &self,
+        user: &UserId,
+        method: &MethodId,
+        from: Option<CommitRecord>,
+    ) -> Result<(Option<CommitRecord>, bool)> {
+        let layout = &self.inner.layout;
+        let mut cur = match from {
+            Some(r) => r,
+            None => match self.read_record(&layout.commit(user, method, 1)).await? {
+                Some(r) => r,
+                None => return Ok((None, false)),
+            },
+        };
+        let mut stale = false;
+        for _ in 0..PROBE_LIMIT {
+            match self.read_record(&layout.commit(user, method, cur.seq + 1)).await? {
+                Some(next) => {
+                    cur = next;
+                    stale = true;
+                }
+                None => return Ok((Some(cur), stale)),
+            }
+        }
+        // Far behind (many crashes between a commit and its hint): list the
+        // commit log from here instead of probing one by one.
+        let prefix = layout.commits_prefix(user, method);
+        let offset = layout.commit(user, method, cur.seq);
+        let backend = &self.inner.backend;
+        let names: Vec<object_store::ObjectMeta> = self
+            .retrying("list_commits", || backend.list_with_offset(Some(&prefix), &offset).try_collect())
+            .await
+            .map_err(|e| self.err(e, "list the commit log"))?;
+        let max = names.iter().filter_map(|m| m.location.filename().and_then(parse_seq)).max();
+        if let Some(seq) = max.filter(|s| *s > cur.seq) {
+            cur = self
+                .read_record(&layout.commit(user, method, seq))
+                .await?
+                .ok_or_else(|| Error::new(ErrorKind::Unavailable, "a listed commit record vanished; retry"))?;
+            // Anything newer than the listing is found by one more probe.
+            return Box::pin(self.walk_forward(user, method, Some(cur))).await;
+        }
+        Ok((Some(cur), true))
+    }
+
+    /// The latest commit record: hint, then probe forward (2 GETs when the
+    /// hint is fresh).
+    async fn latest(&self, user: &UserId, method: &MethodId) -> Result<Option<CommitRecord>> {
+        let hint = self.read_hint(user, method).await?;
+        let (latest, stale) = self.walk_forward(user, method, hint).await?;
+        if stale && let Some(r) = &latest {
+            self.write_hint(user, method, r).await;
+        }
+        Ok(latest)
+    }
+
+    async fn read_envelope(&self, path: &Path) -> Result<Option<String>> {
+        let Some(bytes) = self.get_bytes(path).await.map_err(|e| self.err(e, "read an envelope"))? else {
+            return Ok(None);
+        };
+        String::from_utf8(bytes.to_vec()).map(Some).map_err(|_| malformed(path, "envelope", self.label()))
+    }
+
+    /// Whether (user, method) has at least one commit (1 or 2 GETs).
+    async fn has_commit(&self, user: &UserId, method: &MethodId) -> Result<bool> {
+        if self.read_hint(user, method).await?.is_some() {
+            return Ok(true);
+        }
+        Ok(self.read_record(&self.inner.layout.commit(user, method, 1)).await?.is_some())
+    }
+
+    fn span(&self, op: &'static str, user: &UserId, method: Option<&MethodId>) -> tracing::Span {
+        let h = self.inner.layout.user_hash(user);
+        tracing::debug_span!(
+            "cipher_text_store",
+            op,
+            store = %self.label(),
+            user_hash = &h[..16],
+            method = method.map(MethodId::as_str).unwrap_or("-"),
+        )
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn conflict(message: String) -> Error {
+    Error::new(ErrorKind::Conflict, message)
+}
+
+fn show(id: Option<BackupId>) -> String {
+    id.map(|b| b.to_hex()).unwrap_or_else(|| "none".to_owned())
+}
+
+#[async_trait]
+impl CipherTextStore for ObjectCipherTextStore {
+    /// One create-only PUT.
+    async fn stage(&self, user: &UserId, method: &MethodId, backup_id: BackupId, envelope: &str) -> Result<()> {
+        let span = self.span("stage", user, Some(method));
+        async {
+            if envelope.is_empty() || envelope.len() > MAX_ENVELOPE_LEN {
+                return Err(Error::invalid_input(format!(
+                    "an envelope is 1 to {MAX_ENVELOPE_LEN} bytes, got {}",
+                    envelope.len()
+                )));
+            }
+            let path = self.inner.layout.version(user, method, backup_id);
+            self.put_create(&path, Bytes::copy_from_slice(envelope.as_bytes()))
+                .await
+                .map_err(|e| self.err(e, format!("stage version {backup_id}")).with_method(method.clone()))?;
+            tracing::debug!(%backup_id, len = envelope.len(), "staged");
+            Ok(())
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// GET head, GET the next commit record (absent), HEAD the version,
+    /// create-only PUT of the new commit record, PUT head: 5 requests.
+    async fn commit(
+        &self,
+        user: &UserId,
+        method: &MethodId,
+        backup_id: BackupId,
+        expected: Option<BackupId>,
+    ) -> Result<()> {
+        let span = self.span("commit", user, Some(method));
+        async {
+            let layout = &self.inner.layout;
+            let latest = self.latest(user, method).await?;
+            if let Some(l) = &latest
+                && l.backup_id == backup_id
+                && l.prev == expected
+            {
+                // Our own commit, landed on an earlier try whose answer was lost.
+                tracing::debug!(%backup_id, "already committed");
+                return Ok(());
+            }
+            let current = latest.as_ref().map(|l| l.backup_id);
+            if current != expected {
+                return Err(conflict(format!(
+                    "cannot make {backup_id} current: the current version is {}, not the expected {}",
+                    show(current),
+                    show(expected)
+                ))
+                .with_method(method.clone()));
+            }
+            let version = layout.version(user, method, backup_id);
+            let backend = &self.inner.backend;
+            match self.retrying("head_version", || backend.head(&version)).await {
+                Ok(_) => {}
+                Err(object_store::Error::NotFound { .. }) => {
+                    return Err(Error::not_found(format!("cannot commit {backup_id}: it was never staged"))
+                        .with_hint("stage the version before committing it")
+                        .with_method(method.clone()));
+                }
+                Err(e) => return Err(self.err(e, format!("check version {backup_id}")).with_method(method.clone())),
+            }
+            let record = CommitRecord {
+                v: CommitRecord::VERSION,
+                seq: latest.as_ref().map_or(1, |l| l.seq + 1),
+                backup_id,
+                prev: expected,
+                committed_at_ms: now_ms(),
+            };
+            let path = layout.commit(user, method, record.seq);
+            match self.put_create(&path, record.encode()).await {
+                Ok(()) => {}
+                Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
+                    // Someone committed this sequence number first, unless it is
+                    // our own earlier attempt (same version, same predecessor).
+                    if let Some(r) = self.read_record(&path).await?
+                        && r.backup_id == backup_id
+                        && r.prev == expected
+                    {
+                        self.write_hint(user, method, &r).await;
+                        return Ok(());
+                    }
+                    return Err(conflict(format!("cannot make {backup_id} current: another writer committed first"))
+                        .with_method(method.clone()));
+                }
+                Err(e) => {
+                    return Err(self.err(e, format!("commit version {backup_id}")).with_method(method.clone()));
+                }
+            }
+            self.write_hint(user, method, &record).await;
+            tracing::debug!(%backup_id, seq = record.seq, "committed");
+            Ok(())
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// GET head, then GET the next commit record (absent) and GET the
+    /// envelope concurrently: 3 requests in 2 round trips, whatever the
+    /// number of users and versions. No backup: GET head, GET commit 1.
+    async fn current(&self, user: &UserId, method: &MethodId) -> Result<Option<CurrentVersion>> {
+        let span = self.span("current", user, Some(method));
+        async {
+            let layout = &self.inner.layout;
+            let mut rec = match self.read_hint(user, method).await? {
+                Some(r) => r,
+                None => match self.read_record(&layout.commit(user, method, 1)).await? {
+                    Some(r) => r,
+                    None => return Ok(None),
+                },
+            };
+            let mut stale = false;
+            for _ in 0..PROBE_LIMIT {
+                let version = layout.version(user, method, rec.backup_id);
+                let next = layout.commit(user, method, rec.seq + 1);
+                let (next, envelope) = futures::try_join!(self.read_record(&next), self.read_envelope(&version))?;
+                match next {
+                    Some(n) => {
+                        rec = n;
+                        stale = true;
+                    }
+                    None => {
+                        if stale {
+                            self.write_hint(user, method, &rec).await;
+                        }
+                        let envelope = envelope.ok_or_else(|| {
+                            Error::new(
+                                ErrorKind::NotFound,
+                                format!(
+                                    "the current version {} of this backup is missing from the store",
+                                    rec.backup_id
+                                ),
+                            )
+                            .with_hint("the envelope was deleted outside share-backup; make a new backup")
+                            .with_method(method.clone())
+                            .with_source(StoreError::DanglingCommit {
+                                path: layout.commit(user, method, rec.seq).to_string(),
+                            })
+                        })?;
+                        return Ok(Some(CurrentVersion::new(rec.backup_id, envelope)));
+                    }
+                }
+            }
+            // Far behind: fall back to the general walk.
+            let (latest, _) = self.walk_forward(user, method, Some(rec)).await?;
+            let Some(latest) = latest else { return Ok(None) };
+            self.write_hint(user, method, &latest).await;
+            let envelope =
+                self.read_envelope(&layout.version(user, method, latest.backup_id)).await?.ok_or_else(|| {
+                    Error::not_found(format!("the current version {} is missing from the store", latest.backup_id))
+                        .with_method(method.clone())
+                })?;
+            Ok(Some(CurrentVersion::new(latest.backup_id, envelope)))
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// One GET.
+    async fn get(&self, user: &UserId, method: &MethodId, backup_id: BackupId) -> Result<String> {
+        let span = self.span("get", user, Some(method));
+        async {
+            let path = self.inner.layout.version(user, method, backup_id);
+            self.read_envelope(&path).await.map_err(|e| e.with_method(method.clone()))?.ok_or_else(|| {
+                Error::not_found(format!("no version {backup_id} in the store")).with_method(method.clone())
+            })
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// One LIST of this (user, method)'s versions plus the current pointer
+    /// (2 GETs).
+    async fn versions(&self, user: &UserId, method: &MethodId) -> Result<Vec<VersionInfo>> {
+        let span = self.span("versions", user, Some(method));
+        async {
+            let prefix = self.inner.layout.versions_prefix(user, method);
+            let backend = &self.inner.backend;
+            let listed: Vec<object_store::ObjectMeta> = self
+                .retrying("list_versions", || backend.list(Some(&prefix)).try_collect())
+                .await
+                .map_err(|e| self.err(e, "list versions").with_method(method.clone()))?;
+            let current = self.latest(user, method).await?.map(|r| r.backup_id);
+            let mut out: Vec<(SystemTime, VersionInfo)> = listed
+                .into_iter()
+                .filter_map(|m| {
+                    let id: BackupId = m.location.filename()?.parse().ok()?;
+                    let at = SystemTime::from(m.last_modified);
+                    let state = if Some(id) == current { VersionState::Current } else { VersionState::Staged };
+                    Some((at, VersionInfo::new(id, state, Some(at))))
+                })
+                .collect();
+            out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.backup_id.cmp(&b.1.backup_id)));
+            Ok(out.into_iter().map(|(_, v)| v).collect())
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// One delimited LIST of this user's prefix, then 1 or 2 GETs per method.
+    async fn methods(&self, user: &UserId) -> Result<Vec<MethodId>> {
+        let span = self.span("methods", user, None);
+        async {
+            let prefix = self.inner.layout.user_prefix(user);
+            let backend = &self.inner.backend;
+            let listed = self
+                .retrying("list_methods", || backend.list_with_delimiter(Some(&prefix)))
+                .await
+                .map_err(|e| self.err(e, "list the user's methods"))?;
+            let candidates: Vec<MethodId> = listed
+                .common_prefixes
+                .iter()
+                .filter_map(|p| p.filename().and_then(|n| MethodId::new(n).ok()))
+                .collect();
+            let checks = candidates.iter().map(|m| async move { Ok::<_, Error>((m, self.has_commit(user, m).await?)) });
+            let mut out: Vec<MethodId> = futures::future::try_join_all(checks)
+                .await?
+                .into_iter()
+                .filter(|(_, has)| *has)
+                .map(|(m, _)| m.clone())
+                .collect();
+            out.sort();
+            Ok(out)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// GET the version, check the current pointer, DELETE, check again (and
+    /// put the version back if a racing commit made it current meanwhile).
+    async fn remove(&self, user: &UserId, method: &MethodId, backup_id: BackupId) -> Result<()> {
+        let span = self.span("remove", user, Some(method));
+        async {
+            let path = self.inner.layout.version(user, method, backup_id);
+            let Some(saved) =
+                self.get_bytes(&path).await.map_err(|e| self.err(e, format!("read version {backup_id}")))?
+            else {
+                return Ok(());
+            };
+            let refuse = || {
+                conflict(format!("version {backup_id} is current; only superseded versions can be removed"))
+                    .with_hint("commit another version first")
+                    .with_retryable(false)
+                    .with_method(method.clone())
+            };
+            if self.latest(user, method).await?.map(|r| r.backup_id) == Some(backup_id) {
+                return Err(refuse());
+            }
+            let backend = &self.inner.backend;
+            match self.retrying("delete_version", || backend.delete(&path)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.err(e, format!("remove version {backup_id}")).with_method(method.clone())),
+            }
+            if self.latest(user, method).await?.map(|r| r.backup_id) == Some(backup_id) {
+                // A commit raced the removal: restore the envelope.
+                self.put_create(&path, saved).await.map_err(|e| {
+                    self.err(e, format!("restore version {backup_id} after a racing commit"))
+                        .with_method(method.clone())
+                })?;
+                return Err(refuse());
+            }
+            tracing::debug!(%backup_id, "removed");
+            Ok(())
+        }
+        .instrument(span)
+        .await
+    }
+}
