@@ -434,11 +434,7 @@ impl Orchestrator {
 
         // 8. Prune superseded versions and their keys; never fails the backup.
         let t0 = Instant::now();
-        let report = if inner.prune {
-            self.prune_versions(&*provider, call, &m, backup_id, previous).await
-        } else {
-            PruneReport::default()
-        };
+        let report = self.prune_after_commit(&*provider, call, &m, backup_id, previous).await;
         elapsed(&mut t, Step::Prune, t0);
 
         Ok(Receipt {
@@ -563,18 +559,11 @@ impl Orchestrator {
         m: &MethodId,
         keep: BackupId,
         superseded: Option<BackupId>,
-    ) -> PruneReport {
+    ) -> Result<PruneReport> {
         let inner = &*self.inner;
         let user = call.user;
         let mut report = PruneReport::default();
-        let versions = match inner.store.versions(user, m).instrument(info_span!("store.versions")).await {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::warn!(kind = e.kind().name(), error = %e, "prune: could not list versions");
-                report.failed.extend(superseded);
-                return report;
-            }
-        };
+        let versions = inner.store.versions(user, m).instrument(info_span!("store.versions")).await?;
         let now = SystemTime::now();
         for v in versions {
             if v.backup_id == keep || v.state == crate::VersionState::Current {
@@ -594,7 +583,28 @@ impl Orchestrator {
                 }
             }
         }
-        report
+        Ok(report)
+    }
+
+    /// Prunes after a commit: a failure is logged and counted, never returned.
+    async fn prune_after_commit(
+        &self,
+        provider: &dyn BackupProvider,
+        call: &Call<'_>,
+        m: &MethodId,
+        keep: BackupId,
+        superseded: Option<BackupId>,
+    ) -> PruneReport {
+        if !self.inner.prune {
+            return PruneReport::default();
+        }
+        match self.prune_versions(provider, call, m, keep, superseded).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(kind = e.kind().name(), error = %e, "prune: could not list versions");
+                PruneReport { failed: superseded.into_iter().collect(), ..PruneReport::default() }
+            }
+        }
     }
 
     async fn prune_one(
@@ -837,11 +847,7 @@ impl Orchestrator {
             }
             let call = Call { user, configs, custodian: None, client: None, progress: ProgressSink::none() };
             let t0 = Instant::now();
-            let report = if inner.prune {
-                self.prune_versions(&*provider, &call, method, backup_id, previous).await
-            } else {
-                PruneReport::default()
-            };
+            let report = self.prune_after_commit(&*provider, &call, method, backup_id, previous).await;
             elapsed(&mut t, Step::Prune, t0);
             Ok(Receipt {
                 method: method.clone(),
@@ -871,11 +877,9 @@ impl Orchestrator {
         let Some(current) = current else {
             return Ok(PruneReport::default());
         };
-        self.inner.store.versions(user, method).await?;
         let call = Call { user, configs, custodian: None, client: None, progress: ProgressSink::none() };
-        Ok(self
-            .prune_versions(&*provider, &call, method, current.backup_id, None)
+        self.prune_versions(&*provider, &call, method, current.backup_id, None)
             .instrument(info_span!("share_backup.prune", user = %user, method = %method))
-            .await)
+            .await
     }
 }

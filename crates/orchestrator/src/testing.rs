@@ -58,6 +58,54 @@ pub enum Fault {
     FailAfter(ErrorKind),
     /// The call never returns (drop the future to model a crash there).
     Hang,
+    /// The call waits until the gate opens, then runs.
+    Pause(Gate),
+}
+
+/// A gate a paused call waits at (see [`Fault::Pause`]).
+#[derive(Clone, Debug, Default)]
+pub struct Gate {
+    reached: Arc<std::sync::atomic::AtomicBool>,
+    open: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl PartialEq for Gate {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.open, &other.open)
+    }
+}
+
+impl Eq for Gate {}
+
+impl Gate {
+    /// A closed gate.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Lets the waiting call (and any later one) through.
+    pub fn open(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a call reached the gate.
+    pub fn reached(&self) -> bool {
+        self.reached.load(Ordering::SeqCst)
+    }
+
+    /// Waits until a call reaches the gate (polling every millisecond).
+    pub async fn wait_reached(&self) {
+        while !self.reached() {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+
+    async fn pass(&self) {
+        self.reached.store(true, Ordering::SeqCst);
+        while !self.open.load(Ordering::SeqCst) {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -176,6 +224,10 @@ impl FaultPlan {
             Some(Fault::Fail(kind)) => Err(injected(kind, label, n)),
             Some(Fault::FailAfter(kind)) => Ok(Verdict::FailAfter(kind)),
             Some(Fault::Hang) => std::future::pending().await,
+            Some(Fault::Pause(gate)) => {
+                gate.pass().await;
+                Ok(Verdict::Run)
+            }
         }
     }
 

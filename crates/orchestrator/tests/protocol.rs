@@ -1,0 +1,570 @@
+//! The backup protocol's happy paths, guards and edge cases.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use share_backup_core::{Capabilities, Configs, ErrorKind, ExposeSecret, MethodId, Progress, Registry, Status, UserId};
+use share_backup_orchestrator::testing::{Fault, FaultPlan, FaultyStore, Gate, MemoryKeyProvider};
+use share_backup_orchestrator::{
+    BackupRequest, CipherTextStore, IncompleteBackup, KeyCheck, MemoryStore, Orchestrator, RecordingNotifier,
+    RecoverRequest, RetryPolicy, RotateRequest, Step, VerifyRequest, VersionState,
+};
+
+fn done(status: Status) -> Progress {
+    Progress { status, done: true }
+}
+
+fn step(status: Status) -> Progress {
+    Progress { status, done: false }
+}
+
+#[tokio::test]
+async fn backup_then_recover_gives_back_the_same_share_and_acknowledges_once() {
+    let r = rig(RetryPolicy::none());
+    let alice = user("alice");
+    let receipt = r.orch.backup(backup_req(&alice, b"share-one")).await.unwrap();
+    assert_eq!(receipt.method, MemoryKeyProvider::METHOD);
+    assert_eq!(receipt.previous, None);
+    assert!(receipt.envelope.starts_with("sb1."));
+    let n = r.notifier.notifications();
+    assert_eq!(n.len(), 1);
+    assert!(n[0].success);
+    assert_eq!(n[0].backup_id, receipt.backup_id);
+    let cur = r.store.current(&alice, &MemoryKeyProvider::METHOD).await.unwrap().unwrap();
+    assert_eq!(cur.backup_id, receipt.backup_id);
+    assert_eq!(cur.envelope, receipt.envelope);
+    let back = r.orch.recover(RecoverRequest::new(alice.clone())).await.unwrap();
+    assert_eq!(back.share().expose_secret(), b"share-one");
+    assert_eq!(back.backup_id(), receipt.backup_id);
+    for s in [Step::Resolve, Step::Probe, Step::Seal, Step::Verify, Step::Stage, Step::Acknowledge, Step::Commit] {
+        assert!(receipt.timings.get(s).is_some(), "no timing for {s}");
+    }
+}
+
+#[tokio::test]
+async fn backup_progress_follows_the_documented_order_and_ends_done() {
+    let r = rig(RetryPolicy::none());
+    let (sink, log) = recording();
+    r.orch.backup(backup_req(&user("u"), b"s").with_progress(sink)).await.unwrap();
+    let log = log.lock().unwrap().clone();
+    assert_eq!(
+        log,
+        vec![
+            step(Status::Reading),
+            step(Status::Generating),
+            step(Status::UploadingKey),
+            step(Status::Encrypting),
+            step(Status::Verifying),
+            step(Status::Storing),
+            step(Status::Acknowledging),
+            done(Status::Done),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn recovery_progress_follows_the_documented_order_and_ends_done() {
+    let r = rig(RetryPolicy::none());
+    let u = user("u");
+    r.orch.backup(backup_req(&u, b"s")).await.unwrap();
+    let (sink, log) = recording();
+    r.orch.recover(RecoverRequest::new(u).with_progress(sink)).await.unwrap();
+    let log = log.lock().unwrap().clone();
+    assert_eq!(
+        log,
+        vec![
+            step(Status::Reading),
+            step(Status::Parsing),
+            step(Status::FetchingKey),
+            step(Status::Decrypting),
+            done(Status::Done),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_recovery_ends_its_progress_with_failed_done() {
+    let r = rig(RetryPolicy::none());
+    let (sink, log) = recording();
+    let e = r.orch.recover(RecoverRequest::new(user("nobody")).with_progress(sink)).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NotFound);
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log.last(), Some(&done(Status::Failed)));
+    assert_progress_well_formed(&log);
+}
+
+#[tokio::test]
+async fn a_second_backup_supersedes_the_first_and_prunes_its_version_and_key() {
+    let r = rig(RetryPolicy::none());
+    let u = user("u");
+    let first = r.orch.backup(backup_req(&u, b"old")).await.unwrap();
+    let second = r.orch.backup(backup_req(&u, b"new")).await.unwrap();
+    assert_eq!(second.previous, Some(first.backup_id));
+    assert_eq!(second.pruned, vec![first.backup_id]);
+    assert_eq!(second.prune_failures, 0);
+    let versions = r.store.versions(&u, &MemoryKeyProvider::METHOD).await.unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0].backup_id, second.backup_id);
+    assert_eq!(versions[0].state, VersionState::Current);
+    assert!(!r.keys.has_key(&u, first.backup_id), "the superseded key was not deleted");
+    assert!(r.keys.has_key(&u, second.backup_id));
+    let back = r.orch.recover(RecoverRequest::new(u)).await.unwrap();
+    assert_eq!(back.share().expose_secret(), b"new");
+}
+
+#[tokio::test]
+async fn with_pruning_off_every_version_and_key_is_kept() {
+    let store = MemoryStore::new();
+    let keys = MemoryKeyProvider::new();
+    let orch = Orchestrator::builder()
+        .registry(Registry::empty())
+        .provider(Arc::new(keys.clone()))
+        .store(Arc::new(store.clone()))
+        .notifier(Arc::new(RecordingNotifier::new()))
+        .prune(false)
+        .build()
+        .unwrap();
+    let u = user("u");
+    for i in 0..3u8 {
+        orch.backup(backup_req(&u, &[i + 1])).await.unwrap();
+    }
+    assert_eq!(store.versions(&u, &MemoryKeyProvider::METHOD).await.unwrap().len(), 3);
+    assert_eq!(keys.key_count(), 3);
+}
+
+#[tokio::test]
+async fn staged_leftovers_are_pruned_only_once_older_than_the_grace_period() {
+    let store = MemoryStore::new();
+    let keys = MemoryKeyProvider::new();
+    let build = |grace| {
+        Orchestrator::builder()
+            .registry(Registry::empty())
+            .provider(Arc::new(keys.clone()))
+            .store(Arc::new(store.clone()))
+            .notifier(Arc::new(RecordingNotifier::new()))
+            .prune_grace(grace)
+            .build()
+            .unwrap()
+    };
+    let u = user("u");
+    let m = MemoryKeyProvider::METHOD;
+    // A leftover: staged by a backup that never finished.
+    let leftover = share_backup_core::BackupId::generate().unwrap();
+    store.stage(&u, &m, leftover, "sb1.not-even-an-envelope").await.unwrap();
+    let receipt = build(Duration::from_secs(3600)).backup(backup_req(&u, b"a")).await.unwrap();
+    assert!(receipt.pruned.is_empty());
+    assert!(store.get(&u, &m, leftover).await.is_ok(), "a young staged version was pruned");
+    let receipt = build(Duration::ZERO).backup(backup_req(&u, b"b")).await.unwrap();
+    assert!(receipt.pruned.contains(&leftover), "{:?}", receipt.pruned);
+    assert_eq!(store.get(&u, &m, leftover).await.unwrap_err().kind(), &ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn a_second_concurrent_backup_of_the_same_user_fails_fast_with_in_progress() {
+    let r = rig(RetryPolicy::none());
+    let u = user("u");
+    let gate = Gate::new();
+    // Call 3 is the provider's seal_key: hold the first backup there.
+    r.plan.set(3, Fault::Pause(gate.clone()));
+    let orch = r.orch.clone();
+    let req = backup_req(&u, b"first");
+    let first = tokio::spawn(async move { orch.backup(req).await });
+    gate.wait_reached().await;
+    let (sink, log) = recording();
+    let e = r.orch.backup(backup_req(&u, b"second").with_progress(sink)).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InProgress);
+    assert!(e.retryable());
+    assert_eq!(log.lock().unwrap().last(), Some(&done(Status::Failed)));
+    let e = r.orch.rotate(RotateRequest::new(u.clone(), MemoryKeyProvider::METHOD)).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InProgress);
+    // Another user is not blocked.
+    r.orch.backup(backup_req(&user("other"), b"x")).await.unwrap();
+    gate.open();
+    let receipt = first.await.unwrap().unwrap();
+    // No `false` was sent for the rejected attempts.
+    assert!(r.notifier.notifications().iter().all(|n| n.success));
+    // The guard is released once the first backup is done.
+    let again = r.orch.backup(backup_req(&u, b"third")).await.unwrap();
+    assert_eq!(again.previous, Some(receipt.backup_id));
+}
+
+#[tokio::test]
+async fn the_user_guard_is_released_when_a_backup_future_is_dropped() {
+    let r = rig(RetryPolicy::none());
+    let u = user("u");
+    r.plan.set(3, Fault::Hang);
+    let fut = r.orch.backup(backup_req(&u, b"x"));
+    assert!(tokio::time::timeout(Duration::from_millis(20), fut).await.is_err());
+    r.orch.backup(backup_req(&u, b"y")).await.unwrap();
+}
+
+#[tokio::test]
+async fn two_processes_racing_on_one_store_one_wins_and_the_other_gets_a_conflict() {
+    // Two orchestrators (two processes) on one store and one wallet service.
+    let store = MemoryStore::new();
+    let notifier = RecordingNotifier::new();
+    let keys = MemoryKeyProvider::new();
+    let plan = FaultPlan::new();
+    let slow = Orchestrator::builder()
+        .registry(Registry::empty())
+        .provider(Arc::new(keys.clone()))
+        .store(Arc::new(FaultyStore::new(Arc::new(store.clone()), plan.clone())))
+        .notifier(Arc::new(notifier.clone()))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let fast = Orchestrator::builder()
+        .registry(Registry::empty())
+        .provider(Arc::new(keys.clone()))
+        .store(Arc::new(store.clone()))
+        .notifier(Arc::new(notifier.clone()))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let u = user("u");
+    // The slow one's store calls: 1 current, 2 stage, 3 current (pre-ack check).
+    let gate = Gate::new();
+    plan.set(3, Fault::Pause(gate.clone()));
+    let req = backup_req(&u, b"slow");
+    let slow_task = tokio::spawn(async move { slow.backup(req).await });
+    gate.wait_reached().await;
+    let winner = fast.backup(backup_req(&u, b"fast")).await.unwrap();
+    gate.open();
+    let e = slow_task.await.unwrap().unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Conflict);
+    let inc = IncompleteBackup::find(&e).expect("the loser reports its staged version");
+    assert!(!inc.acknowledged);
+    assert_eq!(inc.current, None);
+    // The wallet service heard one success, the winner's, and no `false` after it.
+    let n = notifier.notifications();
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert_eq!(n[0].backup_id, winner.backup_id);
+    assert_eq!(notifier.acknowledged(&u, &MemoryKeyProvider::METHOD), Some(winner.backup_id));
+    let back = fast.recover(RecoverRequest::new(u)).await.unwrap();
+    assert_eq!(back.share().expose_secret(), b"fast");
+}
+
+#[tokio::test]
+async fn a_commit_that_loses_a_race_after_the_acknowledgement_is_a_conflict() {
+    let r = rig(RetryPolicy::none());
+    let u = user("u");
+    let m = MemoryKeyProvider::METHOD;
+    // Calls: 1 current, 2 probe, 3 seal_key, 4 open_key, 5 stage, 6 current, 7 ack, 8 commit.
+    let gate = Gate::new();
+    r.plan.set(8, Fault::Pause(gate.clone()));
+    let orch = r.orch.clone();
+    let req = backup_req(&u, b"late");
+    let task = tokio::spawn(async move { orch.backup(req).await });
+    gate.wait_reached().await;
+    // Another process commits a version first.
+    let other = share_backup_core::BackupId::generate().unwrap();
+    r.store.stage(&u, &m, other, "sb1.other").await.unwrap();
+    r.store.commit(&u, &m, other, None).await.unwrap();
+    gate.open();
+    let e = task.await.unwrap().unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Conflict);
+    let inc = IncompleteBackup::find(&e).unwrap();
+    assert!(inc.acknowledged);
+    assert_eq!(r.store.current(&u, &m).await.unwrap().unwrap().backup_id, other);
+    // Nothing was withdrawn: the winner's acknowledgement must stand.
+    assert!(r.notifier.notifications().iter().all(|n| n.success));
+}
+
+#[tokio::test]
+async fn without_a_method_backup_uses_the_default_chain_and_says_so_when_it_is_empty() {
+    let store = MemoryStore::new();
+    let orch = Orchestrator::builder()
+        .registry(Registry::empty())
+        .provider(Arc::new(MemoryKeyProvider::new()))
+        .store(Arc::new(store.clone()))
+        .notifier(Arc::new(RecordingNotifier::new()))
+        .build()
+        .unwrap();
+    let e = orch.backup(BackupRequest::new(user("u"), share(b"x"))).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NoDefaultProvider);
+    assert!(e.to_string().contains("gdrive"), "{e}");
+
+    let mut reg = Registry::empty();
+    reg.set_default_chain(vec![MemoryKeyProvider::METHOD]);
+    let orch = Orchestrator::builder()
+        .registry(reg)
+        .provider(Arc::new(MemoryKeyProvider::new()))
+        .store(Arc::new(store))
+        .notifier(Arc::new(RecordingNotifier::new()))
+        .build()
+        .unwrap();
+    let receipt = orch.backup(BackupRequest::new(user("u"), share(b"x"))).await.unwrap();
+    assert_eq!(receipt.method, MemoryKeyProvider::METHOD);
+}
+
+#[tokio::test]
+async fn an_unknown_method_is_refused_with_the_available_ones_and_told_false() {
+    let r = rig(RetryPolicy::none());
+    let bogus = MethodId::new("no-such-method").unwrap();
+    let e = r.orch.backup(BackupRequest::new(user("u"), share(b"x")).with_method(bogus.clone())).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::UnknownMethod);
+    assert!(e.to_string().contains("memory-key"), "{e}");
+    let n = r.notifier.notifications();
+    assert_eq!(n.len(), 1);
+    assert!(!n[0].success);
+    assert_eq!(n[0].method, bogus);
+}
+
+#[tokio::test]
+async fn methods_lists_each_method_with_a_current_backup_and_recover_needs_a_choice_between_several() {
+    let a = MethodId::new("vault-a").unwrap();
+    let b = MethodId::new("vault-b").unwrap();
+    let orch = Orchestrator::builder()
+        .registry(Registry::empty())
+        .provider(Arc::new(MemoryKeyProvider::with_method(a.clone())))
+        .provider(Arc::new(MemoryKeyProvider::with_method(b.clone())))
+        .store(Arc::new(MemoryStore::new()))
+        .notifier(Arc::new(RecordingNotifier::new()))
+        .build()
+        .unwrap();
+    let u = user("u");
+    assert!(orch.methods(&u).await.unwrap().is_empty());
+    orch.backup(BackupRequest::new(u.clone(), share(b"A")).with_method(a.clone())).await.unwrap();
+    let only = orch.recover(RecoverRequest::new(u.clone())).await.unwrap();
+    assert_eq!(only.method(), &a);
+    orch.backup(BackupRequest::new(u.clone(), share(b"B")).with_method(b.clone())).await.unwrap();
+    assert_eq!(orch.methods(&u).await.unwrap(), vec![a.clone(), b.clone()]);
+    let e = orch.recover(RecoverRequest::new(u.clone())).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("vault-a, vault-b"), "{e}");
+    let got = orch.recover(RecoverRequest::new(u).with_method(b)).await.unwrap();
+    assert_eq!(got.share().expose_secret(), b"B");
+}
+
+#[tokio::test]
+async fn an_envelope_bound_to_a_custodian_recovers_only_with_that_custodian() {
+    let r = rig(RetryPolicy::none());
+    let u = user("u");
+    let c = share_backup_core::CustodianId::new("acme").unwrap();
+    r.orch.backup(backup_req(&u, b"bound").with_custodian(c.clone())).await.unwrap();
+    let e = r.orch.recover(RecoverRequest::new(u.clone())).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Integrity);
+    let ok = r.orch.recover(RecoverRequest::new(u).with_custodian(c)).await.unwrap();
+    assert_eq!(ok.share().expose_secret(), b"bound");
+}
+
+#[tokio::test]
+async fn verify_reports_a_healthy_backup_and_fails_typed_when_the_key_is_gone() {
+    let r = rig(RetryPolicy::none());
+    let u = user("u");
+    let m = MemoryKeyProvider::METHOD;
+    let e = r.orch.verify(VerifyRequest::new(u.clone(), m.clone())).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NotFound);
+    let receipt = r.orch.backup(backup_req(&u, b"x")).await.unwrap();
+    let (sink, log) = recording();
+    let report = r.orch.verify(VerifyRequest::new(u.clone(), m.clone()).with_progress(sink)).await.unwrap();
+    assert_eq!(report.backup_id, receipt.backup_id);
+    assert_eq!(report.key, KeyCheck::Opens);
+    assert_eq!(report.share_len, 1);
+    assert!(report.other_versions.is_empty());
+    assert_progress_well_formed(&log.lock().unwrap());
+    r.keys.lose_key(&u, receipt.backup_id);
+    let e = r.orch.verify(VerifyRequest::new(u, m)).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn verify_of_a_damaged_envelope_is_invalid_envelope() {
+    let r = rig(RetryPolicy::none());
+    let u = user("u");
+    let m = MemoryKeyProvider::METHOD;
+    let id = share_backup_core::BackupId::generate().unwrap();
+    r.store.stage(&u, &m, id, "sb1.garbage!").await.unwrap();
+    r.store.commit(&u, &m, id, None).await.unwrap();
+    let e = r.orch.verify(VerifyRequest::new(u.clone(), m.clone())).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidEnvelope);
+    let e = r.orch.recover(RecoverRequest::new(u)).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidEnvelope);
+}
+
+#[tokio::test]
+async fn an_envelope_filed_under_another_backup_id_is_refused_as_integrity() {
+    let r = rig(RetryPolicy::none());
+    let u = user("u");
+    let m = MemoryKeyProvider::METHOD;
+    let receipt = r.orch.backup(backup_req(&u, b"x")).await.unwrap();
+    let wrong = share_backup_core::BackupId::generate().unwrap();
+    r.store.stage(&u, &m, wrong, &receipt.envelope).await.unwrap();
+    r.store.commit(&u, &m, wrong, Some(receipt.backup_id)).await.unwrap();
+    let e = r.orch.recover(RecoverRequest::new(u)).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Integrity);
+}
+
+#[tokio::test]
+async fn verify_does_not_ask_for_a_key_derived_from_the_users_secret() {
+    let keys =
+        MemoryKeyProvider::new().with_capabilities(Capabilities::new().with_needs_user_secret(true).with_deletes(true));
+    let r = rig_with(RetryPolicy::none(), keys);
+    let u = user("u");
+    r.orch.backup(backup_req(&u, b"x")).await.unwrap();
+    let before = r.plan.trace().len();
+    let report = r.orch.verify(VerifyRequest::new(u, MemoryKeyProvider::METHOD)).await.unwrap();
+    assert!(matches!(report.key, KeyCheck::NotChecked(_)));
+    assert!(!r.plan.trace()[before..].contains(&"provider.open_key"));
+}
+
+#[tokio::test]
+async fn a_local_provider_is_not_asked_for_its_key_before_the_acknowledgement() {
+    let keys = MemoryKeyProvider::new().with_capabilities(Capabilities::new().with_deletes(true));
+    let r = rig_with(RetryPolicy::none(), keys);
+    r.orch.backup(backup_req(&user("u"), b"x")).await.unwrap();
+    assert!(!r.plan.trace().contains(&"provider.open_key"), "{:?}", r.plan.trace());
+}
+
+#[tokio::test]
+async fn a_remote_provider_is_asked_for_its_key_before_the_acknowledgement() {
+    let r = rig(RetryPolicy::none());
+    r.orch.backup(backup_req(&user("u"), b"x")).await.unwrap();
+    let t = r.plan.trace();
+    let open = t.iter().position(|l| *l == "provider.open_key").expect("no read-back");
+    let ack = t.iter().position(|l| *l == "notifier.ack_true").unwrap();
+    assert!(open < ack, "{t:?}");
+}
+
+#[tokio::test]
+async fn rotate_rewraps_the_same_share_and_supersedes_the_old_backup() {
+    let r = rig(RetryPolicy::none());
+    let u = user("u");
+    let m = MemoryKeyProvider::METHOD;
+    let first = r.orch.backup(backup_req(&u, b"the share")).await.unwrap();
+    let (sink, log) = recording();
+    let rotated = r
+        .orch
+        .rotate(RotateRequest::new(u.clone(), m.clone()).with_new_configs(Configs::new()).with_progress(sink))
+        .await
+        .unwrap();
+    assert_ne!(rotated.backup_id, first.backup_id);
+    assert_eq!(rotated.previous, Some(first.backup_id));
+    assert_ne!(rotated.envelope, first.envelope);
+    assert!(!r.keys.has_key(&u, first.backup_id));
+    assert_progress_well_formed(&log.lock().unwrap());
+    let back = r.orch.recover(RecoverRequest::new(u)).await.unwrap();
+    assert_eq!(back.share().expose_secret(), b"the share");
+    assert_eq!(back.backup_id(), rotated.backup_id);
+}
+
+#[tokio::test]
+async fn a_rotation_that_fails_half_way_leaves_the_old_backup_current() {
+    let r = rig(RetryPolicy::none());
+    let u = user("u");
+    let m = MemoryKeyProvider::METHOD;
+    let first = r.orch.backup(backup_req(&u, b"the share")).await.unwrap();
+    r.plan.reset();
+    // Rotation calls: 1 current, 2 open_key (recover), 3 current, 4 probe, 5 seal_key.
+    r.plan.set(5, Fault::Fail(ErrorKind::Unavailable));
+    let e = r.orch.rotate(RotateRequest::new(u.clone(), m.clone())).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unavailable);
+    assert_eq!(r.plan.trace()[4], "provider.seal_key");
+    assert_eq!(r.store.current(&u, &m).await.unwrap().unwrap().backup_id, first.backup_id);
+    let back = r.orch.recover(RecoverRequest::new(u)).await.unwrap();
+    assert_eq!(back.share().expose_secret(), b"the share");
+}
+
+#[tokio::test]
+async fn rotating_a_user_without_a_backup_is_not_found() {
+    let r = rig(RetryPolicy::none());
+    let e = r.orch.rotate(RotateRequest::new(user("nobody"), MemoryKeyProvider::METHOD)).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NotFound);
+    assert!(r.notifier.notifications().is_empty());
+}
+
+#[tokio::test]
+async fn commit_staged_finishes_a_backup_whose_commit_failed() {
+    let r = rig(RetryPolicy::none());
+    let u = user("u");
+    let m = MemoryKeyProvider::METHOD;
+    let first = r.orch.backup(backup_req(&u, b"old")).await.unwrap();
+    r.plan.reset();
+    r.plan.set(8, Fault::Fail(ErrorKind::Unavailable));
+    let e = r.orch.backup(backup_req(&u, b"new")).await.unwrap_err();
+    assert_eq!(r.plan.trace()[7], "store.commit");
+    let inc = IncompleteBackup::find(&e).unwrap();
+    assert!(inc.acknowledged);
+    assert_eq!(inc.current, Some(first.backup_id));
+    let staged = inc.backup_id;
+    // The acknowledgement was withdrawn: the wallet service's last word is
+    // `false` for the staged backup, which is not current.
+    let last = r.notifier.notifications().pop().unwrap();
+    assert_eq!((last.backup_id, last.success), (staged, false));
+    assert_eq!(r.notifier.acknowledged(&u, &m), None);
+    assert_eq!(r.store.current(&u, &m).await.unwrap().unwrap().backup_id, first.backup_id);
+    let receipt = r.orch.commit_staged(&u, &m, staged, Configs::new()).await.unwrap();
+    assert_eq!(receipt.backup_id, staged);
+    assert_eq!(receipt.pruned, vec![first.backup_id]);
+    assert_eq!(r.notifier.acknowledged(&u, &m), Some(staged));
+    let back = r.orch.recover(RecoverRequest::new(u)).await.unwrap();
+    assert_eq!(back.share().expose_secret(), b"new");
+}
+
+#[tokio::test]
+async fn prune_removes_old_leftovers_after_a_failed_prune() {
+    let r = rig(RetryPolicy::none());
+    let u = user("u");
+    let m = MemoryKeyProvider::METHOD;
+    let first = r.orch.backup(backup_req(&u, b"old")).await.unwrap();
+    r.plan.reset();
+    // 9 = store.versions of the prune.
+    r.plan.set(9, Fault::Fail(ErrorKind::Unavailable));
+    let second = r.orch.backup(backup_req(&u, b"new")).await.unwrap();
+    assert_eq!(r.plan.trace()[8], "store.versions");
+    assert_eq!(second.prune_failures, 1);
+    assert!(r.keys.has_key(&u, first.backup_id));
+    let orch = Orchestrator::builder()
+        .registry(Registry::empty())
+        .provider(Arc::new(r.keys.clone()))
+        .store(Arc::new(r.store.clone()))
+        .notifier(Arc::new(RecordingNotifier::new()))
+        .prune_grace(Duration::ZERO)
+        .build()
+        .unwrap();
+    let report = orch.prune(&u, &m, Configs::new()).await.unwrap();
+    assert_eq!(report.removed, vec![first.backup_id]);
+    assert!(!r.keys.has_key(&u, first.backup_id));
+}
+
+#[tokio::test]
+async fn the_builder_refuses_to_build_without_a_store_or_a_notifier() {
+    let e = Orchestrator::builder().registry(Registry::empty()).build().unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("store"), "{e}");
+    let e =
+        Orchestrator::builder().registry(Registry::empty()).store(Arc::new(MemoryStore::new())).build().unwrap_err();
+    assert!(e.to_string().contains("notifier"), "{e}");
+}
+
+#[tokio::test]
+async fn debug_output_of_requests_receipts_and_recoveries_never_shows_the_share() {
+    let r = rig(RetryPolicy::none());
+    let u = user("u");
+    let secret = b"SUPER-SECRET-SHARE-BYTES";
+    let req = backup_req(&u, secret).with_config(String::from("a-config-value"));
+    let dbg = format!("{req:?}");
+    assert!(!dbg.contains("SUPER-SECRET"), "{dbg}");
+    assert!(!dbg.contains("a-config-value"), "{dbg}");
+    let receipt = r.orch.backup(req).await.unwrap();
+    let dbg = format!("{receipt:?} {:?}", r.orch);
+    assert!(!dbg.contains("SUPER-SECRET"), "{dbg}");
+    assert!(!dbg.contains(&receipt.envelope), "{dbg}");
+    let back = r.orch.recover(RecoverRequest::new(u)).await.unwrap();
+    let dbg = format!("{back:?}");
+    assert!(!dbg.contains("SUPER-SECRET") && dbg.contains("REDACTED"), "{dbg}");
+}
+
+#[tokio::test]
+async fn users_are_independent() {
+    let r = rig(RetryPolicy::none());
+    let (a, b) = (user("a"), user("b"));
+    r.orch.backup(backup_req(&a, b"for a")).await.unwrap();
+    r.orch.backup(backup_req(&b, b"for b")).await.unwrap();
+    assert_eq!(r.orch.recover(RecoverRequest::new(a)).await.unwrap().share().expose_secret(), b"for a");
+    assert_eq!(r.orch.recover(RecoverRequest::new(b)).await.unwrap().share().expose_secret(), b"for b");
+    assert_eq!(r.orch.methods(&UserId::new("c").unwrap()).await.unwrap(), vec![]);
+}
