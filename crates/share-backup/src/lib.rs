@@ -4,6 +4,21 @@
 
 pub use share_backup_core::*;
 
+/// The protocol: back up, recover, verify, rotate (`share-backup-orchestrator`).
+pub use share_backup_orchestrator as orchestrator;
+pub use share_backup_orchestrator::{
+    BackupRequest, CipherTextStore, MemoryStore, Notifier, Orchestrator, Receipt, RecordingNotifier, RecoverRequest,
+    Recovered, RotateRequest, VerifyRequest,
+};
+
+/// The cipher-text store on `object_store` (feature `object-store`).
+#[cfg(feature = "object-store")]
+pub use share_backup_object_store as object_store;
+
+/// The notifier for Portal's client API (feature `portal-api`).
+#[cfg(feature = "portal-api")]
+pub use share_backup_portal_api as portal_api;
+
 // rustc drops a dependency that no code names, and with it the provider's
 // `inventory::submit!`: naming each enabled provider crate links it.
 #[cfg(feature = "gdrive")]
