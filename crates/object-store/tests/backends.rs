@@ -1,0 +1,390 @@
+//! One set of store tests, run against every backend: in-memory, a real
+//! temporary directory, moto's S3 server and Azurite (the last two started by
+//! `scripts/test-servers.sh`; skipped with a message when not running, and
+//! failing when `SHARE_BACKUP_REQUIRE_SERVERS=1`).
+
+mod support;
+
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use share_backup_core::{BackupId, ErrorKind, MethodId, UserId};
+use share_backup_object_store::ObjectCipherTextStore;
+use share_backup_object_store::object_store::path::Path;
+use share_backup_object_store::object_store::{ObjectStore, ObjectStoreExt};
+use share_backup_object_store::testing::{CountingObjectStore, FaultPlan, FaultTiming, FaultyObjectStore};
+use share_backup_orchestrator::{CipherTextStore, VersionState};
+
+/// A store on one backend, counted, plus the raw backend underneath.
+pub struct Fixture {
+    name: &'static str,
+    store: ObjectCipherTextStore,
+    counter: Arc<CountingObjectStore>,
+    raw: Arc<dyn ObjectStore>,
+    prefix: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Fixture {
+    fn new(name: &'static str) -> Option<Fixture> {
+        let (raw, prefix, dir) = support::backend(name)?;
+        let counter = Arc::new(CountingObjectStore::new(raw.clone()));
+        let store = ObjectCipherTextStore::builder(counter.clone()).prefix(&prefix).unwrap().build();
+        Some(Fixture { name, store, counter, raw, prefix, _dir: dir })
+    }
+
+    /// Another store on the same objects, through `wrap`.
+    fn store_over(&self, backend: Arc<dyn ObjectStore>) -> ObjectCipherTextStore {
+        ObjectCipherTextStore::builder(backend).prefix(&self.prefix).unwrap().build()
+    }
+
+    async fn all_paths(&self) -> Vec<String> {
+        let prefix = Path::from(self.prefix.as_str());
+        let metas: Vec<_> = self.raw.list(Some(&prefix)).try_collect().await.unwrap();
+        metas.into_iter().map(|m| m.location.to_string()).collect()
+    }
+}
+
+fn user(s: &str) -> UserId {
+    UserId::new(s).unwrap()
+}
+
+fn id(n: u8) -> BackupId {
+    BackupId::from_bytes([n; 16])
+}
+
+fn envelope(n: u8) -> String {
+    format!("sb1.test-envelope-{n}.{}", "A".repeat(40 + n as usize))
+}
+
+mod cases {
+    use super::*;
+
+    pub async fn stage_then_get_returns_the_envelope_and_versions_lists_it(f: &Fixture) {
+        let (u, m) = (user("alice"), MethodId::PASSWORD);
+        f.store.stage(&u, &m, id(1), &envelope(1)).await.unwrap();
+        assert_eq!(f.store.get(&u, &m, id(1)).await.unwrap(), envelope(1));
+        let v = f.store.versions(&u, &m).await.unwrap();
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].backup_id, id(1));
+        assert_eq!(v[0].state, VersionState::Staged);
+        assert!(v[0].staged_at.is_some());
+        assert_eq!(f.store.current(&u, &m).await.unwrap(), None, "staged is not current");
+    }
+
+    pub async fn staging_an_existing_version_is_a_conflict_and_keeps_the_first(f: &Fixture) {
+        let (u, m) = (user("alice"), MethodId::PASSWORD);
+        f.store.stage(&u, &m, id(1), &envelope(1)).await.unwrap();
+        let e = f.store.stage(&u, &m, id(1), &envelope(2)).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}");
+        let e = f.store.stage(&u, &m, id(1), &envelope(1)).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Conflict, "even with the same bytes, a second stage is a conflict");
+        assert_eq!(f.store.get(&u, &m, id(1)).await.unwrap(), envelope(1));
+    }
+
+    pub async fn commit_makes_a_version_current_and_keeps_the_previous(f: &Fixture) {
+        let (u, m) = (user("alice"), MethodId::GDRIVE);
+        f.store.stage(&u, &m, id(1), &envelope(1)).await.unwrap();
+        f.store.commit(&u, &m, id(1), None).await.unwrap();
+        let cur = f.store.current(&u, &m).await.unwrap().unwrap();
+        assert_eq!((cur.backup_id, cur.envelope.as_str()), (id(1), envelope(1).as_str()));
+
+        f.store.stage(&u, &m, id(2), &envelope(2)).await.unwrap();
+        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().backup_id, id(1), "staging changes nothing");
+        f.store.commit(&u, &m, id(2), Some(id(1))).await.unwrap();
+        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().backup_id, id(2));
+        assert_eq!(f.store.get(&u, &m, id(1)).await.unwrap(), envelope(1), "the previous version is kept");
+        let states: Vec<_> =
+            f.store.versions(&u, &m).await.unwrap().into_iter().map(|v| (v.backup_id, v.state)).collect();
+        assert_eq!(states.len(), 2);
+        assert!(states.contains(&(id(1), VersionState::Staged)));
+        assert!(states.contains(&(id(2), VersionState::Current)));
+    }
+
+    pub async fn commit_with_a_stale_expected_is_a_conflict(f: &Fixture) {
+        let (u, m) = (user("bob"), MethodId::PASSWORD);
+        for n in 1..=3 {
+            f.store.stage(&u, &m, id(n), &envelope(n)).await.unwrap();
+        }
+        f.store.commit(&u, &m, id(1), None).await.unwrap();
+        let e = f.store.commit(&u, &m, id(2), None).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}");
+        f.store.commit(&u, &m, id(2), Some(id(1))).await.unwrap();
+        let e = f.store.commit(&u, &m, id(3), Some(id(1))).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Conflict);
+        assert!(e.retryable());
+        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().backup_id, id(2));
+    }
+
+    pub async fn committing_a_version_never_staged_is_not_found(f: &Fixture) {
+        let (u, m) = (user("bob"), MethodId::PASSWORD);
+        let e = f.store.commit(&u, &m, id(9), None).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
+        assert_eq!(f.store.current(&u, &m).await.unwrap(), None);
+    }
+
+    pub async fn a_repeated_commit_of_the_same_change_succeeds_once_applied(f: &Fixture) {
+        // The orchestrator retries a commit whose answer was lost.
+        let (u, m) = (user("carol"), MethodId::PASSWORD);
+        f.store.stage(&u, &m, id(1), &envelope(1)).await.unwrap();
+        f.store.commit(&u, &m, id(1), None).await.unwrap();
+        f.store.commit(&u, &m, id(1), None).await.unwrap();
+        f.store.stage(&u, &m, id(2), &envelope(2)).await.unwrap();
+        f.store.commit(&u, &m, id(2), Some(id(1))).await.unwrap();
+        f.store.commit(&u, &m, id(2), Some(id(1))).await.unwrap();
+        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().backup_id, id(2));
+    }
+
+    pub async fn concurrent_commits_with_the_same_expected_have_exactly_one_winner(f: &Fixture) {
+        let (u, m) = (user("dave"), MethodId::GDRIVE);
+        f.store.stage(&u, &m, id(100), &envelope(100)).await.unwrap();
+        f.store.commit(&u, &m, id(100), None).await.unwrap();
+        const N: u8 = 8;
+        for n in 1..=N {
+            f.store.stage(&u, &m, id(n), &envelope(n)).await.unwrap();
+        }
+        // Separate store instances: as separate processes would be.
+        let tasks: Vec<_> = (1..=N)
+            .map(|n| {
+                let s = f.store_over(f.raw.clone());
+                let (u, m) = (u.clone(), m.clone());
+                tokio::spawn(async move { (n, s.commit(&u, &m, id(n), Some(id(100))).await) })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for t in tasks {
+            let (n, r) = t.await.unwrap();
+            match r {
+                Ok(()) => winners.push(n),
+                Err(e) => assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "exactly one commit wins: {winners:?}");
+        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().backup_id, id(winners[0]));
+    }
+
+    pub async fn concurrent_stages_of_one_version_have_exactly_one_winner(f: &Fixture) {
+        let (u, m) = (user("erin"), MethodId::PASSWORD);
+        let tasks: Vec<_> = (1..=6u8)
+            .map(|n| {
+                let s = f.store_over(f.raw.clone());
+                let (u, m) = (u.clone(), m.clone());
+                tokio::spawn(async move { (n, s.stage(&u, &m, id(42), &envelope(n)).await) })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for t in tasks {
+            let (n, r) = t.await.unwrap();
+            match r {
+                Ok(()) => winners.push(n),
+                Err(e) => assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "{winners:?}");
+        assert_eq!(f.store.get(&u, &m, id(42)).await.unwrap(), envelope(winners[0]));
+    }
+
+    pub async fn a_user_without_backups_has_no_current_no_methods_and_no_versions(f: &Fixture) {
+        let (u, m) = (user("nobody"), MethodId::PASSWORD);
+        assert_eq!(f.store.current(&u, &m).await.unwrap(), None);
+        assert!(f.store.methods(&u).await.unwrap().is_empty());
+        assert!(f.store.versions(&u, &m).await.unwrap().is_empty());
+        let e = f.store.get(&u, &m, id(1)).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::NotFound);
+    }
+
+    pub async fn methods_lists_only_methods_with_a_current_version(f: &Fixture) {
+        let u = user("frank");
+        let vault = MethodId::new("my-vault").unwrap();
+        for (m, n) in [(&MethodId::PASSWORD, 1), (&MethodId::GDRIVE, 2), (&vault, 3)] {
+            f.store.stage(&u, m, id(n), &envelope(n)).await.unwrap();
+        }
+        f.store.commit(&u, &MethodId::PASSWORD, id(1), None).await.unwrap();
+        f.store.commit(&u, &vault, id(3), None).await.unwrap();
+        assert_eq!(f.store.methods(&u).await.unwrap(), vec![vault.clone(), MethodId::PASSWORD]);
+        assert!(f.store.methods(&user("frank2")).await.unwrap().is_empty(), "users are separate");
+    }
+
+    pub async fn remove_never_deletes_the_current_version(f: &Fixture) {
+        let (u, m) = (user("grace"), MethodId::PASSWORD);
+        f.store.stage(&u, &m, id(1), &envelope(1)).await.unwrap();
+        f.store.stage(&u, &m, id(2), &envelope(2)).await.unwrap();
+        f.store.commit(&u, &m, id(1), None).await.unwrap();
+        let e = f.store.remove(&u, &m, id(1)).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}");
+        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().envelope, envelope(1));
+        f.store.commit(&u, &m, id(2), Some(id(1))).await.unwrap();
+        f.store.remove(&u, &m, id(1)).await.unwrap();
+        assert_eq!(f.store.get(&u, &m, id(1)).await.unwrap_err().kind(), &ErrorKind::NotFound);
+        f.store.remove(&u, &m, id(1)).await.unwrap();
+        f.store.remove(&u, &m, id(77)).await.unwrap();
+        assert_eq!(f.store.versions(&u, &m).await.unwrap().len(), 1);
+        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().backup_id, id(2));
+    }
+
+    pub async fn current_reads_three_objects_whatever_the_number_of_versions_and_users(f: &Fixture) {
+        let m = MethodId::PASSWORD;
+        for k in 0..5 {
+            let other = user(&format!("crowd-{k}"));
+            f.store.stage(&other, &m, id(1), &envelope(1)).await.unwrap();
+            f.store.commit(&other, &m, id(1), None).await.unwrap();
+        }
+        let u = user("heidi");
+        let mut prev = None;
+        for n in 1..=12u8 {
+            f.store.stage(&u, &m, id(n), &envelope(n)).await.unwrap();
+            f.store.commit(&u, &m, id(n), prev).await.unwrap();
+            prev = Some(id(n));
+        }
+        f.counter.reset();
+        let cur = f.store.current(&u, &m).await.unwrap().unwrap();
+        assert_eq!(cur.backup_id, id(12));
+        let c = f.counter.counts();
+        assert_eq!((c.get, c.total()), (3, 3), "head, next commit (absent), envelope: {c:?}");
+
+        f.counter.reset();
+        assert_eq!(f.store.current(&user("nobody"), &m).await.unwrap(), None);
+        assert_eq!(f.counter.counts().total(), 2, "head and commit 1, both absent");
+
+        f.counter.reset();
+        f.store.stage(&u, &m, id(13), &envelope(13)).await.unwrap();
+        assert_eq!(f.counter.counts().total(), 1, "stage is one create-only put");
+        f.counter.reset();
+        f.store.commit(&u, &m, id(13), prev).await.unwrap();
+        let c = f.counter.counts();
+        assert_eq!((c.get, c.head, c.put, c.total()), (2, 1, 2, 5), "commit: {c:?}");
+    }
+
+    pub async fn no_object_path_contains_the_user_id(f: &Fixture) {
+        let u = user("ivan.the.user@example.com");
+        f.store.stage(&u, &MethodId::PASSWORD, id(1), &envelope(1)).await.unwrap();
+        f.store.commit(&u, &MethodId::PASSWORD, id(1), None).await.unwrap();
+        let paths = f.all_paths().await;
+        assert!(paths.len() >= 3, "{paths:?}");
+        for p in &paths {
+            assert!(!p.contains("ivan") && !p.contains("example"), "{p}");
+        }
+    }
+
+    pub async fn a_stale_or_missing_head_hint_still_finds_the_latest_commit_and_is_repaired(f: &Fixture) {
+        let (u, m) = (user("judy"), MethodId::PASSWORD);
+        for n in 1..=3u8 {
+            f.store.stage(&u, &m, id(n), &envelope(n)).await.unwrap();
+        }
+        f.store.commit(&u, &m, id(1), None).await.unwrap();
+        f.store.commit(&u, &m, id(2), Some(id(1))).await.unwrap();
+        f.store.commit(&u, &m, id(3), Some(id(2))).await.unwrap();
+        let paths = f.all_paths().await;
+        let head = Path::from(paths.iter().find(|p| p.ends_with("/head")).unwrap().as_str());
+        let first = Path::from(paths.iter().find(|p| p.ends_with("/commits/00000000000000000001")).unwrap().as_str());
+
+        // A crash between a commit and its hint leaves the hint behind.
+        let old = f.raw.get(&first).await.unwrap().bytes().await.unwrap();
+        f.raw.put(&head, old.clone().into()).await.unwrap();
+        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().backup_id, id(3));
+        let repaired = f.raw.get(&head).await.unwrap().bytes().await.unwrap();
+        assert_ne!(repaired, old, "the reader repaired the hint");
+        f.counter.reset();
+        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().backup_id, id(3));
+        assert_eq!(f.counter.counts().total(), 3, "back to three reads once repaired");
+
+        // No hint at all: the log is walked from the first commit.
+        f.raw.delete(&head).await.unwrap();
+        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().backup_id, id(3));
+        let e = f.store.commit(&u, &m, id(1), Some(id(2))).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Conflict, "the CAS reads the log, not a stale hint");
+    }
+
+    pub async fn a_write_whose_answer_was_lost_is_recognised_on_retry(f: &Fixture) {
+        let (u, m) = (user("ken"), MethodId::PASSWORD);
+        // The first request of each call lands, then fails as a lost response would.
+        let stage_store =
+            f.store_over(Arc::new(FaultyObjectStore::new(f.raw.clone(), FaultPlan::Nth(1), FaultTiming::After)));
+        stage_store.stage(&u, &m, id(1), &envelope(1)).await.unwrap();
+        // Commit: head, next commit, HEAD version, then the record put (4th) lands and fails.
+        let commit_store =
+            f.store_over(Arc::new(FaultyObjectStore::new(f.raw.clone(), FaultPlan::Nth(4), FaultTiming::After)));
+        commit_store.commit(&u, &m, id(1), None).await.unwrap();
+        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().backup_id, id(1));
+    }
+
+    pub async fn a_transient_failure_without_retries_is_unavailable_and_changes_nothing(f: &Fixture) {
+        let (u, m) = (user("leo"), MethodId::PASSWORD);
+        let faulty = Arc::new(FaultyObjectStore::new(f.raw.clone(), FaultPlan::Nth(1), FaultTiming::Before));
+        let s = ObjectCipherTextStore::builder(faulty)
+            .prefix(&f.prefix)
+            .unwrap()
+            .retry(share_backup_object_store::RetryPolicy::none())
+            .build();
+        let e = s.stage(&u, &m, id(1), &envelope(1)).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Unavailable, "{e}");
+        assert!(e.retryable());
+        assert_eq!(f.store.get(&u, &m, id(1)).await.unwrap_err().kind(), &ErrorKind::NotFound);
+    }
+
+    pub async fn from_url_builds_a_working_store(f: &Fixture) {
+        let url_store = match f.name {
+            "memory" => return, // a memory:// URL is a fresh, separate store
+            "local" => {
+                let dir = f._dir.as_ref().unwrap().path().join(&f.prefix);
+                let url = url::Url::from_directory_path(&dir).unwrap();
+                ObjectCipherTextStore::from_url(url.as_str(), Vec::<(String, String)>::new()).unwrap()
+            }
+            "s3" => {
+                let (bucket, opts) = support::s3_options().unwrap();
+                ObjectCipherTextStore::from_url(&format!("s3://{bucket}/{}", f.prefix), opts).unwrap()
+            }
+            "azurite" => {
+                let (container, opts) = support::azurite_options().unwrap();
+                ObjectCipherTextStore::from_url(&format!("az://{container}/{}", f.prefix), opts).unwrap()
+            }
+            other => panic!("{other}"),
+        };
+        let (u, m) = (user("mallory"), MethodId::GDRIVE);
+        url_store.stage(&u, &m, id(5), &envelope(5)).await.unwrap();
+        url_store.commit(&u, &m, id(5), None).await.unwrap();
+        // The same objects, seen through the test's own client.
+        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().envelope, envelope(5));
+        assert_eq!(url_store.methods(&u).await.unwrap(), vec![m]);
+    }
+}
+
+macro_rules! backend {
+    ($backend:ident) => {
+        mod $backend {
+            backend!(@cases $backend;
+                stage_then_get_returns_the_envelope_and_versions_lists_it,
+                staging_an_existing_version_is_a_conflict_and_keeps_the_first,
+                commit_makes_a_version_current_and_keeps_the_previous,
+                commit_with_a_stale_expected_is_a_conflict,
+                committing_a_version_never_staged_is_not_found,
+                a_repeated_commit_of_the_same_change_succeeds_once_applied,
+                concurrent_commits_with_the_same_expected_have_exactly_one_winner,
+                concurrent_stages_of_one_version_have_exactly_one_winner,
+                a_user_without_backups_has_no_current_no_methods_and_no_versions,
+                methods_lists_only_methods_with_a_current_version,
+                remove_never_deletes_the_current_version,
+                current_reads_three_objects_whatever_the_number_of_versions_and_users,
+                no_object_path_contains_the_user_id,
+                a_stale_or_missing_head_hint_still_finds_the_latest_commit_and_is_repaired,
+                a_write_whose_answer_was_lost_is_recognised_on_retry,
+                a_transient_failure_without_retries_is_unavailable_and_changes_nothing,
+                from_url_builds_a_working_store,
+            );
+        }
+    };
+    (@cases $backend:ident; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let Some(f) = crate::Fixture::new(stringify!($backend)) else { return };
+                crate::cases::$case(&f).await;
+            }
+        )*
+    };
+}
+
+backend!(memory);
+backend!(local);
+backend!(s3);
+backend!(azurite);
