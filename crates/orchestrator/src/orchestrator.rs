@@ -422,12 +422,19 @@ impl Orchestrator {
         // 7. Commit: make it current if the previous one still is.
         let t0 = Instant::now();
         if let Err(e) = self.commit(user, &m, backup_id, previous).await {
-            if e.kind() != &ErrorKind::Conflict {
-                // The store failed, not a race: withdraw the acknowledgement so
-                // that the wallet service and the store agree again.
-                self.notify_failure(user, &m, backup_id).await;
+            // The commit may have landed before the error (a timeout): then it is done.
+            let landed = e.kind() != &ErrorKind::Conflict
+                && matches!(self.read_current(user, &m).await, Ok(Some(c)) if c.backup_id == backup_id);
+            if landed {
+                tracing::info!(kind = e.kind().name(), "the commit reported an error but is in place");
+            } else {
+                if e.kind() != &ErrorKind::Conflict {
+                    // The store failed, not a race: withdraw the acknowledgement so
+                    // that the wallet service and the store agree again.
+                    self.notify_failure(user, &m, backup_id).await;
+                }
+                return Err(incomplete(e, &m, backup_id, true, previous));
             }
-            return Err(incomplete(e, &m, backup_id, true, previous));
         }
         elapsed(&mut t, Step::Commit, t0);
         tracing::info!(backup_id = %backup_id, "backup acknowledged and current");
