@@ -1,0 +1,144 @@
+//! What a case says: passed, skipped (and why), or failed (which contract
+//! point, and what was observed).
+
+use std::fmt;
+
+/// A case that ran to the end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Every check held.
+    Passed,
+    /// The case does not apply (capabilities, harness), with the reason.
+    Skipped {
+        /// Why it was skipped.
+        reason: String,
+    },
+}
+
+impl Outcome {
+    /// A skip with this reason.
+    pub fn skipped(reason: impl Into<String>) -> Self {
+        Outcome::Skipped { reason: reason.into() }
+    }
+}
+
+/// A broken contract point.
+///
+/// `Display` and `Debug` both print the contract and the observation, so
+/// that `case(...).await.unwrap()` in a `#[tokio::test]` reads well.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Failure {
+    contract: String,
+    observed: String,
+}
+
+impl Failure {
+    /// The contract point (`contract`) did not hold: `observed` says what happened instead.
+    pub fn new(contract: impl Into<String>, observed: impl Into<String>) -> Self {
+        Failure { contract: contract.into(), observed: observed.into() }
+    }
+
+    /// The contract point that broke.
+    pub fn contract(&self) -> &str {
+        &self.contract
+    }
+
+    /// What the suite saw instead.
+    pub fn observed(&self) -> &str {
+        &self.observed
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "contract: {}\nobserved: {}", self.contract, self.observed)
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\n{self}\n")
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// What every case returns.
+pub type CaseResult = Result<Outcome, Failure>;
+
+/// Fails with `contract` unless `cond` holds; `observed` is only built on failure.
+pub(crate) fn ensure(cond: bool, contract: &str, observed: impl FnOnce() -> String) -> Result<(), Failure> {
+    if cond { Ok(()) } else { Err(Failure::new(contract, observed())) }
+}
+
+/// The result of one case in a [`Report`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct CaseReport {
+    /// The case's name (`roundtrip_1b`, `store_commit_race`, ...).
+    pub case: &'static str,
+    /// What was tested: the provider's method id or the store's name.
+    pub subject: String,
+    /// What happened.
+    pub result: CaseResult,
+}
+
+/// The results of a run of cases.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// One entry per case, in the order they ran.
+    pub cases: Vec<CaseReport>,
+}
+
+impl Report {
+    /// The cases that failed.
+    pub fn failures(&self) -> impl Iterator<Item = (&'static str, &Failure)> {
+        self.cases.iter().filter_map(|c| c.result.as_ref().err().map(|f| (c.case, f)))
+    }
+
+    /// The cases that were skipped, with the reasons.
+    pub fn skipped(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.cases.iter().filter_map(|c| match &c.result {
+            Ok(Outcome::Skipped { reason }) => Some((c.case, reason.as_str())),
+            _ => None,
+        })
+    }
+
+    /// The result of one case, if it ran.
+    pub fn get(&self, case: &str) -> Option<&CaseResult> {
+        self.cases.iter().find(|c| c.case == case).map(|c| &c.result)
+    }
+
+    /// Whether no case failed.
+    pub fn passed(&self) -> bool {
+        self.failures().next().is_none()
+    }
+
+    /// Panics with every failure when a case failed.
+    #[track_caller]
+    pub fn assert_passed(&self) {
+        assert!(self.passed(), "conformance failures:\n{self}");
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (mut passed, mut skipped, mut failed) = (0, 0, 0);
+        for c in &self.cases {
+            match &c.result {
+                Ok(Outcome::Passed) => passed += 1,
+                Ok(Outcome::Skipped { reason }) => {
+                    skipped += 1;
+                    writeln!(f, "skipped {} [{}]: {reason}", c.case, c.subject)?;
+                }
+                Err(e) => {
+                    failed += 1;
+                    let text = e.to_string().replace('\n', "\n    ");
+                    writeln!(f, "FAILED  {} [{}]:\n    {text}", c.case, c.subject)?;
+                }
+            }
+        }
+        write!(f, "{passed} passed, {failed} failed, {skipped} skipped")
+    }
+}

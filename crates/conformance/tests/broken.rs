@@ -1,0 +1,214 @@
+//! The suite must catch broken providers and stores: each deliberate flaw
+//! is reported as a failure of the right case, with a message that says
+//! which contract point broke, and the correct reference passes.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use share_backup_conformance::{
+    CaseResult, Harness, Outcome, PROVIDER_CASES, Report, STORE_CASES, run_provider_case, run_provider_cases,
+    run_store_case, run_store_cases,
+};
+use share_backup_core::BackupProvider;
+use support::{Flaw, MemKeys, PinFlaw, PinKeys, RefStore, StoreFlaw, pin_harness};
+
+fn unregistered() -> Harness {
+    Harness::new().skip("registration", "test double, not registered")
+}
+
+async fn case(name: &str, p: Arc<dyn BackupProvider>, h: Harness) -> CaseResult {
+    let c = PROVIDER_CASES.iter().find(|c| c.name == name).expect("a case of that name");
+    run_provider_case(c, p, h).await
+}
+
+#[track_caller]
+fn assert_fails(r: CaseResult, needles: &[&str]) {
+    let f = match r {
+        Ok(o) => panic!("the case passed ({o:?}) but must fail"),
+        Err(f) => f,
+    };
+    let text = f.to_string();
+    for n in needles {
+        assert!(text.contains(n), "failure message lacks {n:?}:\n{text}");
+    }
+}
+
+fn failed_cases(r: &Report) -> Vec<&'static str> {
+    r.failures().map(|(c, _)| c).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_providers_pass_every_case() {
+    run_provider_cases(MemKeys::shared("memkeys", Flaw::None), Harness::new()).await.assert_passed();
+    let r = run_provider_cases(PinKeys::shared(PinFlaw::None), pin_harness()).await;
+    r.assert_passed();
+    assert_eq!(r.skipped().count(), 0, "a provider that needs a secret runs every case:\n{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_ignores_the_user_fails_key_scoped_to_user_only() {
+    let r = run_provider_cases(MemKeys::shared("broken-user", Flaw::IgnoresUser), unregistered()).await;
+    assert_eq!(failed_cases(&r), vec!["key_scoped_to_user"], "{r}");
+    assert_fails(
+        r.get("key_scoped_to_user").unwrap().clone(),
+        &["never hands one user's data key to another user", "returned user A's key"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_leaks_its_key_in_debug_fails_no_secret_in_debug_only() {
+    let r = run_provider_cases(MemKeys::shared("broken-debug", Flaw::LeaksKeyInDebug), unregistered()).await;
+    assert_eq!(failed_cases(&r), vec!["no_secret_in_debug"], "{r}");
+    assert_fails(r.get("no_secret_in_debug").unwrap().clone(), &["the provider's Debug", "the data key as"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_whose_open_key_returns_a_wrong_key_fails_the_round_trips() {
+    let r = run_provider_cases(MemKeys::shared("broken-key", Flaw::WrongKey), unregistered()).await;
+    let failed = failed_cases(&r);
+    for c in ["roundtrip_1b", "roundtrip_64kib", "repeated_backups", "tampered_envelope", "concurrency"] {
+        assert!(failed.contains(&c), "{c} must fail:\n{r}");
+    }
+    assert_fails(r.get("roundtrip_1b").unwrap().clone(), &["a fresh envelope of a 1-byte share recovers", "integrity"]);
+    assert_fails(r.get("tampered_envelope").unwrap().clone(), &["the untouched envelope recovers (before tampering)"]);
+}
+
+#[tokio::test]
+async fn a_provider_that_overwrites_earlier_keys_fails_repeated_backups() {
+    let r = case("repeated_backups", MemKeys::shared("broken-overwrite", Flaw::Overwrites), Harness::new()).await;
+    assert_fails(r, &["still recovers after later backups (keys are never overwritten)"]);
+}
+
+#[tokio::test]
+async fn a_provider_that_reuses_its_key_fails_repeated_backups() {
+    let r = case("repeated_backups", MemKeys::shared("broken-reuse", Flaw::ReusesKey), Harness::new()).await;
+    assert_fails(r, &["fresh data key for every backup"]);
+}
+
+#[tokio::test]
+async fn a_provider_that_reports_done_fails_progress() {
+    let r = case("progress", MemKeys::shared("broken-done", Flaw::ReportsDone), Harness::new()).await;
+    assert_fails(r, &["a provider never reports done", "done"]);
+}
+
+#[tokio::test]
+async fn a_provider_that_reports_a_step_of_another_phase_fails_progress() {
+    let r = case("progress", MemKeys::shared("broken-step", Flaw::ReportsForeignStep), Harness::new()).await;
+    assert_fails(r, &["seal_key reports only sealing steps", "decrypting"]);
+}
+
+#[tokio::test]
+async fn a_provider_that_panics_on_a_short_header_fails_tampered_envelope() {
+    let r = case("tampered_envelope", MemKeys::shared("broken-panic", Flaw::PanicsOnShortHeader), Harness::new()).await;
+    assert_fails(r, &["never panics", "panicked"]);
+}
+
+#[tokio::test]
+async fn a_provider_that_calls_a_changed_header_retryable_fails_tampered_envelope() {
+    let r =
+        case("tampered_envelope", MemKeys::shared("broken-retry", Flaw::RetryableOnBadHeader), Harness::new()).await;
+    assert_fails(r, &["typed, final error", "unavailable", "retryable"]);
+}
+
+#[tokio::test]
+async fn a_provider_that_keeps_deleted_keys_fails_delete_key() {
+    let r = case("delete_key", MemKeys::shared("broken-delete", Flaw::KeepsDeletedKeys), Harness::new()).await;
+    assert_fails(r, &["no longer recovers", "still returned the share"]);
+}
+
+#[tokio::test]
+async fn a_provider_that_hangs_fails_with_a_timeout() {
+    let h = Harness::new().with_timeout(Duration::from_millis(300));
+    let r = case("roundtrip_1b", MemKeys::shared("broken-hang", Flaw::Hangs), h).await;
+    assert_fails(r, &["every provider call completes", "did not finish within 0.3 s"]);
+}
+
+#[tokio::test]
+async fn a_provider_that_logs_the_secret_fails_no_secret_in_debug() {
+    let r = case("no_secret_in_debug", PinKeys::shared(PinFlaw::LogsPin), pin_harness()).await;
+    assert_fails(r, &["a tracing event or span field", "a harness secret in clear"]);
+}
+
+#[tokio::test]
+async fn a_provider_that_defaults_a_missing_secret_fails_missing_config() {
+    let r = case("missing_config", PinKeys::shared(PinFlaw::EmptyPinDefault), pin_harness()).await;
+    assert_fails(r, &["a missing per-call secret is an InvalidInput error", "returned a key"]);
+}
+
+#[tokio::test]
+async fn a_provider_whose_key_ignores_the_secret_fails_wrong_secret() {
+    let r = case("wrong_secret", PinKeys::shared(PinFlaw::IgnoresPin), pin_harness()).await;
+    assert_fails(r, &["a wrong secret never recovers the share"]);
+}
+
+#[tokio::test]
+async fn a_secret_provider_without_wrong_secret_configs_is_a_harness_failure() {
+    let h = pin_harness();
+    let bare = Harness::new().with_configs(move |u| h.configs(u));
+    let r = case("wrong_secret", PinKeys::shared(PinFlaw::None), bare).await;
+    assert_fails(r, &["Harness::with_wrong_secret"]);
+}
+
+#[tokio::test]
+async fn an_unregistered_provider_fails_registration_with_the_linking_hint() {
+    let r = case("registration", MemKeys::shared("not-registered", Flaw::None), Harness::new()).await;
+    assert_fails(r, &["register_provider!", "use the_provider_crate as _;"]);
+}
+
+#[tokio::test]
+async fn a_harness_skip_is_reported_with_its_reason() {
+    let r =
+        case("cancellation", MemKeys::shared("memkeys", Flaw::None), Harness::new().skip("cancellation", "why not"))
+            .await;
+    assert_eq!(r.unwrap(), Outcome::skipped("skipped by the harness: why not"));
+}
+
+#[tokio::test]
+async fn capabilities_gate_the_secret_cases_with_a_reason() {
+    let r = run_provider_cases(MemKeys::shared("memkeys", Flaw::None), Harness::new()).await;
+    let skipped: Vec<_> = r.skipped().collect();
+    assert_eq!(
+        skipped,
+        vec![
+            ("wrong_secret", "capabilities: needs_user_secret is false"),
+            ("missing_config", "capabilities: needs_user_secret is false")
+        ]
+    );
+    let text = r.to_string();
+    assert!(text.contains("skipped wrong_secret [memkeys]: capabilities"), "{text}");
+    assert!(text.ends_with("15 passed, 0 failed, 2 skipped"), "{text}");
+}
+
+async fn store_case(name: &str, flaw: StoreFlaw) -> CaseResult {
+    let c = STORE_CASES.iter().find(|c| c.name == name).expect("a store case of that name");
+    run_store_case(c, RefStore::shared(flaw)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_store_passes_every_store_case() {
+    run_store_cases(RefStore::shared(StoreFlaw::None)).await.assert_passed();
+}
+
+#[tokio::test]
+async fn a_store_whose_stage_overwrites_fails_stage_create_only() {
+    assert_fails(store_case("store_stage_create_only", StoreFlaw::StageOverwrites).await, &["create-only"]);
+    assert_fails(store_case("store_stage_race", StoreFlaw::StageOverwrites).await, &["exactly one wins"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_whose_commit_ignores_expected_fails_commit_and_race() {
+    assert_fails(store_case("store_commit", StoreFlaw::CommitIgnoresExpected).await, &["Conflict", "succeeded"]);
+    assert_fails(store_case("store_commit_race", StoreFlaw::CommitIgnoresExpected).await, &["exactly one wins"]);
+}
+
+#[tokio::test]
+async fn a_store_that_removes_the_current_version_fails_remove() {
+    assert_fails(store_case("store_remove", StoreFlaw::RemovesCurrent).await, &["never removes the current version"]);
+}
+
+#[tokio::test]
+async fn a_store_with_naive_keys_fails_user_isolation() {
+    assert_fails(store_case("store_user_isolation", StoreFlaw::NaiveKeys).await, &["users never share versions"]);
+}

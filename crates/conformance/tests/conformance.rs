@@ -1,0 +1,15 @@
+//! The suite's libtest runner against the reference providers and store:
+//! one named test per case (`cargo test -p share-backup-conformance --test conformance -- roundtrip`).
+
+mod support;
+
+use share_backup_conformance::{Harness, Suite};
+use support::{Flaw, MemKeys, PinFlaw, PinKeys, RefStore, StoreFlaw, pin_harness};
+
+fn main() -> std::process::ExitCode {
+    Suite::new()
+        .provider(MemKeys::shared("memkeys", Flaw::None), Harness::new())
+        .provider(PinKeys::shared(PinFlaw::None), pin_harness())
+        .store("refstore", RefStore::shared(StoreFlaw::None))
+        .run()
+}

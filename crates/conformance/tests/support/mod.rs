@@ -1,0 +1,401 @@
+//! Providers and stores for the suite's own tests: correct reference
+//! implementations, and the same with one deliberate flaw each.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha512};
+use share_backup_core::{
+    BackupId, BackupProvider, Capabilities, Configs, Context, DataKey, Error, ErrorKind, ExposeSecret, KeyHeader,
+    MethodId, Registration, Result, SealedKey, SettingSpec, Settings, Status, UserId, async_trait, fill_random,
+    register_provider,
+};
+use share_backup_orchestrator::{CipherTextStore, CurrentVersion, VersionInfo, VersionState};
+
+/// The one deliberate defect of a [`MemKeys`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flaw {
+    /// None: a correct provider.
+    None,
+    /// Keys are found by backup id alone: any user's context opens any key.
+    IgnoresUser,
+    /// `Debug` prints the last key it sealed, in hex.
+    LeaksKeyInDebug,
+    /// `open_key` returns a fresh random key instead of the stored one.
+    WrongKey,
+    /// One key slot per user: each backup overwrites the previous key.
+    Overwrites,
+    /// `seal_key` calls `finish(true)` on the progress sink.
+    ReportsDone,
+    /// `seal_key` reports `Decrypting`, a step of another phase.
+    ReportsForeignStep,
+    /// `open_key` indexes the header without checking its length.
+    PanicsOnShortHeader,
+    /// Claims `deletes` but `delete_key` does nothing.
+    KeepsDeletedKeys,
+    /// `open_key` never returns.
+    Hangs,
+    /// A changed header is reported as a retryable `Unavailable` error.
+    RetryableOnBadHeader,
+    /// Every seal returns the same key.
+    ReusesKey,
+}
+
+type Slot = (String, [u8; 16]);
+
+/// Keys in memory, per (user, backup id): a correct provider unless given a flaw.
+pub struct MemKeys {
+    method: MethodId,
+    flaw: Flaw,
+    keys: Mutex<HashMap<Slot, [u8; 64]>>,
+    last: Mutex<Option<[u8; 64]>>,
+}
+
+impl MemKeys {
+    pub fn shared(method: &str, flaw: Flaw) -> Arc<dyn BackupProvider> {
+        Arc::new(MemKeys {
+            method: MethodId::new(method).unwrap(),
+            flaw,
+            keys: Mutex::new(HashMap::new()),
+            last: Mutex::new(None),
+        })
+    }
+
+    fn slot(&self, user: &UserId, id: [u8; 16]) -> Slot {
+        match self.flaw {
+            Flaw::IgnoresUser => (String::new(), id),
+            Flaw::Overwrites => (user.to_string(), [0; 16]),
+            _ => (user.to_string(), id),
+        }
+    }
+}
+
+impl fmt::Debug for MemKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("MemKeys");
+        d.field("method", &self.method.as_str()).field("keys", &self.keys.lock().unwrap().len());
+        if self.flaw == Flaw::LeaksKeyInDebug {
+            d.field("last_key", &self.last.lock().unwrap().map(hex::encode));
+        }
+        d.finish()
+    }
+}
+
+fn header_id(h: &KeyHeader) -> Result<[u8; 16]> {
+    match h.as_bytes() {
+        [1, id @ ..] if id.len() == 16 => Ok(id.try_into().unwrap()),
+        _ => Err(Error::invalid_envelope("not a memkeys header")),
+    }
+}
+
+#[async_trait]
+impl BackupProvider for MemKeys {
+    fn method(&self) -> &MethodId {
+        &self.method
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new().with_deletes(true).with_probes(true)
+    }
+    async fn probe(&self, _ctx: &Context) -> Result<()> {
+        Ok(())
+    }
+    async fn seal_key(&self, ctx: &Context) -> Result<SealedKey> {
+        ctx.report(Status::Generating);
+        match self.flaw {
+            Flaw::ReportsDone => ctx.progress().finish(true),
+            Flaw::ReportsForeignStep => ctx.report(Status::Decrypting),
+            _ => {}
+        }
+        tokio::task::yield_now().await;
+        let key = if self.flaw == Flaw::ReusesKey { DataKey::from_bytes([7; 64]) } else { DataKey::generate()? };
+        let id = *ctx.backup_id().as_bytes();
+        self.keys.lock().unwrap().insert(self.slot(ctx.user(), id), *key.expose_secret());
+        *self.last.lock().unwrap() = Some(*key.expose_secret());
+        tokio::task::yield_now().await;
+        let mut header = vec![1];
+        header.extend_from_slice(&id);
+        Ok(SealedKey { key, header: KeyHeader::new(header)? })
+    }
+    async fn open_key(&self, header: &KeyHeader, ctx: &Context) -> Result<DataKey> {
+        ctx.report(Status::FetchingKey);
+        if self.flaw == Flaw::Hangs {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+        let id = match self.flaw {
+            Flaw::PanicsOnShortHeader => header.as_bytes()[1..17].try_into().unwrap(),
+            Flaw::RetryableOnBadHeader => {
+                header_id(header).map_err(|_| Error::new(ErrorKind::Unavailable, "service hiccup, retry"))?
+            }
+            _ => header_id(header)?,
+        };
+        tokio::task::yield_now().await;
+        if self.flaw == Flaw::WrongKey {
+            return DataKey::generate();
+        }
+        let found = self.keys.lock().unwrap().get(&self.slot(ctx.user(), id)).copied();
+        match found {
+            Some(k) => Ok(DataKey::from_bytes(k)),
+            None if self.flaw == Flaw::RetryableOnBadHeader => {
+                Err(Error::new(ErrorKind::Unavailable, "service hiccup, retry"))
+            }
+            None => Err(Error::not_found("no such key")),
+        }
+    }
+    async fn delete_key(&self, header: &KeyHeader, ctx: &Context) -> Result<()> {
+        let id = header_id(header)?;
+        if self.flaw != Flaw::KeepsDeletedKeys {
+            self.keys.lock().unwrap().remove(&self.slot(ctx.user(), id));
+        }
+        Ok(())
+    }
+}
+
+/// The per-call secret of [`PinKeys`].
+pub struct Pin(pub String);
+
+impl fmt::Debug for Pin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pin(..)")
+    }
+}
+
+/// The defect of a [`PinKeys`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinFlaw {
+    None,
+    /// Logs the PIN in a tracing event.
+    LogsPin,
+    /// A missing PIN derives a key from the empty string.
+    EmptyPinDefault,
+    /// The key ignores the PIN.
+    IgnoresPin,
+}
+
+/// A key derived from a per-call PIN and a random salt (no custody at
+/// all): needs a user secret, deletes nothing.
+#[derive(Debug)]
+pub struct PinKeys {
+    flaw: PinFlaw,
+}
+
+pub const PIN_METHOD: MethodId = MethodId::from_static("pinkeys");
+static PIN_METHOD_ID: MethodId = PIN_METHOD;
+
+impl PinKeys {
+    pub fn shared(flaw: PinFlaw) -> Arc<dyn BackupProvider> {
+        Arc::new(PinKeys { flaw })
+    }
+
+    fn derive(&self, ctx: &Context, salt: &[u8]) -> Result<DataKey> {
+        let pin = match (ctx.config::<Pin>(), self.flaw) {
+            (Some(p), _) => p.0.clone(),
+            (None, PinFlaw::EmptyPinDefault) => String::new(),
+            (None, _) => ctx.require_config::<Pin>()?.0.clone(),
+        };
+        if self.flaw == PinFlaw::LogsPin {
+            tracing::debug!(pin = %pin, "deriving");
+        }
+        ctx.report(Status::DerivingKey);
+        let mut h = Sha512::new();
+        h.update(salt);
+        if self.flaw != PinFlaw::IgnoresPin {
+            h.update(pin.as_bytes());
+        }
+        DataKey::from_slice(&h.finalize())
+    }
+}
+
+#[async_trait]
+impl BackupProvider for PinKeys {
+    fn method(&self) -> &MethodId {
+        &PIN_METHOD_ID
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new().with_needs_user_secret(true).with_probes(true)
+    }
+    async fn probe(&self, ctx: &Context) -> Result<()> {
+        ctx.require_config::<Pin>().map(|_| ())
+    }
+    async fn seal_key(&self, ctx: &Context) -> Result<SealedKey> {
+        let mut salt = [0u8; 16];
+        fill_random(&mut salt)?;
+        let key = self.derive(ctx, &salt)?;
+        let mut header = vec![1];
+        header.extend_from_slice(&salt);
+        Ok(SealedKey { key, header: KeyHeader::new(header)? })
+    }
+    async fn open_key(&self, header: &KeyHeader, ctx: &Context) -> Result<DataKey> {
+        match header.as_bytes() {
+            [1, salt @ ..] if salt.len() == 16 => self.derive(ctx, salt),
+            _ => Err(Error::invalid_envelope("not a pinkeys header")),
+        }
+    }
+    async fn delete_key(&self, _header: &KeyHeader, _ctx: &Context) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Each user's PIN: distinct per user, distinctive text.
+pub fn pin_of(user: &UserId) -> String {
+    format!("pin-7Q!x-{user}")
+}
+
+pub fn pin_harness() -> share_backup_conformance::Harness {
+    share_backup_conformance::Harness::new()
+        .with_configs(|u| Configs::new().with(Pin(pin_of(u))))
+        .with_wrong_secret(|u| Configs::new().with(Pin(format!("wrong-{}", pin_of(u)))))
+        .with_secrets(|u| vec![pin_of(u), format!("wrong-{}", pin_of(u))])
+}
+
+fn build_memkeys(s: &Settings) -> Result<Arc<dyn BackupProvider>> {
+    s.deny_unknown(&["capacity"])?;
+    s.parse::<usize>("capacity")?;
+    Ok(MemKeys::shared("memkeys", Flaw::None))
+}
+
+fn build_pinkeys(s: &Settings) -> Result<Arc<dyn BackupProvider>> {
+    s.deny_unknown(&[])?;
+    Ok(PinKeys::shared(PinFlaw::None))
+}
+
+register_provider!(
+    Registration::new("memkeys", "Keys in memory (conformance reference)", "conformance-tests", build_memkeys)
+        .with_settings(&[SettingSpec::new("capacity", "how many keys to keep", "100")])
+);
+register_provider!(Registration::new(
+    "pinkeys",
+    "Keys derived from a PIN (conformance reference)",
+    "conformance-tests",
+    build_pinkeys
+));
+
+/// The defect of a [`RefStore`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreFlaw {
+    None,
+    /// `stage` replaces an existing version.
+    StageOverwrites,
+    /// `commit` ignores `expected` (last writer wins).
+    CommitIgnoresExpected,
+    /// `remove` removes the current version too.
+    RemovesCurrent,
+    /// User ids are put in keys with `/` unescaped, so `a` + `/b` collides with `a/b`.
+    NaiveKeys,
+}
+
+#[derive(Default)]
+struct Versions {
+    staged: BTreeMap<BackupId, (String, SystemTime)>,
+    current: Option<BackupId>,
+}
+
+/// A cipher-text store in memory: correct unless given a flaw.
+pub struct RefStore {
+    flaw: StoreFlaw,
+    data: Mutex<HashMap<String, Versions>>,
+}
+
+impl fmt::Debug for RefStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RefStore({:?})", self.flaw)
+    }
+}
+
+impl RefStore {
+    pub fn shared(flaw: StoreFlaw) -> Arc<dyn CipherTextStore> {
+        Arc::new(RefStore { flaw, data: Mutex::new(HashMap::new()) })
+    }
+    fn key(&self, user: &UserId, method: &MethodId) -> String {
+        match self.flaw {
+            StoreFlaw::NaiveKeys => format!("{}/{method}", user.as_str().split('/').next().unwrap()),
+            _ => format!("{}\0{method}", user.as_str()),
+        }
+    }
+}
+
+#[async_trait]
+impl CipherTextStore for RefStore {
+    async fn stage(&self, user: &UserId, method: &MethodId, backup_id: BackupId, envelope: &str) -> Result<()> {
+        let mut d = self.data.lock().unwrap();
+        let v = d.entry(self.key(user, method)).or_default();
+        if v.staged.contains_key(&backup_id) && self.flaw != StoreFlaw::StageOverwrites {
+            return Err(Error::new(ErrorKind::Conflict, "version exists"));
+        }
+        v.staged.insert(backup_id, (envelope.to_owned(), SystemTime::now()));
+        Ok(())
+    }
+    async fn commit(
+        &self,
+        user: &UserId,
+        method: &MethodId,
+        backup_id: BackupId,
+        expected: Option<BackupId>,
+    ) -> Result<()> {
+        tokio::task::yield_now().await;
+        let mut d = self.data.lock().unwrap();
+        let v = d.entry(self.key(user, method)).or_default();
+        if !v.staged.contains_key(&backup_id) {
+            return Err(Error::not_found("no such version"));
+        }
+        if v.current != expected && self.flaw != StoreFlaw::CommitIgnoresExpected {
+            return Err(Error::new(ErrorKind::Conflict, "current moved"));
+        }
+        v.current = Some(backup_id);
+        Ok(())
+    }
+    async fn current(&self, user: &UserId, method: &MethodId) -> Result<Option<CurrentVersion>> {
+        let d = self.data.lock().unwrap();
+        Ok(d.get(&self.key(user, method))
+            .and_then(|v| v.current.map(|id| CurrentVersion::new(id, v.staged[&id].0.clone()))))
+    }
+    async fn get(&self, user: &UserId, method: &MethodId, backup_id: BackupId) -> Result<String> {
+        let d = self.data.lock().unwrap();
+        d.get(&self.key(user, method))
+            .and_then(|v| v.staged.get(&backup_id))
+            .map(|(e, _)| e.clone())
+            .ok_or_else(|| Error::not_found("no such version"))
+    }
+    async fn versions(&self, user: &UserId, method: &MethodId) -> Result<Vec<VersionInfo>> {
+        let d = self.data.lock().unwrap();
+        let Some(v) = d.get(&self.key(user, method)) else { return Ok(vec![]) };
+        let mut out: Vec<VersionInfo> = v
+            .staged
+            .iter()
+            .map(|(id, (_, t))| {
+                let state = if v.current == Some(*id) { VersionState::Current } else { VersionState::Staged };
+                VersionInfo::new(*id, state, Some(*t))
+            })
+            .collect();
+        out.sort_by_key(|v| v.staged_at);
+        Ok(out)
+    }
+    async fn methods(&self, user: &UserId) -> Result<Vec<MethodId>> {
+        let d = self.data.lock().unwrap();
+        let prefix = self.key(user, &MethodId::new("x").unwrap());
+        let prefix = &prefix[..prefix.len() - 1];
+        let mut out: Vec<MethodId> = d
+            .iter()
+            .filter(|(k, v)| k.starts_with(prefix) && v.current.is_some())
+            .filter_map(|(k, _)| MethodId::new(&k[prefix.len()..]).ok())
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+    async fn remove(&self, user: &UserId, method: &MethodId, backup_id: BackupId) -> Result<()> {
+        let mut d = self.data.lock().unwrap();
+        if let Some(v) = d.get_mut(&self.key(user, method)) {
+            if v.current == Some(backup_id) {
+                if self.flaw != StoreFlaw::RemovesCurrent {
+                    return Err(Error::new(ErrorKind::Conflict, "that is the current version"));
+                }
+                v.current = None;
+            }
+            v.staged.remove(&backup_id);
+        }
+        Ok(())
+    }
+}
