@@ -2,35 +2,640 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use std::sync::Arc;
+mod config;
+mod error;
+mod header;
+#[cfg(feature = "oauth")]
+mod oauth;
+mod retry;
+mod transport;
 
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::io::Cursor;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use google_drive3::DriveHub;
+use google_drive3::api::File;
+use http_body_util::BodyExt;
+use sha2::{Digest, Sha256};
 use share_backup_core::{
-    BackupProvider, Capabilities, Context, DataKey, Error, KeyHeader, MethodId, Registration, Result, SealedKey,
-    Settings, async_trait,
+    BackupProvider, Capabilities, Context, DataKey, Error, ErrorKind, ExposeSecret, KeyHeader, MethodId, Registration,
+    Result, SealedKey, SecretString, SettingSpec, Settings, Status, async_trait,
 };
+use tracing::Instrument;
+use zeroize::Zeroizing;
+
+pub use config::{DriveConfig, StaticToken, TokenSource};
+pub use error::DriveError;
+pub use header::Location;
+#[cfg(feature = "oauth")]
+pub use oauth::OAuthTokenSource;
+pub use retry::RetryPolicy;
+pub use transport::{DEFAULT_ENDPOINT, install_crypto_provider};
+
+use crate::error::Class;
+use crate::header::DriveHeader;
+use crate::transport::HttpClient;
 
 /// This provider's method id.
 pub static METHOD: MethodId = MethodId::GDRIVE;
 
-/// The provider (skeleton: every operation returns `Unsupported` until implemented).
-#[derive(Debug, Default)]
-pub struct DriveProvider {
-    _private: (),
+/// The OAuth scope for keys in the application data folder.
+pub const SCOPE_APPDATA: &str = "https://www.googleapis.com/auth/drive.appdata";
+/// The OAuth scope for keys in a visible folder (files this app created).
+pub const SCOPE_FILE: &str = "https://www.googleapis.com/auth/drive.file";
+
+/// The folder name used by `FolderMode::Folder` when built from settings
+/// without a `folder_name`.
+pub const DEFAULT_FOLDER_NAME: &str = "Wallet backup";
+
+const FOLDER_MIME: &str = "application/vnd.google-apps.folder";
+/// The key file: this magic, then the 64 key bytes.
+const KEY_MAGIC: &[u8; 4] = b"SBK1";
+const KEY_FILE_LEN: usize = KEY_MAGIC.len() + DataKey::LEN;
+/// Largest body read back from a media download or a raw JSON answer.
+const MAX_READ: usize = 64 * 1024;
+const FOLDER_CACHE_MAX: usize = 10_000;
+
+/// Where the provider keeps key files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FolderMode {
+    /// The hidden application data folder (default): the user cannot delete
+    /// it by accident; needs scope `drive.appdata`.
+    AppData,
+    /// A visible folder of this name at the top of My Drive, created if
+    /// missing and found by name; needs scope `drive.file`.
+    Folder(String),
 }
 
-impl DriveProvider {
-    /// Builds the provider from registry settings.
-    ///
-    /// # Errors
-    /// `InvalidInput` for unknown settings.
-    pub fn from_settings(settings: &Settings) -> Result<Self> {
-        settings.deny_unknown(&[])?;
-        Ok(Self::default())
+impl FolderMode {
+    fn location(&self) -> Location {
+        match self {
+            FolderMode::AppData => Location::AppData,
+            FolderMode::Folder(_) => Location::Folder,
+        }
     }
 }
 
-fn not_yet() -> Error {
-    Error::unsupported("this provider is not implemented yet").with_method(METHOD.clone())
+fn scope_of(location: Location) -> &'static str {
+    match location {
+        Location::AppData => SCOPE_APPDATA,
+        Location::Folder => SCOPE_FILE,
+    }
+}
+
+fn scope_name(location: Location) -> &'static str {
+    match location {
+        Location::AppData => "drive.appdata",
+        Location::Folder => "drive.file",
+    }
+}
+
+fn space_of(location: Location) -> &'static str {
+    match location {
+        Location::AppData => "appDataFolder",
+        Location::Folder => "drive",
+    }
+}
+
+/// Escapes a string literal for Drive's query language.
+fn q_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('\'', "\\'")
+}
+
+type Hub = DriveHub<transport::Connector>;
+
+/// The Google Drive provider: a random data key per backup, kept in a new
+/// file of the user's own Drive.
+///
+/// Build it with [`DriveProvider::builder`] or, through the registry, with
+/// [`DriveProvider::from_settings`]. Each call authenticates with the
+/// [`DriveConfig`] in its configs, or with the builder's default
+/// [`TokenSource`].
+pub struct DriveProvider {
+    client: HttpClient,
+    root_url: String,
+    base_url: String,
+    mode: FolderMode,
+    retry: RetryPolicy,
+    request_timeout: Duration,
+    default_source: Option<Arc<dyn TokenSource>>,
+    folders: Mutex<HashMap<[u8; 32], String>>,
+}
+
+impl fmt::Debug for DriveProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DriveProvider")
+            .field("endpoint", &self.root_url)
+            .field("mode", &self.mode)
+            .field("retry", &self.retry)
+            .field("request_timeout", &self.request_timeout)
+            .field("default_source", &self.default_source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`DriveProvider`].
+#[derive(Clone)]
+#[must_use]
+pub struct DriveProviderBuilder {
+    endpoint: String,
+    mode: FolderMode,
+    retry: RetryPolicy,
+    request_timeout: Duration,
+    default_source: Option<Arc<dyn TokenSource>>,
+}
+
+impl fmt::Debug for DriveProviderBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DriveProviderBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("mode", &self.mode)
+            .field("retry", &self.retry)
+            .field("request_timeout", &self.request_timeout)
+            .field("default_source", &self.default_source)
+            .finish()
+    }
+}
+
+impl Default for DriveProviderBuilder {
+    fn default() -> Self {
+        DriveProviderBuilder {
+            endpoint: DEFAULT_ENDPOINT.to_owned(),
+            mode: FolderMode::AppData,
+            retry: RetryPolicy::default(),
+            request_timeout: Duration::from_secs(30),
+            default_source: None,
+        }
+    }
+}
+
+impl DriveProviderBuilder {
+    /// Keys in the hidden application data folder (the default).
+    pub fn app_data_folder(mut self) -> Self {
+        self.mode = FolderMode::AppData;
+        self
+    }
+
+    /// Keys in a visible folder of this name at the top of My Drive.
+    pub fn visible_folder(mut self, name: impl Into<String>) -> Self {
+        self.mode = FolderMode::Folder(name.into());
+        self
+    }
+
+    /// Where Google's API lives (google-drive3's root URL; the Drive base URL
+    /// is `<endpoint>drive/v3/`). Default [`DEFAULT_ENDPOINT`]. `http://` is
+    /// accepted only to a loopback address (test servers).
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = url.into();
+        self
+    }
+
+    /// How transient failures are retried.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The longest a single request may take (default 30 s); a timeout is
+    /// retried like a 503.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The token source used when a call's configs hold no [`DriveConfig`]
+    /// (a server or desktop program with its own OAuth flow).
+    pub fn token_source(mut self, source: Arc<dyn TokenSource>) -> Self {
+        self.default_source = Some(source);
+        self
+    }
+
+    /// Builds the provider.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a bad endpoint (including `http://` to a
+    /// non-loopback host), an empty or overlong folder name, or a zero
+    /// request timeout.
+    pub fn build(self) -> Result<DriveProvider> {
+        let endpoint = transport::check_endpoint(&self.endpoint).map_err(|e| e.with_method(METHOD.clone()))?;
+        if let FolderMode::Folder(name) = &self.mode
+            && (name.trim().is_empty() || name.len() > 255 || name.chars().any(char::is_control))
+        {
+            return Err(Error::invalid_input("the Drive folder name must be 1 to 255 printable characters")
+                .with_method(METHOD.clone()));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(Error::invalid_input("the request timeout must be more than zero").with_method(METHOD.clone()));
+        }
+        let client = transport::client(&endpoint)?;
+        let root_url = endpoint.to_string();
+        Ok(DriveProvider {
+            client,
+            base_url: format!("{root_url}drive/v3/"),
+            root_url,
+            mode: self.mode,
+            retry: self.retry,
+            request_timeout: self.request_timeout,
+            default_source: self.default_source,
+            folders: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+/// The settings [`DriveProvider::from_settings`] accepts.
+pub const SETTINGS: &[SettingSpec] = &[
+    SettingSpec::new("folder_mode", "where key files live: appdata (hidden, default) or folder (visible)", "appdata"),
+    SettingSpec::new("folder_name", "the visible folder's name (folder_mode = folder)", "Wallet backup"),
+    SettingSpec::new("endpoint", "Google API root URL (tests: http://127.0.0.1:PORT/)", DEFAULT_ENDPOINT),
+    SettingSpec::new("max_retries", "retries of a transient failure (429, 5xx, rate-limit 403)", "5"),
+    SettingSpec::new("min_delay_ms", "first retry delay in milliseconds, doubled each time, jittered", "250"),
+    SettingSpec::new("max_delay_ms", "longest retry delay in milliseconds", "8000"),
+    SettingSpec::new("max_total_ms", "most time an operation may spend retrying, in milliseconds", "30000"),
+    SettingSpec::new("request_timeout_ms", "longest single request, in milliseconds", "30000"),
+];
+
+impl DriveProvider {
+    /// A builder with the defaults: appDataFolder, Google's endpoint,
+    /// [`RetryPolicy::default`], 30 s per request, tokens from each call's
+    /// [`DriveConfig`].
+    pub fn builder() -> DriveProviderBuilder {
+        DriveProviderBuilder::default()
+    }
+
+    /// Builds the provider from registry settings (see [`SETTINGS`]).
+    ///
+    /// # Errors
+    /// `InvalidInput` for unknown keys, values that do not parse, or a
+    /// `folder_name` without `folder_mode = folder`.
+    pub fn from_settings(settings: &Settings) -> Result<Self> {
+        let keys: Vec<&str> = SETTINGS.iter().map(|s| s.key).collect();
+        settings.deny_unknown(&keys)?;
+        let mut b = DriveProvider::builder();
+        let name = settings.get("folder_name");
+        match settings.get("folder_mode").unwrap_or("appdata") {
+            "appdata" => {
+                if name.is_some() {
+                    return Err(Error::invalid_input("setting folder_name needs folder_mode = folder"));
+                }
+            }
+            "folder" => b = b.visible_folder(name.unwrap_or(DEFAULT_FOLDER_NAME)),
+            other => {
+                return Err(Error::invalid_input(format!(
+                    "setting folder_mode = {other:?} is invalid: use appdata or folder"
+                )));
+            }
+        }
+        if let Some(e) = settings.get("endpoint") {
+            b = b.endpoint(e);
+        }
+        let ms = |k: &str| -> Result<Option<Duration>> { Ok(settings.parse::<u64>(k)?.map(Duration::from_millis)) };
+        let mut retry = RetryPolicy::default();
+        if let Some(n) = settings.parse::<usize>("max_retries")? {
+            retry = retry.with_max_retries(n);
+        }
+        if let Some(d) = ms("min_delay_ms")? {
+            retry = retry.with_min_delay(d);
+        }
+        if let Some(d) = ms("max_delay_ms")? {
+            retry = retry.with_max_delay(d);
+        }
+        if let Some(d) = ms("max_total_ms")? {
+            retry = retry.with_max_total(d);
+        }
+        b = b.retry(retry);
+        if let Some(d) = ms("request_timeout_ms")? {
+            b = b.request_timeout(d);
+        }
+        b.build()
+    }
+
+    /// Where this provider puts new key files.
+    pub fn mode(&self) -> &FolderMode {
+        &self.mode
+    }
+
+    fn hub(&self, token: &SecretString) -> Hub {
+        let mut hub = DriveHub::new(self.client.clone(), token.expose_secret().to_owned());
+        hub.base_url(self.base_url.clone());
+        hub.root_url(self.root_url.clone());
+        hub.user_agent(concat!("share-backup-gdrive/", env!("CARGO_PKG_VERSION")).to_owned());
+        hub
+    }
+
+    fn source<'a>(&'a self, ctx: &'a Context) -> Result<&'a Arc<dyn TokenSource>> {
+        if let Some(c) = ctx.config::<DriveConfig>() {
+            return Ok(c.source());
+        }
+        self.default_source.as_ref().ok_or_else(|| {
+            Error::new(ErrorKind::Unauthenticated, "no Google access token was given for this call")
+                .with_hint("insert DriveConfig::access_token(token) into the call's configs, with the token the app got when the user signed in to Google")
+                .with_method(METHOD.clone())
+        })
+    }
+
+    /// Runs one Drive operation with the token, a single refresh on 401, a
+    /// timeout per attempt and bounded backoff on transient answers.
+    async fn call<T, F, Fut>(
+        &self,
+        op: &'static str,
+        source: &dyn TokenSource,
+        location: Location,
+        mut f: F,
+    ) -> Result<T>
+    where
+        F: FnMut(Hub) -> Fut + Send,
+        Fut: Future<Output = std::result::Result<T, DriveError>> + Send,
+        T: Send,
+    {
+        let scopes = [scope_of(location)];
+        let mut token = source.token(&scopes).await.map_err(with_method)?;
+        let mut refreshed = false;
+        let mut delays = self.retry.delays();
+        let started = Instant::now();
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let res = match tokio::time::timeout(self.request_timeout, f(self.hub(&token))).await {
+                Ok(r) => r,
+                Err(_) => Err(DriveError::timeout()),
+            };
+            let err = match res {
+                Ok(v) => {
+                    tracing::debug!(
+                        op,
+                        attempts,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "drive request done"
+                    );
+                    return Ok(v);
+                }
+                Err(e) => e,
+            };
+            match err.class() {
+                Class::Unauthenticated if !refreshed => {
+                    tracing::info!(op, "Google refused the access token; refreshing it once");
+                    refreshed = true;
+                    token = source.refresh(&scopes).await.map_err(with_method)?;
+                }
+                Class::Transient(_) => match delays.next() {
+                    Some(d) if started.elapsed() + d <= self.retry.max_total() => {
+                        tracing::info!(
+                            op,
+                            attempts,
+                            status = err.status(),
+                            reason = err.reason(),
+                            delay_ms = d.as_millis() as u64,
+                            "transient Drive failure; retrying"
+                        );
+                        tokio::time::sleep(d).await;
+                    }
+                    _ => {
+                        tracing::warn!(
+                            op,
+                            attempts,
+                            status = err.status(),
+                            reason = err.reason(),
+                            "giving up on Drive"
+                        );
+                        return Err(err.into_error(op, attempts, scope_name(location)));
+                    }
+                },
+                _ => {
+                    tracing::debug!(op, attempts, status = err.status(), reason = err.reason(), "drive request failed");
+                    return Err(err.into_error(op, attempts, scope_name(location)));
+                }
+            }
+        }
+    }
+
+    fn folder_key(ctx: &Context) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(ctx.binding().to_bytes());
+        h.finalize().into()
+    }
+
+    /// The visible folder's id for this user: cached, else looked up by name,
+    /// else (when `create`) created.
+    async fn folder_id(&self, ctx: &Context, source: &dyn TokenSource, create: bool) -> Result<Option<String>> {
+        let FolderMode::Folder(name) = &self.mode else { return Ok(None) };
+        let key = Self::folder_key(ctx);
+        if let Some(id) = self.folders.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(Some(id.clone()));
+        }
+        let q = format!(
+            "name = '{}' and mimeType = '{FOLDER_MIME}' and 'root' in parents and trashed = false",
+            q_escape(name)
+        );
+        let found = self
+            .call("the folder lookup", source, Location::Folder, |hub| {
+                let q = q.clone();
+                async move {
+                    let (_, list) = hub
+                        .files()
+                        .list()
+                        .q(&q)
+                        .spaces("drive")
+                        .page_size(10)
+                        .param("fields", "files(id)")
+                        .add_scope(SCOPE_FILE)
+                        .doit()
+                        .await
+                        .map_err(DriveError::from_common)?;
+                    Ok(list.files.unwrap_or_default().into_iter().find_map(|f| f.id))
+                }
+            })
+            .await?;
+        let id = match found {
+            Some(id) => id,
+            None if create => {
+                let body = serde_json::json!({"name": name, "mimeType": FOLDER_MIME, "parents": ["root"]}).to_string();
+                let url = format!("{}files?fields=id&alt=json", self.base_url);
+                self.call("the folder creation", source, Location::Folder, |hub| {
+                    let (url, body) = (url.clone(), body.clone());
+                    async move {
+                        let v = raw_json(&hub, hyper::Method::POST, &url, Some(body)).await?;
+                        v.get("id")
+                            .and_then(serde_json::Value::as_str)
+                            .map(str::to_owned)
+                            .ok_or_else(|| DriveError::protocol("Drive created the folder but sent no id"))
+                    }
+                })
+                .await?
+            }
+            None => return Ok(None),
+        };
+        let mut cache = self.folders.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= FOLDER_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(key, id.clone());
+        Ok(Some(id))
+    }
+
+    fn forget_folder(&self, ctx: &Context) {
+        self.folders.lock().unwrap_or_else(|e| e.into_inner()).remove(&Self::folder_key(ctx));
+    }
+
+    async fn upload(
+        &self,
+        source: &dyn TokenSource,
+        location: Location,
+        parent: &str,
+        name: &str,
+        content: &[u8],
+    ) -> Result<String> {
+        self.call("the key upload", source, location, |hub| {
+            let meta = File {
+                name: Some(name.to_owned()),
+                parents: Some(vec![parent.to_owned()]),
+                mime_type: Some("application/octet-stream".to_owned()),
+                app_properties: Some(HashMap::from([("shareBackup".to_owned(), "key-v1".to_owned())])),
+                ..File::default()
+            };
+            let body = Zeroizing::new(content.to_vec());
+            async move {
+                let (_, f) = hub
+                    .files()
+                    .create(meta)
+                    .param("fields", "id")
+                    .add_scope(scope_of(location))
+                    .upload(Cursor::new(body), mime::APPLICATION_OCTET_STREAM)
+                    .await
+                    .map_err(DriveError::from_common)?;
+                f.id.ok_or_else(|| DriveError::protocol("Drive created the key file but sent no id"))
+            }
+        })
+        .await
+    }
+
+    async fn download(&self, source: &dyn TokenSource, location: Location, id: &str) -> Result<DataKey> {
+        let bytes = self
+            .call("the key download", source, location, |hub| {
+                let id = id.to_owned();
+                async move {
+                    let (resp, _) = hub
+                        .files()
+                        .get(&id)
+                        .param("alt", "media")
+                        .add_scope(scope_of(location))
+                        .doit()
+                        .await
+                        .map_err(DriveError::from_common)?;
+                    let body =
+                        http_body_util::Limited::new(resp.into_body(), MAX_READ).collect().await.map_err(|e| {
+                            if e.is::<http_body_util::LengthLimitError>() {
+                                DriveError::not_a_key_file()
+                            } else {
+                                DriveError::transport_boxed("reading the key file from Google Drive failed", e)
+                            }
+                        })?;
+                    Ok(Zeroizing::new(body.to_bytes().to_vec()))
+                }
+            })
+            .await?;
+        if bytes.len() != KEY_FILE_LEN || &bytes[..KEY_MAGIC.len()] != KEY_MAGIC {
+            return Err(DriveError::not_a_key_file().into_error("the key download", 1, scope_name(location)));
+        }
+        DataKey::from_slice(&bytes[KEY_MAGIC.len()..])
+    }
+
+    async fn find_by_name(&self, source: &dyn TokenSource, location: Location, name: &str) -> Result<Vec<String>> {
+        let q = format!("name = '{}' and trashed = false", q_escape(name));
+        self.call("the key lookup by name", source, location, |hub| {
+            let q = q.clone();
+            async move {
+                let (_, list) = hub
+                    .files()
+                    .list()
+                    .q(&q)
+                    .spaces(space_of(location))
+                    .page_size(10)
+                    .param("fields", "files(id)")
+                    .add_scope(scope_of(location))
+                    .doit()
+                    .await
+                    .map_err(DriveError::from_common)?;
+                Ok(list.files.unwrap_or_default().into_iter().filter_map(|f| f.id).collect())
+            }
+        })
+        .await
+    }
+
+    async fn delete_id(&self, source: &dyn TokenSource, location: Location, id: &str) -> Result<()> {
+        let r = self
+            .call("the key deletion", source, location, |hub| {
+                let id = id.to_owned();
+                async move {
+                    hub.files()
+                        .delete(&id)
+                        .add_scope(scope_of(location))
+                        .doit()
+                        .await
+                        .map(|_| ())
+                        .map_err(DriveError::from_common)
+                }
+            })
+            .await;
+        match r {
+            Err(e) if e.kind() == &ErrorKind::NotFound => Ok(()),
+            r => r,
+        }
+    }
+}
+
+/// A request google-drive3 cannot make (a metadata-only create), on the
+/// hub's client with the hub's token, answered JSON.
+async fn raw_json(
+    hub: &Hub,
+    method: hyper::Method,
+    url: &str,
+    body: Option<String>,
+) -> std::result::Result<serde_json::Value, DriveError> {
+    use hyper::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+    let token = hub
+        .auth
+        .get_token(&[SCOPE_FILE])
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(|| DriveError::protocol("no token for a raw Drive request"))?;
+    let req = hyper::Request::builder()
+        .method(method)
+        .uri(url)
+        .header(USER_AGENT, concat!("share-backup-gdrive/", env!("CARGO_PKG_VERSION")))
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .header(CONTENT_TYPE, "application/json")
+        .body(google_drive3::common::to_body(body))
+        .map_err(|e| DriveError::transport("could not build a Drive request", e))?;
+    let resp =
+        hub.client.request(req).await.map_err(|e| DriveError::transport("the connection to Google Drive failed", e))?;
+    let (parts, body) = resp.into_parts();
+    let bytes = http_body_util::Limited::new(body, MAX_READ)
+        .collect()
+        .await
+        .map_err(|e| DriveError::transport_boxed("reading Google Drive's response failed", e))?
+        .to_bytes();
+    if !parts.status.is_success() {
+        return Err(DriveError::from_status(parts.status.as_u16(), &bytes));
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| DriveError::protocol(format!("Google Drive sent JSON that does not decode: {e}")))
+}
+
+fn with_method(e: Error) -> Error {
+    if e.method().is_some() { e } else { e.with_method(METHOD.clone()) }
+}
+
+fn key_file(key: &DataKey) -> Zeroizing<Vec<u8>> {
+    let mut v = Zeroizing::new(Vec::with_capacity(KEY_FILE_LEN));
+    v.extend_from_slice(KEY_MAGIC);
+    v.extend_from_slice(key.expose_secret());
+    v
 }
 
 #[async_trait]
@@ -38,20 +643,123 @@ impl BackupProvider for DriveProvider {
     fn method(&self) -> &MethodId {
         &METHOD
     }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities::new().with_remote(true).with_deletes(true).with_probes(true)
     }
-    async fn probe(&self, _ctx: &Context) -> Result<()> {
-        Err(not_yet())
+
+    /// One request: a one-item listing of the key space (appDataFolder), or
+    /// the lookup of the visible folder (which it then caches). Proves the
+    /// token is valid and has the scope; creates nothing.
+    async fn probe(&self, ctx: &Context) -> Result<()> {
+        let span = tracing::info_span!("gdrive.probe", backup_id = %ctx.backup_id(), location = ?self.mode.location());
+        async {
+            let source = self.source(ctx)?;
+            match &self.mode {
+                FolderMode::Folder(_) => self.folder_id(ctx, source.as_ref(), false).await.map(|_| ()),
+                FolderMode::AppData => {
+                    self.call("the probe", source.as_ref(), Location::AppData, |hub| async move {
+                        hub.files()
+                            .list()
+                            .spaces("appDataFolder")
+                            .page_size(1)
+                            .param("fields", "files(id)")
+                            .add_scope(SCOPE_APPDATA)
+                            .doit()
+                            .await
+                            .map(|_| ())
+                            .map_err(DriveError::from_common)
+                    })
+                    .await
+                }
+            }
+        }
+        .instrument(span)
+        .await
     }
-    async fn seal_key(&self, _ctx: &Context) -> Result<SealedKey> {
-        Err(not_yet())
+
+    /// A fresh random key, uploaded as a new file in one multipart request
+    /// (plus, in folder mode and only the first time per user, the folder
+    /// lookup or creation). Never overwrites an existing file.
+    async fn seal_key(&self, ctx: &Context) -> Result<SealedKey> {
+        let location = self.mode.location();
+        let span = tracing::info_span!("gdrive.seal_key", backup_id = %ctx.backup_id(), ?location);
+        async {
+            ctx.report(Status::Generating);
+            let key = DataKey::generate()?;
+            let name = header::file_name(&ctx.binding(), &ctx.backup_id());
+            let source = self.source(ctx)?;
+            ctx.report(Status::UploadingKey);
+            let content = key_file(&key);
+            let file_id = match &self.mode {
+                FolderMode::AppData => self.upload(source.as_ref(), location, "appDataFolder", &name, &content).await?,
+                FolderMode::Folder(_) => {
+                    let parent = self.folder_id(ctx, source.as_ref(), true).await?.unwrap_or_default();
+                    match self.upload(source.as_ref(), location, &parent, &name, &content).await {
+                        // The cached folder was deleted meanwhile: find or make it again, once.
+                        Err(e) if e.kind() == &ErrorKind::NotFound => {
+                            self.forget_folder(ctx);
+                            let parent = self.folder_id(ctx, source.as_ref(), true).await?.unwrap_or_default();
+                            self.upload(source.as_ref(), location, &parent, &name, &content).await?
+                        }
+                        r => r?,
+                    }
+                }
+            };
+            tracing::info!(file_id = %file_id, "key file created");
+            let header = DriveHeader { location, file_id, name }.encode()?;
+            Ok(SealedKey { key, header })
+        }
+        .instrument(span)
+        .await
     }
-    async fn open_key(&self, _header: &KeyHeader, _ctx: &Context) -> Result<DataKey> {
-        Err(not_yet())
+
+    /// One request: the key file's content by the id in the header. If that
+    /// id is gone (a restored Drive), a lookup by the file's name, then the
+    /// content by the id found.
+    async fn open_key(&self, header: &KeyHeader, ctx: &Context) -> Result<DataKey> {
+        let h = DriveHeader::parse(header).map_err(with_method)?;
+        let span = tracing::info_span!("gdrive.open_key", backup_id = %ctx.backup_id(), location = ?h.location, file_id = %h.file_id);
+        async {
+            let source = self.source(ctx)?;
+            ctx.report(Status::FetchingKey);
+            match self.download(source.as_ref(), h.location, &h.file_id).await {
+                Err(e) if e.kind() == &ErrorKind::NotFound => {
+                    tracing::info!("key file id is gone; looking the file up by name");
+                    let ids = self.find_by_name(source.as_ref(), h.location, &h.name).await?;
+                    let Some(id) = ids.first() else {
+                        return Err(Error::not_found(format!(
+                            "the key file of this backup (id {}, name {}) is no longer in the user's Google Drive",
+                            h.file_id, h.name
+                        ))
+                        .with_hint("check that the user signed in with the Google account that made the backup; otherwise this backup cannot be recovered, make a new one")
+                        .with_method(METHOD.clone()));
+                    };
+                    self.download(source.as_ref(), h.location, id).await
+                }
+                r => r,
+            }
+        }
+        .instrument(span)
+        .await
     }
-    async fn delete_key(&self, _header: &KeyHeader, _ctx: &Context) -> Result<()> {
-        Err(not_yet())
+
+    /// Deletes the key file by id (already gone is fine), then any file of
+    /// the same name (copies left by a retried upload), so that the key is
+    /// really gone.
+    async fn delete_key(&self, header: &KeyHeader, ctx: &Context) -> Result<()> {
+        let h = DriveHeader::parse(header).map_err(with_method)?;
+        let span = tracing::info_span!("gdrive.delete_key", backup_id = %ctx.backup_id(), location = ?h.location, file_id = %h.file_id);
+        async {
+            let source = self.source(ctx)?;
+            self.delete_id(source.as_ref(), h.location, &h.file_id).await?;
+            for id in self.find_by_name(source.as_ref(), h.location, &h.name).await? {
+                self.delete_id(source.as_ref(), h.location, &id).await?;
+            }
+            Ok(())
+        }
+        .instrument(span)
+        .await
     }
 }
 
@@ -59,9 +767,12 @@ fn build(settings: &Settings) -> Result<Arc<dyn BackupProvider>> {
     Ok(Arc::new(DriveProvider::from_settings(settings)?))
 }
 
-share_backup_core::register_provider!(Registration::new(
-    "gdrive",
-    "Random data key kept in the user's own Google Drive (appDataFolder)",
-    env!("CARGO_PKG_NAME"),
-    build
-));
+share_backup_core::register_provider!(
+    Registration::new(
+        "gdrive",
+        "Random data key kept in the user's own Google Drive (appDataFolder)",
+        env!("CARGO_PKG_NAME"),
+        build
+    )
+    .with_settings(SETTINGS)
+);

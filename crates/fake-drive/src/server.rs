@@ -1,0 +1,533 @@
+//! Routing and the Drive v3 semantics of the fake.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::query::Term;
+use crate::{APPDATA_ID, FOLDER_MIME, FakeFile, Fault, Inner, ROOT_ID, RecordedRequest, Scope, Shared, Space};
+
+const MAX_BODY: usize = 8 << 20;
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(handle).layer(DefaultBodyLimit::max(MAX_BODY)).with_state(shared)
+}
+
+/// A fresh file id in Drive's alphabet.
+pub(crate) fn new_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut raw = [0u8; 32];
+    getrandom::fill(&mut raw).unwrap_or_else(|_| {
+        // Fall back on the address of a stack value and the time: ids only need to be unique.
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        raw[..16].copy_from_slice(&t.to_le_bytes());
+    });
+    let mut id = String::with_capacity(33);
+    id.push('1');
+    id.extend(raw.iter().map(|b| ALPHABET[usize::from(b & 63)] as char));
+    id
+}
+
+struct Reply {
+    status: StatusCode,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(status: StatusCode, v: &Value) -> Reply {
+        Reply { status, content_type: "application/json; charset=UTF-8".into(), body: v.to_string().into_bytes() }
+    }
+}
+
+/// Google's JSON error body.
+fn gerror(code: u16, reason: &str, domain: &str, message: &str, location: Option<(&str, &str)>) -> Reply {
+    let mut item = json!({"message": message, "domain": domain, "reason": reason});
+    if let Some((loc, ty)) = location {
+        item["location"] = json!(loc);
+        item["locationType"] = json!(ty);
+    }
+    let status_name = match code {
+        400 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        429 => "RESOURCE_EXHAUSTED",
+        503 => "UNAVAILABLE",
+        _ => "UNKNOWN",
+    };
+    let body = json!({"error": {"code": code, "message": message, "errors": [item], "status": status_name}});
+    Reply::json(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), &body)
+}
+
+fn html(code: u16) -> Reply {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+    let body = format!(
+        "<!DOCTYPE html><html lang=en><title>Error {code} ({})!!1</title><p><b>{code}.</b> That's an error.</p></html>",
+        status.canonical_reason().unwrap_or("Error")
+    );
+    Reply { status, content_type: "text/html; charset=UTF-8".into(), body: body.into_bytes() }
+}
+
+fn invalid(location: &str) -> Reply {
+    gerror(400, "invalid", "global", &format!("Invalid Value: {location}"), Some((location, "parameter")))
+}
+
+fn bad_request(message: &str) -> Reply {
+    gerror(400, "badRequest", "global", message, None)
+}
+
+fn not_found(id: &str) -> Reply {
+    let m = format!("File not found: {id}.");
+    gerror(404, "notFound", "global", &m, Some(("fileId", "parameter")))
+}
+
+fn insufficient_scope() -> Reply {
+    gerror(403, "insufficientPermissions", "global", "Request had insufficient authentication scopes.", None)
+}
+
+fn fault_reply(f: &Fault) -> Reply {
+    match f {
+        Fault::TooManyRequests => gerror(429, "rateLimitExceeded", "usageLimits", "Rate Limit Exceeded", None),
+        Fault::RateLimitExceeded => gerror(403, "rateLimitExceeded", "usageLimits", "Rate Limit Exceeded", None),
+        Fault::UserRateLimitExceeded => {
+            gerror(403, "userRateLimitExceeded", "usageLimits", "User Rate Limit Exceeded", None)
+        }
+        Fault::InternalError => gerror(500, "backendError", "global", "Backend Error", None),
+        Fault::BadGateway => html(502),
+        Fault::ServiceUnavailable => gerror(503, "backendError", "global", "Backend Error", None),
+        Fault::GatewayTimeout => html(504),
+        Fault::Unauthorized => unauthorized(),
+        Fault::InsufficientPermissions => insufficient_scope(),
+        Fault::StorageQuotaExceeded => quota_exceeded(),
+    }
+}
+
+fn unauthorized() -> Reply {
+    gerror(
+        401,
+        "authError",
+        "global",
+        "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
+        Some(("Authorization", "header")),
+    )
+}
+
+fn quota_exceeded() -> Reply {
+    gerror(403, "storageQuotaExceeded", "global", "The user's Drive storage quota has been exceeded.", None)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = b.get(i + 1..i + 3)?;
+            let h = std::str::from_utf8(h).ok()?;
+            out.push(u8::from_str_radix(h, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+struct Req<'a> {
+    method: &'a Method,
+    path: &'a str,
+    query: &'a [(String, String)],
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+    scopes: &'a [Scope],
+}
+
+impl Req<'_> {
+    fn param(&self, k: &str) -> Option<&str> {
+        self.query.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
+    }
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let latency = shared.lock().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let reply = {
+        let mut g = shared.lock();
+        let fault = g.faults.pop_front();
+        let reply = if let Some((f, false)) = &fault {
+            fault_reply(f)
+        } else {
+            let real = match bearer.as_deref().and_then(|t| g.tokens.get(t)).cloned() {
+                None if bearer.is_none() => gerror(
+                    401,
+                    "required",
+                    "global",
+                    "Request is missing required authentication credential.",
+                    Some(("Authorization", "header")),
+                ),
+                None => unauthorized(),
+                Some(scopes) => {
+                    let req = Req {
+                        method: &method,
+                        path: uri.path(),
+                        query: &query,
+                        headers: &headers,
+                        body: &body,
+                        scopes: &scopes,
+                    };
+                    route(&mut g, &req)
+                }
+            };
+            match &fault {
+                Some((f, true)) => fault_reply(f),
+                _ => real,
+            }
+        };
+        g.log.push(RecordedRequest {
+            method: method.to_string(),
+            path: uri.path().to_owned(),
+            query: query.clone(),
+            bearer,
+            status: reply.status.as_u16(),
+        });
+        reply
+    };
+    let mut resp = (reply.status, Body::from(reply.body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&reply.content_type)
+        && !reply.content_type.is_empty()
+    {
+        resp.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    resp
+}
+
+fn route(g: &mut Inner, req: &Req<'_>) -> Reply {
+    let Some(path) = percent_decode(req.path) else { return bad_request("malformed path") };
+    let fields = match req.param("fields").map(crate::fields::parse) {
+        None => None,
+        Some(Ok(m)) => Some(m),
+        Some(Err(e)) => return gerror(400, "invalidParameter", "global", &e, Some(("fields", "parameter"))),
+    };
+    let reply = match (req.method, path.as_str()) {
+        (&Method::POST, "/upload/drive/v3/files") => upload(g, req),
+        (&Method::POST, "/drive/v3/files") => create_metadata(g, req),
+        (&Method::GET, "/drive/v3/files") => list(g, req),
+        (&Method::GET, "/drive/v3/about") => about(g, req),
+        (m, p) if p.starts_with("/drive/v3/files/") && !p["/drive/v3/files/".len()..].contains('/') => {
+            let id = &p["/drive/v3/files/".len()..];
+            match *m {
+                Method::GET => get(g, req, id),
+                Method::DELETE => delete(g, req, id),
+                _ => return gerror(405, "methodNotAllowed", "global", "Method Not Allowed", None),
+            }
+        }
+        _ => return gerror(404, "notFound", "global", &format!("Not Found: {}", req.path), None),
+    };
+    match (fields, reply) {
+        (Some(mask), Ok(v)) => Reply::json(StatusCode::OK, &mask.apply(&v)),
+        (None, Ok(v)) => Reply::json(StatusCode::OK, &v),
+        (_, Err(r)) => r,
+    }
+}
+
+/// `Ok`: a JSON resource, to which `fields` applies; `Err`: a finished reply
+/// (an error, or a non-JSON success such as media or 204).
+type Outcome = Result<Value, Reply>;
+
+fn resolve_alias(id: &str) -> &str {
+    match id {
+        "root" => ROOT_ID,
+        "appDataFolder" => APPDATA_ID,
+        other => other,
+    }
+}
+
+/// Whether a token with `scopes` may see a file in `space`.
+fn may_access(scopes: &[Scope], space: Space) -> bool {
+    match space {
+        Space::AppDataFolder => scopes.contains(&Scope::AppData),
+        Space::Drive => scopes.contains(&Scope::Drive) || scopes.contains(&Scope::File),
+    }
+}
+
+fn file_json(f: &FakeFile) -> Value {
+    json!({
+        "kind": "drive#file",
+        "id": f.id,
+        "name": f.name,
+        "mimeType": f.mime_type,
+        "parents": f.parents,
+        "spaces": [f.space.as_str()],
+        "trashed": f.trashed,
+        "size": f.content.len().to_string(),
+        "createdTime": format!("2026-01-01T00:00:{:02}.000Z", f.seq % 60),
+        "appProperties": Value::Object(f.app_properties.clone()),
+    })
+}
+
+/// The default partial response of a file when `fields` is absent.
+fn default_file(v: &Value) -> Value {
+    let mut out = Map::new();
+    for k in ["kind", "id", "name", "mimeType"] {
+        if let Some(x) = v.get(k) {
+            out.insert(k.to_owned(), x.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Metadata {
+    name: Option<String>,
+    mime_type: Option<String>,
+    parents: Option<Vec<String>>,
+    app_properties: Option<Map<String, Value>>,
+}
+
+fn insert_file(g: &mut Inner, req: &Req<'_>, meta: Metadata, media: Option<(Vec<u8>, String)>) -> Outcome {
+    let parents = meta.parents.unwrap_or_default();
+    if parents.len() > 1 {
+        return Err(gerror(403, "cannotAddParent", "global", "Increasing the number of parents is not allowed", None));
+    }
+    let parent = resolve_alias(parents.first().map_or("root", String::as_str)).to_owned();
+    let space = if parent == APPDATA_ID {
+        Space::AppDataFolder
+    } else if parent == ROOT_ID {
+        Space::Drive
+    } else {
+        match g.files.iter().find(|f| f.id == parent && !f.trashed) {
+            Some(p) if p.is_folder() => p.space,
+            Some(_) => return Err(bad_request("The parent is not a folder.")),
+            None => return Err(not_found(&parent)),
+        }
+    };
+    if !may_access(req.scopes, space) {
+        return Err(insufficient_scope());
+    }
+    let name = meta.name.unwrap_or_else(|| "Untitled".to_owned());
+    if name.len() > 32_767 {
+        return Err(bad_request("The file name is too long."));
+    }
+    let (content, media_type) = media.unwrap_or_default();
+    let mime_type = meta.mime_type.unwrap_or(if media_type.is_empty() {
+        "application/octet-stream".to_owned()
+    } else {
+        media_type
+    });
+    if mime_type == FOLDER_MIME && !content.is_empty() {
+        return Err(bad_request("A folder cannot have content."));
+    }
+    let used: u64 = g.files.iter().map(|f| f.content.len() as u64).sum();
+    if g.quota_limit.is_some_and(|limit| used + content.len() as u64 > limit) {
+        return Err(quota_exceeded());
+    }
+    g.next_seq += 1;
+    let f = FakeFile {
+        id: new_id(),
+        name,
+        mime_type,
+        parents: vec![parent],
+        space,
+        trashed: false,
+        app_properties: meta.app_properties.unwrap_or_default(),
+        content,
+        seq: g.next_seq,
+    };
+    let v = file_json(&f);
+    g.files.push(f);
+    Ok(if req.param("fields").is_some() { v } else { default_file(&v) })
+}
+
+fn parse_metadata(bytes: &[u8]) -> Result<Metadata, Reply> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Metadata { name: None, mime_type: None, parents: None, app_properties: None });
+    }
+    serde_json::from_slice(bytes).map_err(|e| gerror(400, "parseError", "global", &format!("Parse Error: {e}"), None))
+}
+
+fn upload(g: &mut Inner, req: &Req<'_>) -> Outcome {
+    match req.param("uploadType") {
+        Some("multipart") => {}
+        Some("media" | "resumable") => {
+            return Err(bad_request("the fake implements only uploadType=multipart"));
+        }
+        _ => return Err(invalid("uploadType")),
+    }
+    let ct = req.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let boundary = crate::multipart::boundary(ct).map_err(|e| bad_request(&e.0))?;
+    let parts = crate::multipart::parse(req.body, &boundary).map_err(|e| bad_request(&e.0))?;
+    let [meta, media] = parts.as_slice() else {
+        return Err(bad_request("Multipart upload needs exactly a metadata part and a media part."));
+    };
+    if meta.media_type().as_deref() != Some("application/json") {
+        return Err(bad_request("The first part of a multipart upload must be application/json metadata."));
+    }
+    let metadata = parse_metadata(&meta.body)?;
+    let media_type = media.media_type().unwrap_or_default();
+    insert_file(g, req, metadata, Some((media.body.clone(), media_type)))
+}
+
+fn create_metadata(g: &mut Inner, req: &Req<'_>) -> Outcome {
+    let metadata = parse_metadata(req.body)?;
+    insert_file(g, req, metadata, None)
+}
+
+fn find<'a>(g: &'a Inner, req: &Req<'_>, id: &str) -> Result<&'a FakeFile, Reply> {
+    match g.files.iter().find(|f| f.id == id) {
+        // Files a token may not see look absent, as in Drive.
+        Some(f) if may_access(req.scopes, f.space) => Ok(f),
+        _ => Err(not_found(id)),
+    }
+}
+
+fn get(g: &mut Inner, req: &Req<'_>, id: &str) -> Outcome {
+    let id = resolve_alias(id);
+    if id == ROOT_ID || id == APPDATA_ID {
+        let space = if id == ROOT_ID { Space::Drive } else { Space::AppDataFolder };
+        if !may_access(req.scopes, space) {
+            return Err(insufficient_scope());
+        }
+        let name = if id == ROOT_ID { "My Drive" } else { "Application Data" };
+        return Ok(json!({"kind": "drive#file", "id": id, "name": name, "mimeType": FOLDER_MIME}));
+    }
+    let f = find(g, req, id)?;
+    match req.param("alt") {
+        None | Some("json") => {
+            let v = file_json(f);
+            Ok(if req.param("fields").is_some() { v } else { default_file(&v) })
+        }
+        Some("media") => {
+            if f.is_folder() {
+                return Err(gerror(
+                    403,
+                    "fileNotDownloadable",
+                    "global",
+                    "Only files with binary content can be downloaded. Use Export with Docs Editors files.",
+                    Some(("alt", "parameter")),
+                ));
+            }
+            // Not JSON: carried out of band.
+            Err(Reply { status: StatusCode::OK, content_type: f.mime_type.clone(), body: f.content.clone() })
+        }
+        Some(_) => Err(invalid("alt")),
+    }
+}
+
+fn delete(g: &mut Inner, req: &Req<'_>, id: &str) -> Outcome {
+    let id = resolve_alias(id).to_owned();
+    find(g, req, &id)?;
+    // Deleting a folder deletes what is in it.
+    let mut doomed = vec![id];
+    let mut i = 0;
+    while i < doomed.len() {
+        let children: Vec<String> =
+            g.files.iter().filter(|f| f.parents.contains(&doomed[i])).map(|f| f.id.clone()).collect();
+        doomed.extend(children);
+        i += 1;
+    }
+    g.files.retain(|f| !doomed.contains(&f.id));
+    Err(Reply { status: StatusCode::NO_CONTENT, content_type: String::new(), body: Vec::new() })
+}
+
+fn list(g: &mut Inner, req: &Req<'_>) -> Outcome {
+    let mut spaces = Vec::new();
+    for s in req.param("spaces").unwrap_or("drive").split(',') {
+        match s.trim() {
+            "drive" => spaces.push(Space::Drive),
+            "appDataFolder" => spaces.push(Space::AppDataFolder),
+            _ => return Err(invalid("spaces")),
+        }
+    }
+    if spaces.iter().any(|s| !may_access(req.scopes, *s)) {
+        return Err(insufficient_scope());
+    }
+    let page_size = match req.param("pageSize") {
+        None => 100,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => return Err(invalid("pageSize")),
+        },
+    };
+    let offset = match req.param("pageToken") {
+        None => 0,
+        Some(t) => match t.strip_prefix("fake-page-").and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) => n,
+            None => return Err(invalid("pageToken")),
+        },
+    };
+    let q = match crate::query::parse(req.param("q").unwrap_or("")) {
+        Ok(q) => q,
+        Err(_) => return Err(invalid("q")),
+    };
+    let matches: Vec<&FakeFile> = g
+        .files
+        .iter()
+        .filter(|f| spaces.contains(&f.space))
+        .filter(|f| {
+            q.terms.iter().all(|t| match t {
+                Term::NameEq { value, negate } => (f.name == *value) != *negate,
+                Term::NameContains(v) => f.name.contains(v.as_str()),
+                Term::MimeTypeEq { value, negate } => (f.mime_type == *value) != *negate,
+                Term::Trashed(b) => f.trashed == *b,
+                Term::InParents(p) => f.parents.iter().any(|x| x == resolve_alias(p)),
+            })
+        })
+        .collect();
+    let page: Vec<Value> = matches.iter().skip(offset).take(page_size).map(|f| file_json(f)).collect();
+    let more = matches.len() > offset + page.len();
+    let mut v = json!({"kind": "drive#fileList", "incompleteSearch": false});
+    if req.param("fields").is_none() {
+        v["files"] = Value::Array(page.iter().map(default_file).collect());
+    } else {
+        v["files"] = Value::Array(page);
+    }
+    if more {
+        v["nextPageToken"] = json!(format!("fake-page-{}", offset + page_size));
+    }
+    Ok(v)
+}
+
+fn about(g: &mut Inner, req: &Req<'_>) -> Outcome {
+    if req.param("fields").is_none() {
+        return Err(gerror(
+            400,
+            "required",
+            "global",
+            "The 'fields' parameter is required for this method.",
+            Some(("fields", "parameter")),
+        ));
+    }
+    let used: u64 = g.files.iter().map(|f| f.content.len() as u64).sum();
+    let mut quota = json!({"usage": used.to_string(), "usageInDrive": used.to_string(), "usageInDriveTrash": "0"});
+    if let Some(limit) = g.quota_limit {
+        quota["limit"] = json!(limit.to_string());
+    }
+    Ok(json!({
+        "kind": "drive#about",
+        "user": {"kind": "drive#user", "displayName": "Fake User", "me": true},
+        "storageQuota": quota,
+    }))
+}

@@ -1,0 +1,550 @@
+//! The provider, through the real google-drive3 client, against the fake
+//! Drive v3 server on 127.0.0.1.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use share_backup_core::{
+    BackupId, BackupProvider, BackupProviderExt, BackupShare, Configs, Context, CustodianId, ErrorKind, ExposeSecret,
+    KeyHeader, ProgressSink, Registry, SecretString, Settings, Status, UserId, async_trait,
+};
+use share_backup_fake_drive::{APPDATA_ID, DEFAULT_TOKEN, FOLDER_MIME, FakeDrive, Fault, ROOT_ID, Scope, Space};
+use share_backup_gdrive::{DriveConfig, DriveError, DriveProvider, FolderMode, RetryPolicy, TokenSource};
+
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy::new()
+        .with_max_retries(3)
+        .with_min_delay(Duration::from_millis(1))
+        .with_max_delay(Duration::from_millis(4))
+        .with_max_total(Duration::from_secs(5))
+}
+
+fn provider(fake: &FakeDrive) -> DriveProvider {
+    DriveProvider::builder().endpoint(fake.root_url()).retry(fast_retry()).build().unwrap()
+}
+
+fn folder_provider(fake: &FakeDrive, name: &str) -> DriveProvider {
+    DriveProvider::builder().endpoint(fake.root_url()).visible_folder(name).retry(fast_retry()).build().unwrap()
+}
+
+fn ctx_with(user: &str, config: DriveConfig) -> Context {
+    Context::new(UserId::new(user).unwrap(), BackupId::generate().unwrap())
+        .with_custodian(CustodianId::new("acme-custody").unwrap())
+        .with_configs(Configs::new().with(config))
+}
+
+fn ctx(user: &str) -> Context {
+    ctx_with(user, DriveConfig::access_token(DEFAULT_TOKEN))
+}
+
+fn lines(fake: &FakeDrive) -> Vec<String> {
+    fake.requests().iter().map(|r| r.line()).collect()
+}
+
+fn drive_error(e: &share_backup_core::Error) -> &DriveError {
+    e.source_ref().and_then(|s| s.downcast_ref::<DriveError>()).expect("a DriveError source")
+}
+
+#[tokio::test]
+async fn a_key_round_trips_through_the_appdata_folder() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = provider(&fake);
+    let c = ctx("alice@example.com");
+    let sealed = p.seal_key(&c).await.unwrap();
+    let files = fake.files();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].space, Space::AppDataFolder);
+    assert_eq!(files[0].parents, vec![APPDATA_ID.to_owned()]);
+    assert_eq!(files[0].mime_type, "application/octet-stream");
+    assert_eq!(files[0].content.len(), 68);
+    let key = p.open_key(&sealed.header, &c).await.unwrap();
+    assert!(key == sealed.key);
+}
+
+#[tokio::test]
+async fn a_share_round_trips_through_an_envelope() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = provider(&fake);
+    let c = ctx("bob");
+    let share = BackupShare::new(vec![42; 1000]).unwrap();
+    let (env, _) = p.seal_share(&share, &c).await.unwrap();
+    let back = p.open_envelope(&env, &c).await.unwrap();
+    assert_eq!(back.expose_secret(), share.expose_secret());
+}
+
+#[tokio::test]
+async fn a_backup_is_one_multipart_request_and_a_recovery_one_get() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = provider(&fake);
+    let c = ctx("carol");
+    let sealed = p.seal_key(&c).await.unwrap();
+    let log = fake.requests();
+    assert_eq!(log.len(), 1, "{:?}", lines(&fake));
+    assert_eq!(log[0].line(), "POST /upload/drive/v3/files");
+    assert_eq!(log[0].param("uploadType"), Some("multipart"));
+    assert_eq!(log[0].status, 200);
+    fake.clear_requests();
+    p.open_key(&sealed.header, &c).await.unwrap();
+    let log = fake.requests();
+    assert_eq!(log.len(), 1, "{:?}", lines(&fake));
+    let id = &fake.files()[0].id;
+    assert_eq!(log[0].line(), format!("GET /drive/v3/files/{id}"));
+    assert_eq!(log[0].param("alt"), Some("media"));
+}
+
+#[tokio::test]
+async fn recovery_falls_back_to_a_lookup_by_name_when_the_id_is_gone() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = provider(&fake);
+    let c = ctx("dave");
+    let sealed = p.seal_key(&c).await.unwrap();
+    let old = fake.files()[0].id.clone();
+    let new = fake.reissue_id(&old).unwrap();
+    fake.clear_requests();
+    let key = p.open_key(&sealed.header, &c).await.unwrap();
+    assert!(key == sealed.key);
+    let log = fake.requests();
+    assert_eq!(
+        lines(&fake),
+        vec![format!("GET /drive/v3/files/{old}"), "GET /drive/v3/files".into(), format!("GET /drive/v3/files/{new}")]
+    );
+    assert_eq!(log[0].status, 404);
+    let q = log[1].param("q").unwrap();
+    assert!(q.starts_with("name = 'sb-") && q.contains("trashed = false"), "{q}");
+    assert_eq!(log[1].param("spaces"), Some("appDataFolder"));
+}
+
+#[tokio::test]
+async fn a_key_that_is_gone_for_good_is_not_found_with_a_hint() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = provider(&fake);
+    let c = ctx("erin");
+    let sealed = p.seal_key(&c).await.unwrap();
+    assert!(fake.remove_file(&fake.files()[0].id));
+    let e = p.open_key(&sealed.header, &c).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NotFound);
+    assert!(e.hint().contains("Google account"), "{}", e.hint());
+    // A trashed copy does not count either.
+    let sealed = p.seal_key(&c).await.unwrap();
+    let id = fake.files()[0].id.clone();
+    let _ = fake.reissue_id(&id);
+    fake.set_trashed(&fake.files()[0].id, true);
+    assert_eq!(p.open_key(&sealed.header, &c).await.unwrap_err().kind(), &ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn every_backup_makes_a_new_file_and_keeps_the_previous_one() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = provider(&fake);
+    let c1 = ctx("frank");
+    let c2 = c1.clone().with_backup_id(BackupId::generate().unwrap());
+    let s1 = p.seal_key(&c1).await.unwrap();
+    let s2 = p.seal_key(&c2).await.unwrap();
+    let files = fake.files();
+    assert_eq!(files.len(), 2);
+    assert_ne!(files[0].id, files[1].id);
+    assert_ne!(files[0].name, files[1].name);
+    assert!(p.open_key(&s1.header, &c1).await.unwrap() == s1.key);
+    assert!(p.open_key(&s2.header, &c2).await.unwrap() == s2.key);
+    assert!(s1.key != s2.key);
+    // No request ever updated or deleted a file.
+    assert!(fake.requests().iter().all(|r| r.method == "POST" || r.method == "GET"));
+}
+
+#[tokio::test]
+async fn delete_key_removes_the_file_and_copies_and_is_idempotent() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = provider(&fake);
+    let c = ctx("grace");
+    let keep = p.seal_key(&c.clone().with_backup_id(BackupId::generate().unwrap())).await.unwrap();
+    // A 503 after the upload reached Drive makes the provider upload again: two copies.
+    fake.inject_after_effect(Fault::ServiceUnavailable);
+    let sealed = p.seal_key(&c).await.unwrap();
+    assert_eq!(fake.files().len(), 3);
+    assert!(p.open_key(&sealed.header, &c).await.unwrap() == sealed.key);
+    p.delete_key(&sealed.header, &c).await.unwrap();
+    assert_eq!(fake.files().len(), 1);
+    assert_eq!(p.open_key(&sealed.header, &c).await.unwrap_err().kind(), &ErrorKind::NotFound);
+    p.delete_key(&sealed.header, &c).await.unwrap();
+    assert_eq!(fake.files().len(), 1, "the other backup's key stays");
+    assert!(p.open_key(&keep.header, &c.clone().with_backup_id(BackupId::generate().unwrap())).await.is_ok());
+}
+
+#[tokio::test]
+async fn delete_key_also_removes_a_copy_found_by_name() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = provider(&fake);
+    let c = ctx("heidi");
+    let sealed = p.seal_key(&c).await.unwrap();
+    // The id in the header is gone, but the file came back under a new id.
+    let _ = fake.reissue_id(&fake.files()[0].id);
+    p.delete_key(&sealed.header, &c).await.unwrap();
+    assert!(fake.files().is_empty());
+}
+
+#[tokio::test]
+async fn transient_answers_are_retried_then_succeed() {
+    for fault in [
+        Fault::TooManyRequests,
+        Fault::RateLimitExceeded,
+        Fault::UserRateLimitExceeded,
+        Fault::InternalError,
+        Fault::BadGateway,
+        Fault::ServiceUnavailable,
+        Fault::GatewayTimeout,
+    ] {
+        let fake = FakeDrive::start().await.unwrap();
+        let p = provider(&fake);
+        let c = ctx("ivan");
+        fake.inject_n(fault.clone(), 2);
+        let sealed = p.seal_key(&c).await.unwrap_or_else(|e| panic!("{fault:?}: {e:#}"));
+        assert_eq!(fake.request_count(), 3, "{fault:?}");
+        fake.inject_n(fault.clone(), 3);
+        fake.clear_requests();
+        assert!(p.open_key(&sealed.header, &c).await.unwrap() == sealed.key, "{fault:?}");
+        assert_eq!(fake.request_count(), 4, "{fault:?}");
+    }
+}
+
+#[tokio::test]
+async fn retries_are_bounded_and_end_in_a_typed_retryable_error() {
+    let cases = [
+        (Fault::TooManyRequests, ErrorKind::RateLimited),
+        (Fault::UserRateLimitExceeded, ErrorKind::RateLimited),
+        (Fault::ServiceUnavailable, ErrorKind::Unavailable),
+        (Fault::BadGateway, ErrorKind::Unavailable),
+    ];
+    for (fault, kind) in cases {
+        let fake = FakeDrive::start().await.unwrap();
+        let p = provider(&fake);
+        fake.inject_n(fault.clone(), 100);
+        let e = p.seal_key(&ctx("judy")).await.unwrap_err();
+        assert_eq!(e.kind(), &kind, "{fault:?}: {e:#}");
+        assert!(e.retryable(), "{fault:?}");
+        assert!(e.message().contains("after 4 attempts"), "{e}");
+        assert_eq!(fake.request_count(), 4, "1 attempt + 3 retries for {fault:?}");
+        assert!(fake.files().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn retries_stop_at_the_total_time_bound() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = DriveProvider::builder()
+        .endpoint(fake.root_url())
+        .retry(
+            RetryPolicy::new()
+                .with_max_retries(1000)
+                .with_min_delay(Duration::from_millis(20))
+                .with_max_delay(Duration::from_millis(20))
+                .with_max_total(Duration::from_millis(100)),
+        )
+        .build()
+        .unwrap();
+    fake.inject_n(Fault::InternalError, 1000);
+    let e = p.seal_key(&ctx("ken")).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unavailable);
+    // Each delay is 20 to 40 ms with jitter: at most a handful fit in 100 ms.
+    let n = fake.request_count();
+    assert!((2..=7).contains(&n), "{n} requests");
+}
+
+#[tokio::test]
+async fn a_slow_request_times_out_and_is_retried() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = DriveProvider::builder()
+        .endpoint(fake.root_url())
+        .retry(fast_retry().with_max_retries(1))
+        .request_timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    fake.set_latency(Duration::from_millis(300));
+    let e = p.probe(&ctx("leo")).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unavailable);
+    assert!(e.message().contains("after 2 attempts"), "{e}");
+}
+
+/// A token source that hands out `old` first and `new` on refresh.
+#[derive(Debug)]
+struct Refreshing {
+    refreshes: AtomicUsize,
+}
+
+#[async_trait]
+impl TokenSource for Refreshing {
+    async fn token(&self, _scopes: &[&str]) -> share_backup_core::Result<SecretString> {
+        Ok(SecretString::from("old-token"))
+    }
+    async fn refresh(&self, scopes: &[&str]) -> share_backup_core::Result<SecretString> {
+        assert_eq!(scopes, ["https://www.googleapis.com/auth/drive.appdata"]);
+        self.refreshes.fetch_add(1, Ordering::SeqCst);
+        Ok(SecretString::from("new-token"))
+    }
+}
+
+#[tokio::test]
+async fn a_401_refreshes_the_token_once_and_retries() {
+    let fake = FakeDrive::start().await.unwrap();
+    fake.add_token("old-token", Scope::ALL);
+    fake.add_token("new-token", Scope::ALL);
+    let p = provider(&fake);
+    let src = Arc::new(Refreshing { refreshes: AtomicUsize::new(0) });
+    let c = ctx_with("mallory", DriveConfig::from_source(src.clone()));
+    fake.inject(Fault::Unauthorized);
+    p.seal_key(&c).await.unwrap();
+    let log = fake.requests();
+    assert_eq!(log.len(), 2);
+    assert_eq!((log[0].status, log[0].bearer.as_deref()), (401, Some("old-token")));
+    assert_eq!((log[1].status, log[1].bearer.as_deref()), (200, Some("new-token")));
+    assert_eq!(src.refreshes.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_second_401_is_unauthenticated_without_more_refreshes() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = provider(&fake);
+    let src = Arc::new(Refreshing { refreshes: AtomicUsize::new(0) });
+    let c = ctx_with("niaj", DriveConfig::from_source(src.clone()));
+    // Neither token is known to the fake.
+    let e = p.seal_key(&c).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unauthenticated);
+    assert!(e.hint().contains("sign the user in"), "{}", e.hint());
+    assert_eq!(fake.request_count(), 2);
+    assert_eq!(src.refreshes.load(Ordering::SeqCst), 1);
+    assert_eq!(drive_error(&e).status(), Some(401));
+}
+
+#[tokio::test]
+async fn a_refused_static_token_is_unauthenticated_after_one_request() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = provider(&fake);
+    let e = p.seal_key(&ctx_with("olivia", DriveConfig::access_token("ya29.expired-token"))).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unauthenticated);
+    assert_eq!(fake.request_count(), 1);
+    assert!(!format!("{e:?} {e:#}").contains("expired-token"));
+}
+
+#[tokio::test]
+async fn a_token_without_the_appdata_scope_is_permission_denied_with_a_regrant_hint() {
+    let fake = FakeDrive::start().await.unwrap();
+    fake.add_token("file-only", &[Scope::File]);
+    let p = provider(&fake);
+    let c = ctx_with("peggy", DriveConfig::access_token("file-only"));
+    for e in [p.probe(&c).await.unwrap_err(), p.seal_key(&c).await.unwrap_err()] {
+        assert_eq!(e.kind(), &ErrorKind::PermissionDenied, "{e:#}");
+        assert!(e.to_string().contains("drive.appdata"), "{e}");
+        assert!(e.hint().contains("grant"), "{}", e.hint());
+        assert!(!e.retryable());
+        assert_eq!(drive_error(&e).reason(), Some("insufficientPermissions"));
+    }
+    assert_eq!(fake.request_count(), 2, "scope errors are not retried");
+}
+
+#[tokio::test]
+async fn an_injected_insufficient_permissions_403_is_not_retried() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = provider(&fake);
+    let c = ctx("quentin");
+    let sealed = p.seal_key(&c).await.unwrap();
+    fake.clear_requests();
+    fake.inject(Fault::InsufficientPermissions);
+    let e = p.open_key(&sealed.header, &c).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::PermissionDenied);
+    assert_eq!(fake.request_count(), 1);
+}
+
+#[tokio::test]
+async fn a_full_drive_is_a_final_unavailable_error_that_says_so() {
+    let fake = FakeDrive::start().await.unwrap();
+    fake.set_quota_limit(Some(10));
+    let p = provider(&fake);
+    let e = p.seal_key(&ctx("rupert")).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unavailable);
+    assert!(!e.retryable());
+    assert!(e.hint().contains("free space"), "{}", e.hint());
+    assert_eq!(fake.request_count(), 1);
+}
+
+#[tokio::test]
+async fn a_visible_folder_is_created_once_and_reused() {
+    let fake = FakeDrive::start().await.unwrap();
+    fake.add_token("file-scope", &[Scope::File]);
+    let p = folder_provider(&fake, "My wallet's backup");
+    let c = ctx_with("sybil", DriveConfig::access_token("file-scope"));
+    let s1 = p.seal_key(&c).await.unwrap();
+    assert_eq!(lines(&fake), vec!["GET /drive/v3/files", "POST /drive/v3/files", "POST /upload/drive/v3/files"]);
+    let folders: Vec<_> = fake.files().into_iter().filter(|f| f.is_folder()).collect();
+    assert_eq!(folders.len(), 1);
+    assert_eq!(folders[0].name, "My wallet's backup");
+    assert_eq!(folders[0].parents, vec![ROOT_ID.to_owned()]);
+    assert_eq!(folders[0].mime_type, FOLDER_MIME);
+    // Same provider: the folder id is cached, one request per backup.
+    fake.clear_requests();
+    let c2 = c.clone().with_backup_id(BackupId::generate().unwrap());
+    let s2 = p.seal_key(&c2).await.unwrap();
+    assert_eq!(lines(&fake), vec!["POST /upload/drive/v3/files"]);
+    // Another process: finds the folder by name, creates none.
+    let p2 = folder_provider(&fake, "My wallet's backup");
+    fake.clear_requests();
+    let c3 = c.clone().with_backup_id(BackupId::generate().unwrap());
+    p2.seal_key(&c3).await.unwrap();
+    assert_eq!(lines(&fake), vec!["GET /drive/v3/files", "POST /upload/drive/v3/files"]);
+    let files = fake.files();
+    assert_eq!(files.iter().filter(|f| f.is_folder()).count(), 1);
+    assert!(files.iter().filter(|f| !f.is_folder()).all(|f| f.parents == vec![folders[0].id.clone()]));
+    assert!(p2.open_key(&s1.header, &c).await.unwrap() == s1.key);
+    assert!(p.open_key(&s2.header, &c2).await.unwrap() == s2.key);
+}
+
+#[tokio::test]
+async fn a_deleted_folder_is_made_again() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = folder_provider(&fake, "Backups");
+    let c = ctx("trent");
+    p.seal_key(&c).await.unwrap();
+    let folder = fake.files().into_iter().find(|f| f.is_folder()).unwrap();
+    assert!(fake.remove_file(&folder.id));
+    let c2 = c.clone().with_backup_id(BackupId::generate().unwrap());
+    let s = p.seal_key(&c2).await.unwrap();
+    assert!(p.open_key(&s.header, &c2).await.unwrap() == s.key);
+    assert_eq!(fake.files().iter().filter(|f| f.is_folder()).count(), 1);
+}
+
+#[tokio::test]
+async fn probe_is_one_request_and_creates_nothing() {
+    let fake = FakeDrive::start().await.unwrap();
+    provider(&fake).probe(&ctx("uma")).await.unwrap();
+    folder_provider(&fake, "F").probe(&ctx("uma")).await.unwrap();
+    assert_eq!(fake.request_count(), 2);
+    assert!(fake.files().is_empty());
+    let e = provider(&fake).probe(&ctx_with("uma", DriveConfig::access_token("bogus"))).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unauthenticated);
+}
+
+#[tokio::test]
+async fn a_call_without_a_token_says_to_pass_a_drive_config() {
+    let fake = FakeDrive::start().await.unwrap();
+    let c = Context::new(UserId::new("victor").unwrap(), BackupId::generate().unwrap());
+    let e = provider(&fake).seal_key(&c).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unauthenticated);
+    assert!(e.hint().contains("DriveConfig"), "{}", e.hint());
+    assert_eq!(fake.request_count(), 0);
+}
+
+#[tokio::test]
+async fn file_names_carry_no_user_id() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = provider(&fake);
+    p.seal_key(&ctx("walter.white@example.com")).await.unwrap();
+    let q = folder_provider(&fake, "Backups");
+    q.seal_key(&ctx("walter.white@example.com")).await.unwrap();
+    for f in fake.files() {
+        assert!(!f.name.contains("walter") && !f.name.contains("example") && !f.name.contains("acme"), "{}", f.name);
+    }
+    for r in fake.requests() {
+        assert!(r.query.iter().all(|(_, v)| !v.contains("walter")), "{r:?}");
+    }
+}
+
+#[tokio::test]
+async fn debug_and_errors_never_show_the_token_or_the_key() {
+    let fake = FakeDrive::start().await.unwrap();
+    fake.add_token("ya29.super-secret-token", Scope::ALL);
+    let p = provider(&fake);
+    let c = ctx_with("xavier", DriveConfig::access_token("ya29.super-secret-token"));
+    let sealed = p.seal_key(&c).await.unwrap();
+    let key_hex: String = sealed.key.expose_secret().iter().map(|b| format!("{b:02x}")).collect();
+    fake.inject(Fault::InsufficientPermissions);
+    let e = p.open_key(&sealed.header, &c).await.unwrap_err();
+    let shown = format!("{p:?} {c:?} {sealed:?} {e:?} {e:#} {:?}", c.config::<DriveConfig>());
+    assert!(!shown.contains("super-secret"), "{shown}");
+    assert!(!shown.contains(&key_hex[..16]), "{shown}");
+    assert!(shown.contains("[REDACTED]"));
+}
+
+#[tokio::test]
+async fn progress_reports_generating_uploading_and_fetching() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = provider(&fake);
+    let (sink, log) = ProgressSink::recording();
+    let c = ctx("yvonne").with_progress(sink);
+    let sealed = p.seal_key(&c).await.unwrap();
+    let (sink2, log2) = ProgressSink::recording();
+    p.open_key(&sealed.header, &c.clone().with_progress(sink2)).await.unwrap();
+    let s: Vec<_> = log.lock().unwrap().iter().map(|e| e.status).collect();
+    assert_eq!(s, vec![Status::Generating, Status::UploadingKey]);
+    let s: Vec<_> = log2.lock().unwrap().iter().map(|e| e.status).collect();
+    assert_eq!(s, vec![Status::FetchingKey]);
+}
+
+#[tokio::test]
+async fn an_altered_key_file_is_an_integrity_error() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = provider(&fake);
+    let c = ctx("zoe");
+    let sealed = p.seal_key(&c).await.unwrap();
+    let id = fake.files()[0].id.clone();
+    for bad in [vec![0u8; 68], vec![1, 2, 3], vec![b'S'; 100_000]] {
+        fake.set_content(&id, bad);
+        let e = p.open_key(&sealed.header, &c).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Integrity, "{e:#}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_headers_are_invalid_envelopes_without_a_request() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = provider(&fake);
+    for h in [vec![], vec![2, 0, 1, b'a', 1, b'b'], vec![1, 0, 1, b'a', 1, b'B'], b"../../etc".to_vec()] {
+        let e = p.open_key(&KeyHeader::new(h).unwrap(), &ctx("amy")).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidEnvelope);
+    }
+    assert_eq!(fake.request_count(), 0);
+}
+
+#[tokio::test]
+async fn the_registry_builds_the_provider_from_settings() {
+    let fake = FakeDrive::start().await.unwrap();
+    let mut reg = Registry::linked().unwrap();
+    assert_eq!(reg.default_method().unwrap().as_str(), "gdrive");
+    let info = reg.infos().into_iter().find(|i| i.method.as_str() == "gdrive").unwrap();
+    assert_eq!(info.crate_name, Some("share-backup-gdrive"));
+    let s = Settings::from_pairs([
+        ("endpoint", fake.root_url().as_str()),
+        ("folder_mode", "folder"),
+        ("folder_name", "From settings"),
+        ("max_retries", "0"),
+    ]);
+    reg.configure(&share_backup_gdrive::METHOD, s).unwrap();
+    let p = reg.resolve(None).unwrap();
+    p.seal_key(&ctx("bea")).await.unwrap();
+    assert!(fake.files().iter().any(|f| f.is_folder() && f.name == "From settings"));
+    // One setting at a time, each documented example builds.
+    for spec in share_backup_gdrive::SETTINGS {
+        let mut s = Settings::from_pairs([(spec.key, spec.example)]);
+        if spec.key == "folder_name" {
+            s.insert("folder_mode", "folder");
+        }
+        DriveProvider::from_settings(&s).unwrap_or_else(|e| panic!("{}: {e}", spec.key));
+    }
+}
+
+#[test]
+fn bad_settings_are_refused_with_a_reason() {
+    for (k, v) in [
+        ("folder_mode", "cloud"),
+        ("folder_name", "x"),
+        ("endpoint", "http://drive.example.com/"),
+        ("max_retries", "many"),
+        ("request_timeout_ms", "0"),
+        ("colour", "blue"),
+    ] {
+        let e = DriveProvider::from_settings(&Settings::from_pairs([(k, v)])).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidInput, "{k}");
+    }
+    let p = DriveProvider::from_settings(&Settings::new()).unwrap();
+    assert_eq!(p.mode(), &FolderMode::AppData);
+    assert!(p.capabilities().remote && p.capabilities().deletes && p.capabilities().probes);
+    assert!(!p.capabilities().needs_user_secret);
+}
