@@ -1,0 +1,56 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod cli;
+mod commands;
+mod config;
+mod exit;
+mod input;
+mod notify;
+mod output;
+mod prompt;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Runs the `share-backup` command line with the process's arguments and
+/// returns its exit code (see the README's table).
+///
+/// A binary that links more providers calls this from its own `main`,
+/// after naming the provider crates so rustc links them:
+///
+/// ```no_run
+/// // use my_vault_provider as _;
+/// fn main() -> std::process::ExitCode {
+///     share_backup_cli::main()
+/// }
+/// ```
+pub fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            // clap: 0 for --help and --version, 2 for a usage error.
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(exit::USAGE));
+        }
+    };
+    init_tracing(cli.global.verbose);
+    ExitCode::from(commands::run(cli))
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::filter::LevelFilter;
+    let level = match verbose {
+        0 => return,
+        1 => LevelFilter::INFO,
+        2 => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(verbose > 2)
+        .try_init();
+}
