@@ -7,8 +7,9 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use share_backup_conformance::libtest_mimic::{self, Arguments};
 use share_backup_conformance::{
-    CaseResult, Harness, Outcome, PROVIDER_CASES, Report, STORE_CASES, run_provider_case, run_provider_cases,
+    CaseResult, Harness, Outcome, PROVIDER_CASES, Report, STORE_CASES, Suite, run_provider_case, run_provider_cases,
     run_store_case, run_store_cases,
 };
 use share_backup_core::BackupProvider;
@@ -191,6 +192,11 @@ async fn the_reference_store_passes_every_store_case() {
     run_store_cases(RefStore::shared(StoreFlaw::None)).await.assert_passed();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_orchestrators_memory_store_passes_every_store_case() {
+    run_store_cases(Arc::new(share_backup_orchestrator::MemoryStore::new())).await.assert_passed();
+}
+
 #[tokio::test]
 async fn a_store_whose_stage_overwrites_fails_stage_create_only() {
     assert_fails(store_case("store_stage_create_only", StoreFlaw::StageOverwrites).await, &["create-only"]);
@@ -211,4 +217,56 @@ async fn a_store_that_removes_the_current_version_fails_remove() {
 #[tokio::test]
 async fn a_store_with_naive_keys_fails_user_isolation() {
     assert_fails(store_case("store_user_isolation", StoreFlaw::NaiveKeys).await, &["users never share versions"]);
+}
+
+/// Runs the libtest runner with `args`, its output going to a log file, and returns the conclusion and the log.
+fn run_suite_logged(suite: Suite, args: &[&str]) -> (libtest_mimic::Conclusion, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.txt");
+    let log_arg = format!("--logfile={}", log.display());
+    let all = ["conformance", log_arg.as_str()].into_iter().chain(args.iter().copied());
+    let c = suite.run_with_args(&Arguments::from_iter(all));
+    (c, std::fs::read_to_string(&log).unwrap())
+}
+
+fn run_suite(suite: Suite, args: &[&str]) -> libtest_mimic::Conclusion {
+    run_suite_logged(suite, args).0
+}
+
+#[test]
+fn the_libtest_runner_reports_a_broken_provider_as_exactly_its_failed_case() {
+    let suite = Suite::new().provider(MemKeys::shared("broken-user", Flaw::IgnoresUser), unregistered());
+    let (c, log) = run_suite_logged(suite, &["--test-threads=2"]);
+    assert_eq!((c.num_failed, c.num_ignored), (1, 3), "key_scoped_to_user fails; 2 capability skips, registration");
+    assert_eq!(c.num_passed as usize, PROVIDER_CASES.len() - 4);
+    let line = |name: &str, outcome: &str| log.lines().any(|l| l.contains(name) && l.trim_end().ends_with(outcome));
+    assert!(line("conformance::key_scoped_to_user::broken-user", "... FAILED"), "{log}");
+    assert!(
+        line("conformance::wrong_secret::broken-user", "ignored (capabilities: needs_user_secret is false)"),
+        "{log}"
+    );
+    assert!(log.contains("contract: open_key never hands one user's data key to another user"), "{log}");
+    assert!(log.contains("ignored (skipped by the harness: test double, not registered)"), "{log}");
+}
+
+#[test]
+fn the_libtest_runner_names_cases_so_that_filters_select_them() {
+    let suite = Suite::new()
+        .provider(MemKeys::shared("memkeys", Flaw::None), Harness::new())
+        .store("refstore", RefStore::shared(StoreFlaw::None));
+    let c = run_suite(suite, &["conformance::roundtrip", "--quiet"]);
+    assert_eq!(
+        (c.num_passed, c.num_failed, c.num_filtered_out),
+        (4, 0, (PROVIDER_CASES.len() + STORE_CASES.len() - 4) as u64)
+    );
+    let suite = Suite::new().store("refstore", RefStore::shared(StoreFlaw::None));
+    let c = run_suite(suite, &["--exact", "conformance::store_commit::refstore", "--quiet"]);
+    assert_eq!((c.num_passed, c.num_failed), (1, 0));
+}
+
+#[test]
+fn the_libtest_runner_fails_a_broken_store_case() {
+    let suite = Suite::new().store("naive", RefStore::shared(StoreFlaw::NaiveKeys));
+    let c = run_suite(suite, &["store_user_isolation", "--quiet"]);
+    assert_eq!((c.num_passed, c.num_failed), (0, 1));
 }

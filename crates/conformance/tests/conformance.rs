@@ -3,7 +3,10 @@
 
 mod support;
 
+use std::sync::Arc;
+
 use share_backup_conformance::{Harness, Suite};
+use share_backup_orchestrator::MemoryStore;
 use support::{Flaw, MemKeys, PinFlaw, PinKeys, RefStore, StoreFlaw, pin_harness};
 
 fn main() -> std::process::ExitCode {
@@ -11,5 +14,6 @@ fn main() -> std::process::ExitCode {
         .provider(MemKeys::shared("memkeys", Flaw::None), Harness::new())
         .provider(PinKeys::shared(PinFlaw::None), pin_harness())
         .store("refstore", RefStore::shared(StoreFlaw::None))
+        .store("memory", Arc::new(MemoryStore::new()))
         .run()
 }
