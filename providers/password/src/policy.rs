@@ -565,7 +565,7 @@ impl std::str::FromStr for Preset {
 /// | --- | --- | --- | --- | --- |
 /// | [`password`](Policy::password) | 8 to 256 | any | yes | 3 of 4 |
 /// | [`pin`](Policy::pin) | 6 to 12 | digits | yes | none |
-/// | [`passcode`](Policy::passcode) | 6 to 64 | letters and digits | yes | 2 of 4 |
+/// | [`passcode`](Policy::passcode) | 6 to 64 | letters and digits | yes | 1 of 4 |
 /// | [`custom`](Policy::custom) | 1 to 256 | any | yes | none |
 ///
 /// Every preset can be adjusted with the `with_*` methods.
@@ -636,7 +636,8 @@ impl Policy {
     }
 
     /// Passcodes (a phone-style alphanumeric code): 6 to 64 letters and
-    /// digits, blocklist and patterns, zxcvbn score at least 2.
+    /// digits, blocklist and patterns, zxcvbn score at least 1 (no bare
+    /// dictionary word). Like PINs, short passcodes lean on the KDF costs.
     pub fn passcode() -> Self {
         Policy {
             preset: Preset::Passcode,
@@ -644,7 +645,7 @@ impl Policy {
             max_len: 64,
             allowed: CharClasses::ALPHANUMERIC,
             required: CharClasses::NONE,
-            min_score: Some(2),
+            min_score: Some(1),
             blocklist: Blocklist::default(),
             patterns: true,
         }
