@@ -415,7 +415,8 @@ impl App {
             text.push('.');
         }
         if r.method == MethodId::PASSWORD {
-            text.push_str("\nKeep the password safe: without it this backup cannot be recovered.");
+            let label = self.password_policy().map_or("password", |p| Self::password_label(&p));
+            text.push_str(&format!("\nKeep the {label} safe: without it this backup cannot be recovered."));
         }
         self.reporter.result(
             json!({

@@ -58,11 +58,7 @@ pub fn strength(password: &str, user: &str) -> Strength {
     let time = e.crack_times().offline_slow_hashing_1e4_per_second();
     let suggestions =
         e.feedback().map(|f| f.suggestions().iter().map(ToString::to_string).collect()).unwrap_or_default();
-    Strength {
-        score,
-        summary: format!("strength {score} of 4 ({label}; guessed offline in about {time})"),
-        suggestions,
-    }
+    Strength { score, summary: format!("strength {score} of 4 ({label}; time to guess offline: {time})"), suggestions }
 }
 
 /// Asks for a new password at the terminal until one meets `policy` and is
