@@ -52,7 +52,10 @@ struct EnvelopeVector {
     envelope: String,
 }
 
-fn kdf_inputs() -> Vec<(&'static str, &'static str, Option<&'static str>, Vec<u8>, KdfParams)> {
+/// (comment, password, alternate spelling, salt, costs)
+type KdfInput = (&'static str, &'static str, Option<&'static str>, Vec<u8>, KdfParams);
+
+fn kdf_inputs() -> Vec<KdfInput> {
     vec![
         (
             "ASCII password, 16-byte zero salt, tiny costs",
