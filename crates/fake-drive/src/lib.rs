@@ -16,8 +16,11 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// The token every [`FakeDrive::start`] accepts, with every scope.
+/// The token every [`FakeDrive::start`] accepts, with every scope, for the
+/// account [`DEFAULT_ACCOUNT`].
 pub const DEFAULT_TOKEN: &str = "fake-drive-token";
+/// The Google account of [`DEFAULT_TOKEN`] and of [`FakeDrive::add_token`].
+pub const DEFAULT_ACCOUNT: &str = "default";
 
 /// The id of the user's "My Drive" root folder (alias `root`).
 pub const ROOT_ID: &str = "0AFakeRootFolderOfMyDriveUk9PVA";
@@ -108,6 +111,8 @@ pub struct FakeFile {
     pub mime_type: String,
     /// Its parent folder ids (canonical, not aliases).
     pub parents: Vec<String>,
+    /// The Google account whose Drive holds it.
+    pub account: String,
     /// Its space.
     pub space: Space,
     /// Whether it is in the trash.
@@ -131,6 +136,7 @@ impl fmt::Debug for FakeFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FakeFile")
             .field("id", &self.id)
+            .field("account", &self.account)
             .field("name", &self.name)
             .field("mime_type", &self.mime_type)
             .field("parents", &self.parents)
@@ -170,7 +176,8 @@ impl RecordedRequest {
 
 #[derive(Default)]
 struct Inner {
-    tokens: HashMap<String, Vec<Scope>>,
+    tokens: HashMap<String, (String, Vec<Scope>)>,
+    any_token: Option<Vec<Scope>>,
     files: Vec<FakeFile>,
     faults: VecDeque<(Fault, bool)>,
     latency: Duration,
@@ -214,7 +221,7 @@ impl FakeDrive {
     /// When no loopback port can be bound.
     pub async fn start() -> std::io::Result<FakeDrive> {
         let shared = Arc::new(Shared { inner: Mutex::new(Inner::default()) });
-        shared.lock().tokens.insert(DEFAULT_TOKEN.to_owned(), Scope::ALL.to_vec());
+        shared.lock().tokens.insert(DEFAULT_TOKEN.to_owned(), (DEFAULT_ACCOUNT.to_owned(), Scope::ALL.to_vec()));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
@@ -245,9 +252,23 @@ impl FakeDrive {
         format!("http://{}/drive/v3/", self.addr)
     }
 
-    /// Accepts `token` from now on, with these scopes (replacing earlier ones).
+    /// Accepts `token` from now on, with these scopes (replacing earlier
+    /// ones), for the account [`DEFAULT_ACCOUNT`].
     pub fn add_token(&self, token: &str, scopes: &[Scope]) {
-        self.shared.lock().tokens.insert(token.to_owned(), scopes.to_vec());
+        self.add_account_token(DEFAULT_ACCOUNT, token, scopes);
+    }
+
+    /// Accepts `token` from now on for `account`'s Drive, with these scopes.
+    /// Each account has its own files: a token never sees another account's.
+    pub fn add_account_token(&self, account: &str, token: &str, scopes: &[Scope]) {
+        self.shared.lock().tokens.insert(token.to_owned(), (account.to_owned(), scopes.to_vec()));
+    }
+
+    /// Accepts any bearer token not otherwise known, with these scopes, each
+    /// as its own account named after the token (many users in one test,
+    /// each with their own Drive). `None` turns it off.
+    pub fn accept_any_token(&self, scopes: Option<&[Scope]>) {
+        self.shared.lock().any_token = scopes.map(<[Scope]>::to_vec);
     }
 
     /// Refuses `token` from now on (401), as for an expired or revoked token.

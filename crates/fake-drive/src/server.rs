@@ -147,6 +147,7 @@ struct Req<'a> {
     headers: &'a HeaderMap,
     body: &'a [u8],
     scopes: &'a [Scope],
+    account: &'a str,
 }
 
 impl Req<'_> {
@@ -179,7 +180,10 @@ async fn handle(
         let reply = if let Some((f, false)) = &fault {
             fault_reply(f)
         } else {
-            let real = match bearer.as_deref().and_then(|t| g.tokens.get(t)).cloned() {
+            let known = bearer
+                .as_deref()
+                .and_then(|t| g.tokens.get(t).cloned().or_else(|| g.any_token.clone().map(|s| (t.to_owned(), s))));
+            let real = match known {
                 None if bearer.is_none() => gerror(
                     401,
                     "required",
@@ -188,7 +192,7 @@ async fn handle(
                     Some(("Authorization", "header")),
                 ),
                 None => unauthorized(),
-                Some(scopes) => {
+                Some((account, scopes)) => {
                     let req = Req {
                         method: &method,
                         path: uri.path(),
@@ -196,6 +200,7 @@ async fn handle(
                         headers: &headers,
                         body: &body,
                         scopes: &scopes,
+                        account: &account,
                     };
                     route(&mut g, &req)
                 }
@@ -318,7 +323,7 @@ fn insert_file(g: &mut Inner, req: &Req<'_>, meta: Metadata, media: Option<(Vec<
     } else if parent == ROOT_ID {
         Space::Drive
     } else {
-        match g.files.iter().find(|f| f.id == parent && !f.trashed) {
+        match g.files.iter().find(|f| f.id == parent && f.account == req.account && !f.trashed) {
             Some(p) if p.is_folder() => p.space,
             Some(_) => return Err(bad_request("The parent is not a folder.")),
             None => return Err(not_found(&parent)),
@@ -340,7 +345,7 @@ fn insert_file(g: &mut Inner, req: &Req<'_>, meta: Metadata, media: Option<(Vec<
     if mime_type == FOLDER_MIME && !content.is_empty() {
         return Err(bad_request("A folder cannot have content."));
     }
-    let used: u64 = g.files.iter().map(|f| f.content.len() as u64).sum();
+    let used: u64 = g.files.iter().filter(|f| f.account == req.account).map(|f| f.content.len() as u64).sum();
     if g.quota_limit.is_some_and(|limit| used + content.len() as u64 > limit) {
         return Err(quota_exceeded());
     }
@@ -350,6 +355,7 @@ fn insert_file(g: &mut Inner, req: &Req<'_>, meta: Metadata, media: Option<(Vec<
         name,
         mime_type,
         parents: vec![parent],
+        account: req.account.to_owned(),
         space,
         trashed: false,
         app_properties: meta.app_properties.unwrap_or_default(),
@@ -397,8 +403,8 @@ fn create_metadata(g: &mut Inner, req: &Req<'_>) -> Outcome {
 
 fn find<'a>(g: &'a Inner, req: &Req<'_>, id: &str) -> Result<&'a FakeFile, Reply> {
     match g.files.iter().find(|f| f.id == id) {
-        // Files a token may not see look absent, as in Drive.
-        Some(f) if may_access(req.scopes, f.space) => Ok(f),
+        // Files a token may not see (another account's, another space's) look absent, as in Drive.
+        Some(f) if f.account == req.account && may_access(req.scopes, f.space) => Ok(f),
         _ => Err(not_found(id)),
     }
 }
@@ -485,7 +491,7 @@ fn list(g: &mut Inner, req: &Req<'_>) -> Outcome {
     let matches: Vec<&FakeFile> = g
         .files
         .iter()
-        .filter(|f| spaces.contains(&f.space))
+        .filter(|f| f.account == req.account && spaces.contains(&f.space))
         .filter(|f| {
             q.terms.iter().all(|t| match t {
                 Term::NameEq { value, negate } => (f.name == *value) != *negate,
@@ -520,7 +526,7 @@ fn about(g: &mut Inner, req: &Req<'_>) -> Outcome {
             Some(("fields", "parameter")),
         ));
     }
-    let used: u64 = g.files.iter().map(|f| f.content.len() as u64).sum();
+    let used: u64 = g.files.iter().filter(|f| f.account == req.account).map(|f| f.content.len() as u64).sum();
     let mut quota = json!({"usage": used.to_string(), "usageInDrive": used.to_string(), "usageInDriveTrash": "0"});
     if let Some(limit) = g.quota_limit {
         quota["limit"] = json!(limit.to_string());

@@ -249,8 +249,8 @@ impl DriveProviderBuilder {
 
 /// The settings [`DriveProvider::from_settings`] accepts.
 pub const SETTINGS: &[SettingSpec] = &[
-    SettingSpec::new("folder_mode", "where key files live: appdata (hidden, default) or folder (visible)", "appdata"),
-    SettingSpec::new("folder_name", "the visible folder's name (folder_mode = folder)", "Wallet backup"),
+    SettingSpec::new("folder_mode", "where key files live: appdata (hidden, default) or folder (visible)", "folder"),
+    SettingSpec::new("folder_name", "the visible folder's name (implies folder_mode = folder)", DEFAULT_FOLDER_NAME),
     SettingSpec::new("endpoint", "Google API root URL (tests: http://127.0.0.1:PORT/)", DEFAULT_ENDPOINT),
     SettingSpec::new("max_retries", "retries of a transient failure (429, 5xx, rate-limit 403)", "5"),
     SettingSpec::new("min_delay_ms", "first retry delay in milliseconds, doubled each time, jittered", "250"),
@@ -271,16 +271,18 @@ impl DriveProvider {
     ///
     /// # Errors
     /// `InvalidInput` for unknown keys, values that do not parse, or a
-    /// `folder_name` without `folder_mode = folder`.
+    /// `folder_name` with `folder_mode = appdata`.
     pub fn from_settings(settings: &Settings) -> Result<Self> {
         let keys: Vec<&str> = SETTINGS.iter().map(|s| s.key).collect();
         settings.deny_unknown(&keys)?;
         let mut b = DriveProvider::builder();
         let name = settings.get("folder_name");
-        match settings.get("folder_mode").unwrap_or("appdata") {
+        // A folder name alone means the visible folder; with appdata it is a contradiction.
+        let default_mode = if name.is_some() { "folder" } else { "appdata" };
+        match settings.get("folder_mode").unwrap_or(default_mode) {
             "appdata" => {
                 if name.is_some() {
-                    return Err(Error::invalid_input("setting folder_name needs folder_mode = folder"));
+                    return Err(Error::invalid_input("setting folder_name needs folder_mode = folder, not appdata"));
                 }
             }
             "folder" => b = b.visible_folder(name.unwrap_or(DEFAULT_FOLDER_NAME)),

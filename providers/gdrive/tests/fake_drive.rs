@@ -522,19 +522,20 @@ async fn the_registry_builds_the_provider_from_settings() {
     assert!(fake.files().iter().any(|f| f.is_folder() && f.name == "From settings"));
     // One setting at a time, each documented example builds.
     for spec in share_backup_gdrive::SETTINGS {
-        let mut s = Settings::from_pairs([(spec.key, spec.example)]);
-        if spec.key == "folder_name" {
-            s.insert("folder_mode", "folder");
-        }
+        let s = Settings::from_pairs([(spec.key, spec.example)]);
         DriveProvider::from_settings(&s).unwrap_or_else(|e| panic!("{}: {e}", spec.key));
     }
 }
 
 #[test]
 fn bad_settings_are_refused_with_a_reason() {
+    let contradiction = Settings::from_pairs([("folder_mode", "appdata"), ("folder_name", "x")]);
+    assert_eq!(DriveProvider::from_settings(&contradiction).unwrap_err().kind(), &ErrorKind::InvalidInput);
+    let named = DriveProvider::from_settings(&Settings::from_pairs([("folder_name", "x")])).unwrap();
+    assert_eq!(named.mode(), &FolderMode::Folder("x".into()));
     for (k, v) in [
         ("folder_mode", "cloud"),
-        ("folder_name", "x"),
+        ("folder_name", ""),
         ("endpoint", "http://drive.example.com/"),
         ("max_retries", "many"),
         ("request_timeout_ms", "0"),
