@@ -1,0 +1,252 @@
+//! The fault-injection matrix on real stores: the password provider, the
+//! object_store cipher-text store on memory, a real directory, moto's S3
+//! server and Azurite, and a fault (an error before or after the call takes
+//! effect, or a hang followed by a crash) at every call of the protocol.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use share_backup_core::{BackupId, Configs, Envelope, Error, ErrorKind, ExposeSecret, MethodId, Registry, UserId};
+use share_backup_orchestrator::testing::{Fault, FaultPlan, FaultyNotifier, FaultyProvider, FaultyStore};
+use share_backup_orchestrator::{
+    BackupRequest, CipherTextStore, IncompleteBackup, Orchestrator, Receipt, RecordingNotifier, RecoverRequest,
+    RetryPolicy,
+};
+use share_backup_password::PasswordConfig;
+use share_backup_tests::{BACKENDS, Backend, backend, fast_password_provider, unique};
+
+const PASSWORD: &str = "tangerine vortex 91 quietly marble";
+const OLD: &[u8] = b"previous client key share";
+const NEW: &[u8] = b"new client key share";
+const M: MethodId = MethodId::PASSWORD;
+
+struct Rig {
+    plan: FaultPlan,
+    notifier: RecordingNotifier,
+    store: Arc<dyn CipherTextStore>,
+    orch: Orchestrator,
+}
+
+fn rig(b: &Backend, retry: RetryPolicy) -> Rig {
+    let plan = FaultPlan::new();
+    let notifier = RecordingNotifier::new();
+    let store: Arc<dyn CipherTextStore> = b.store.clone();
+    let orch = Orchestrator::builder()
+        .registry(Registry::empty())
+        .provider(Arc::new(FaultyProvider::new(Arc::new(fast_password_provider()), plan.clone())))
+        .store(Arc::new(FaultyStore::new(store.clone(), plan.clone())))
+        .notifier(Arc::new(FaultyNotifier::new(Arc::new(notifier.clone()), plan.clone())))
+        .retry(retry)
+        .build()
+        .unwrap();
+    Rig { plan, notifier, store, orch }
+}
+
+fn req(u: &UserId, share: &[u8]) -> BackupRequest {
+    BackupRequest::new(u.clone(), share_backup_core::BackupShare::from_slice(share).unwrap())
+        .with_method(M)
+        .with_config(PasswordConfig::new(PASSWORD))
+}
+
+fn rec(u: &UserId) -> RecoverRequest {
+    RecoverRequest::new(u.clone()).with_method(M).with_config(PasswordConfig::new(PASSWORD))
+}
+
+async fn recovered(r: &Rig, u: &UserId) -> Vec<u8> {
+    r.orch.recover(rec(u)).await.unwrap().share().expose_secret().to_vec()
+}
+
+enum Outcome {
+    Ok(Receipt),
+    Err(Error),
+    Crashed,
+}
+
+async fn check(r: &Rig, u: &UserId, prev: BackupId, outcome: &Outcome, what: &str) {
+    r.plan.clear();
+    let current = r.store.current(u, &M).await.unwrap().unwrap_or_else(|| panic!("{what}: no current")).backup_id;
+    for n in r.notifier.notifications().iter().filter(|n| n.success && n.user == *u && n.backup_id != prev) {
+        let text = r.store.get(u, &M, n.backup_id).await.unwrap_or_else(|e| panic!("{what}: acked, not stored: {e}"));
+        Envelope::parse(&text).unwrap();
+    }
+    let acked = r.notifier.acknowledged(u, &M);
+    match outcome {
+        Outcome::Ok(receipt) => {
+            assert_eq!(current, receipt.backup_id, "{what}");
+            assert_eq!(acked, Some(current), "{what}");
+        }
+        Outcome::Err(e) => {
+            assert!(acked.is_none() || acked == Some(current), "{what}: acked {acked:?}, current {current}: {e}");
+            if let Some(inc) = IncompleteBackup::find(e) {
+                assert_ne!(inc.backup_id, current, "{what}");
+                assert!(r.store.get(u, &M, inc.backup_id).await.is_ok(), "{what}: incomplete backup not staged");
+            }
+        }
+        Outcome::Crashed => {
+            if let Some(staged) = acked.filter(|a| *a != current) {
+                assert_eq!(current, prev, "{what}");
+                r.orch.commit_staged(u, &M, staged, Configs::new()).await.unwrap();
+                assert_eq!(recovered(r, u).await, NEW, "{what}");
+                return;
+            }
+        }
+    }
+    if current == prev {
+        assert!(r.store.get(u, &M, prev).await.is_ok(), "{what}: previous version destroyed");
+        assert_eq!(recovered(r, u).await, OLD, "{what}");
+    } else {
+        assert_eq!(acked, Some(current), "{what}: current but not acknowledged");
+        assert_eq!(recovered(r, u).await, NEW, "{what}");
+    }
+    r.orch.backup(req(u, b"after the fault")).await.unwrap_or_else(|e| panic!("{what}: later backup: {e:#}"));
+    assert_eq!(recovered(r, u).await, b"after the fault", "{what}");
+}
+
+async fn with_previous(r: &Rig, tag: &str) -> (UserId, BackupId) {
+    let u = UserId::new(unique(tag)).unwrap();
+    let prev = r.orch.backup(req(&u, OLD)).await.unwrap().backup_id;
+    r.plan.reset();
+    (u, prev)
+}
+
+async fn wait_for_calls(plan: &FaultPlan, n: u64) {
+    while plan.calls() < n {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+async fn matrix_on(b: &Backend) {
+    let r = rig(b, RetryPolicy::none());
+    let (u, _) = with_previous(&r, "trace").await;
+    r.orch.backup(req(&u, NEW)).await.unwrap();
+    let trace = r.plan.trace();
+    assert!(trace.contains(&"store.stage") && trace.contains(&"notifier.ack_true"), "{trace:?}");
+
+    for fault in [Fault::Fail(ErrorKind::Unavailable), Fault::FailAfter(ErrorKind::Unavailable), Fault::Hang] {
+        for n in 1..=trace.len() as u64 {
+            let what = format!("{}: {fault:?} at call {n} ({})", b.name, trace[n as usize - 1]);
+            let (u, prev) = with_previous(&r, "case").await;
+            r.plan.set(n, fault.clone());
+            let outcome = if fault == Fault::Hang {
+                let fut = r.orch.backup(req(&u, NEW));
+                tokio::select! {
+                    res = fut => panic!("{what}: did not hang: {:?}", res.map(|r| r.backup_id)),
+                    () = wait_for_calls(&r.plan, n) => {}
+                }
+                Outcome::Crashed
+            } else {
+                match r.orch.backup(req(&u, NEW)).await {
+                    Ok(receipt) => Outcome::Ok(receipt),
+                    Err(e) => Outcome::Err(e),
+                }
+            };
+            check(&r, &u, prev, &outcome, &what).await;
+        }
+    }
+}
+
+async fn retried_on(b: &Backend) {
+    let r = rig(b, RetryPolicy::none().with_attempts(3));
+    let (u, _) = with_previous(&r, "trace").await;
+    r.orch.backup(req(&u, NEW)).await.unwrap();
+    let trace = r.plan.trace();
+    for n in 1..=trace.len() as u64 {
+        let label = trace[n as usize - 1];
+        let what = format!("{}: one error at call {n} ({label})", b.name);
+        let (u, prev) = with_previous(&r, "retry").await;
+        r.plan.set(n, Fault::FailAfter(ErrorKind::Unavailable));
+        let res = r.orch.backup(req(&u, NEW)).await;
+        let provider_call = matches!(label, "provider.probe" | "provider.seal_key" | "provider.open_key");
+        assert_eq!(res.is_ok(), !provider_call, "{what}: {:?}", res.as_ref().err());
+        let outcome = match res {
+            Ok(receipt) => Outcome::Ok(receipt),
+            Err(e) => Outcome::Err(e),
+        };
+        check(&r, &u, prev, &outcome, &what).await;
+    }
+}
+
+macro_rules! per_backend {
+    ($($name:ident => $f:ident($backend:literal)),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            assert!(BACKENDS.contains(&$backend));
+            if let Some(b) = backend($backend) {
+                $f(&b).await;
+            }
+        }
+    )*};
+}
+
+per_backend! {
+    every_fault_at_every_call_keeps_every_invariant_on_memory => matrix_on("memory"),
+    every_fault_at_every_call_keeps_every_invariant_on_a_local_directory => matrix_on("local"),
+    every_fault_at_every_call_keeps_every_invariant_on_s3 => matrix_on("s3"),
+    every_fault_at_every_call_keeps_every_invariant_on_azurite => matrix_on("azurite"),
+    a_transient_store_or_notifier_error_is_retried_on_memory => retried_on("memory"),
+    a_transient_store_or_notifier_error_is_retried_on_a_local_directory => retried_on("local"),
+    a_transient_store_or_notifier_error_is_retried_on_s3 => retried_on("s3"),
+    a_transient_store_or_notifier_error_is_retried_on_azurite => retried_on("azurite"),
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_typed_and_the_backup_stays_current() {
+    let b = backend("local").unwrap();
+    let r = rig(&b, RetryPolicy::none());
+    let (u, prev) = with_previous(&r, "wrong").await;
+    let e = r
+        .orch
+        .recover(
+            RecoverRequest::new(u.clone()).with_method(M).with_config(PasswordConfig::new("not the password at all")),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::WrongSecret);
+    assert!(!format!("{e:?} {e:#}").contains(PASSWORD));
+    assert_eq!(r.store.current(&u, &M).await.unwrap().unwrap().backup_id, prev);
+}
+
+#[tokio::test]
+async fn a_second_process_on_the_same_directory_sees_and_recovers_the_backup() {
+    let b = backend("local").unwrap();
+    let r = rig(&b, RetryPolicy::none());
+    let (u, prev) = with_previous(&r, "reopen").await;
+    let other = Orchestrator::builder()
+        .registry(Registry::empty())
+        .provider(Arc::new(fast_password_provider()))
+        .store(Arc::new(b.reopen().unwrap()))
+        .notifier(Arc::new(RecordingNotifier::new()))
+        .build()
+        .unwrap();
+    assert_eq!(other.methods(&u).await.unwrap(), vec![M]);
+    let back = other.recover(rec(&u)).await.unwrap();
+    assert_eq!(back.backup_id(), prev);
+    assert_eq!(back.share().expose_secret(), OLD);
+}
+
+#[tokio::test]
+async fn rotation_to_a_new_password_on_a_local_directory_keeps_the_share() {
+    let b = backend("local").unwrap();
+    let r = rig(&b, RetryPolicy::none());
+    let (u, prev) = with_previous(&r, "rotate").await;
+    let new_password = "obsidian kettle 42 wandering heron";
+    let receipt = r
+        .orch
+        .rotate(
+            share_backup_orchestrator::RotateRequest::new(u.clone(), M)
+                .with_config(PasswordConfig::new(PASSWORD))
+                .with_new_config(PasswordConfig::new(new_password)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(receipt.previous, Some(prev));
+    assert_eq!(receipt.pruned, vec![prev]);
+    let e = r.orch.recover(rec(&u)).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::WrongSecret);
+    let back = r
+        .orch
+        .recover(RecoverRequest::new(u).with_method(M).with_config(PasswordConfig::new(new_password)))
+        .await
+        .unwrap();
+    assert_eq!(back.share().expose_secret(), OLD);
+}
