@@ -266,3 +266,42 @@ fn building_without_a_key_or_with_plain_http_elsewhere_is_invalid_input() {
         .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::InvalidInput);
 }
+
+/// Collects everything `tracing` writes, at every level.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn logs_name_the_method_and_backup_but_never_the_api_key() {
+    let logs = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let s = Server::start(vec![answer(503), answer(401)]).await;
+    let e = s.notifier().stored_client_backup_share(&user(), &MethodId::PASSWORD, bid(), true).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unauthenticated);
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("portal_notify") && text.contains("PASSWORD"), "{text}");
+    assert!(text.contains(&bid().to_hex()), "{text}");
+    assert!(!text.contains(KEY), "{text}");
+}

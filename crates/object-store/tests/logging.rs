@@ -1,0 +1,75 @@
+//! What the store logs: operations and hashed user ids, never the user id
+//! or the envelope.
+
+use std::sync::{Arc, Mutex};
+
+use share_backup_core::{BackupId, MethodId, UserId};
+use share_backup_object_store::ObjectCipherTextStore;
+use share_backup_object_store::object_store::memory::InMemory;
+use share_backup_object_store::testing::{FaultPlan, FaultTiming, FaultyObjectStore};
+use share_backup_orchestrator::CipherTextStore;
+
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn logs_and_errors_carry_a_user_hash_never_the_user_id_or_the_envelope() {
+    let logs = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // About a third of the requests fail, so the retry and error paths log too.
+    let backend = Arc::new(FaultyObjectStore::new(
+        Arc::new(InMemory::new()),
+        FaultPlan::Random { probability: 0.3, seed: 7 },
+        FaultTiming::Before,
+    ));
+    let store = ObjectCipherTextStore::new(backend);
+    let user = UserId::new("victoria.secret-user@example.org").unwrap();
+    let envelope = "sb1.ENVELOPEHEADERBYTES.ENVELOPEBODYBYTES";
+    let (a, b) = (BackupId::from_bytes([1; 16]), BackupId::from_bytes([2; 16]));
+    let m = MethodId::PASSWORD;
+    let mut errors = Vec::new();
+    let mut keep = |r: share_backup_core::Result<()>| {
+        if let Err(e) = r {
+            errors.push(format!("{e} {e:?} {e:#}"));
+        }
+    };
+    keep(store.stage(&user, &m, a, envelope).await);
+    keep(store.commit(&user, &m, a, None).await);
+    keep(store.stage(&user, &m, b, envelope).await);
+    keep(store.commit(&user, &m, b, Some(a)).await);
+    keep(store.current(&user, &m).await.map(|_| ()));
+    keep(store.versions(&user, &m).await.map(|_| ()));
+    keep(store.methods(&user).await.map(|_| ()));
+    keep(store.remove(&user, &m, a).await);
+    keep(store.remove(&user, &m, b).await);
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("cipher_text_store") && text.contains("user_hash"), "{text}");
+    for shown in std::iter::once(&text).chain(errors.iter()) {
+        assert!(!shown.contains("victoria") && !shown.contains("example.org"), "{shown}");
+        assert!(!shown.contains("ENVELOPE"), "{shown}");
+    }
+}
