@@ -57,6 +57,9 @@ pub fn run(cli: Cli) -> u8 {
         Command::Calibrate(a) => app.calibrate(a),
         Command::Probe(a) => app.probe(a),
     };
+    // Do not wait for work an interruption abandoned (a key derivation on
+    // the blocking pool): its result is no longer wanted.
+    app.rt.shutdown_background();
     match r {
         Ok(()) => exit::OK,
         Err(e) if is_interrupted(&e) => {

@@ -136,3 +136,36 @@ fn the_pseudo_terminal_echoes_ordinary_input_so_the_no_echo_checks_can_fail() {
     expect(&mut p, "end", &mut seen);
     assert!(seen.contains("visible-xyzzy"), "the terminal did not echo:\n{seen}");
 }
+
+#[test]
+fn ctrl_c_at_the_prompt_stops_cleanly_with_exit_code_130() {
+    let env = Env::new();
+    let share = env.write("share.bin", SHARE);
+    let share = share.to_str().unwrap().to_owned();
+    let mut seen = String::new();
+    // After the tool exits, `stty -a` shows whether the terminal got its echo back.
+    let mut c = Command::new("sh");
+    c.arg("-c").arg("stty echo; \"$0\" \"$@\"; echo \"exit=$?\"; stty -a").arg(support::bin()).args([
+        "backup",
+        "-u",
+        "alice",
+        "-m",
+        "password",
+        "--share-file",
+        &share,
+    ]);
+    env.apply(&mut c);
+    let mut p = rexpect::session::spawn_command(c, Some(30_000)).unwrap();
+    expect(&mut p, "New password: ", &mut seen);
+    std::thread::sleep(Duration::from_millis(300));
+    p.send("mellow").unwrap();
+    p.send_control('c').unwrap();
+    expect(&mut p, "interrupted", &mut seen);
+    expect(&mut p, "exit=130", &mut seen);
+    let rest = p.exp_eof().unwrap_or_default();
+    seen.push_str(&rest);
+    let flags: Vec<&str> = rest.split_whitespace().map(|f| f.trim_end_matches(';')).collect();
+    assert!(flags.contains(&"echo") && !flags.contains(&"-echo"), "the terminal's echo was not restored:\n{rest}");
+    assert!(!seen.contains("mellow"), "echoed:\n{seen}");
+    assert!(!env.notify_log().exists(), "nothing was attempted");
+}
