@@ -125,6 +125,9 @@ pub struct DriveProvider {
     request_timeout: Duration,
     default_source: Option<Arc<dyn TokenSource>>,
     folders: Mutex<HashMap<[u8; 32], String>>,
+    /// One lock per user whose folder is being looked up or created, so that
+    /// concurrent first backups of a user in this process make one folder.
+    folder_locks: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl fmt::Debug for DriveProvider {
@@ -243,6 +246,7 @@ impl DriveProviderBuilder {
             request_timeout: self.request_timeout,
             default_source: self.default_source,
             folders: Mutex::new(HashMap::new()),
+            folder_locks: Mutex::new(HashMap::new()),
         })
     }
 }
@@ -426,6 +430,34 @@ impl DriveProvider {
     async fn folder_id(&self, ctx: &Context, source: &dyn TokenSource, create: bool) -> Result<Option<String>> {
         let FolderMode::Folder(name) = &self.mode else { return Ok(None) };
         let key = Self::folder_key(ctx);
+        let cached = |p: &Self| p.folders.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
+        if let Some(id) = cached(self) {
+            return Ok(Some(id));
+        }
+        let lock = self.folder_locks.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default().clone();
+        let _guard = lock.lock().await;
+        let r = self.folder_id_locked(name, key, source, create).await;
+        drop(_guard);
+        // The last one out removes the lock (the map only holds users in progress).
+        let mut locks = self.folder_locks.lock().unwrap_or_else(|e| e.into_inner());
+        if locks.get(&key).is_some_and(|l| Arc::strong_count(l) <= 2) {
+            locks.remove(&key);
+        }
+        // Entries left by cancelled calls: drop those nobody holds.
+        if locks.len() > FOLDER_CACHE_MAX {
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        r
+    }
+
+    async fn folder_id_locked(
+        &self,
+        name: &str,
+        key: [u8; 32],
+        source: &dyn TokenSource,
+        create: bool,
+    ) -> Result<Option<String>> {
+        // Another task may have found or made it while this one waited.
         if let Some(id) = self.folders.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return Ok(Some(id.clone()));
         }

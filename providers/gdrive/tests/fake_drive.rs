@@ -549,3 +549,57 @@ fn bad_settings_are_refused_with_a_reason() {
     assert!(p.capabilities().remote && p.capabilities().deletes && p.capabilities().probes);
     assert!(!p.capabilities().needs_user_secret);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_backups_of_a_user_make_one_folder() {
+    let fake = FakeDrive::start().await.unwrap();
+    fake.set_latency(Duration::from_millis(20));
+    let p = Arc::new(folder_provider(&fake, "Backups"));
+    let base = ctx("concurrent");
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let p = p.clone();
+        let c = base.clone().with_backup_id(BackupId::generate().unwrap());
+        tasks.push(tokio::spawn(async move { (p.seal_key(&c).await.unwrap(), c) }));
+    }
+    let mut sealed = Vec::new();
+    for t in tasks {
+        sealed.push(t.await.unwrap());
+    }
+    let files = fake.files();
+    assert_eq!(files.iter().filter(|f| f.is_folder()).count(), 1, "{files:?}");
+    assert_eq!(files.iter().filter(|f| !f.is_folder()).count(), 6);
+    for (s, c) in &sealed {
+        assert!(p.open_key(&s.header, c).await.unwrap() == s.key);
+    }
+}
+
+#[tokio::test]
+async fn different_users_have_different_drives() {
+    let fake = FakeDrive::start().await.unwrap();
+    fake.add_account_token("alice-account", "alice-token", Scope::ALL);
+    fake.add_account_token("bob-account", "bob-token", Scope::ALL);
+    let p = provider(&fake);
+    let alice = ctx_with("alice", DriveConfig::access_token("alice-token"));
+    let sealed = p.seal_key(&alice).await.unwrap();
+    // Bob presents Alice's header with his own token: his Drive has no such file.
+    let bob = ctx_with("bob", DriveConfig::access_token("bob-token")).with_backup_id(alice.backup_id());
+    assert_eq!(p.open_key(&sealed.header, &bob).await.unwrap_err().kind(), &ErrorKind::NotFound);
+    assert!(p.open_key(&sealed.header, &alice).await.unwrap() == sealed.key);
+}
+
+#[cfg(feature = "oauth")]
+#[tokio::test]
+async fn a_yup_oauth2_authenticator_supplies_the_token() {
+    share_backup_gdrive::install_crypto_provider();
+    let fake = FakeDrive::start().await.unwrap();
+    let auth = yup_oauth2::AccessTokenAuthenticator::builder(DEFAULT_TOKEN.to_owned()).build().await.unwrap();
+    let src = Arc::new(share_backup_gdrive::OAuthTokenSource::new(auth));
+    assert_eq!(format!("{src:?}"), "OAuthTokenSource([REDACTED])");
+    // As the builder's default source: the call's configs carry no DriveConfig.
+    let p = DriveProvider::builder().endpoint(fake.root_url()).retry(fast_retry()).token_source(src).build().unwrap();
+    let c = Context::new(UserId::new("oauth-user").unwrap(), BackupId::generate().unwrap());
+    let sealed = p.seal_key(&c).await.unwrap();
+    assert!(p.open_key(&sealed.header, &c).await.unwrap() == sealed.key);
+    assert_eq!(fake.requests()[0].bearer.as_deref(), Some(DEFAULT_TOKEN));
+}
