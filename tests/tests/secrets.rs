@@ -55,7 +55,10 @@ fn install_capture() {
             .with_ansi(false)
             .finish();
         tracing::subscriber::set_global_default(sub).unwrap();
-        std::panic::set_hook(Box::new(|info| record(format!("PANIC: {info}"))));
+        std::panic::set_hook(Box::new(|info| {
+            eprintln!("PANIC: {info}");
+            record(format!("PANIC: {info}"));
+        }));
     });
 }
 
