@@ -252,7 +252,7 @@ async fn no_password_share_key_or_token_appears_in_logs_errors_or_panics() {
     // A capped provider refuses the envelope's costs before hashing.
     let capped = PasswordProvider::builder()
         .kdf_params(KdfParams::new(1 << 9, 1, 1).unwrap())
-        .cost_cap(CostCap::new(1 << 9, 1).unwrap())
+        .cost_cap(CostCap::new(1 << 9, 1 << 14).unwrap())
         .build()
         .unwrap();
     let current = memory.current(&user, &MethodId::PASSWORD).await.unwrap().unwrap();
