@@ -164,6 +164,11 @@ stop_servers() {
     local pid
     for pid in "${S3_PID:-}" "${AZ_PID:-}"; do
         [[ -n "$pid" ]] || continue
+        # Only a process that is still one of ours (a stale state file may
+        # name a pid the system has since given to something else).
+        if ! ps -o args= -p "$pid" 2>/dev/null | grep -qE 'moto_server|azurite'; then
+            continue
+        fi
         # Each server leads its own session (setsid): end that process group.
         kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     done
@@ -174,7 +179,10 @@ stop_servers() {
         sleep 0.25
     done
     for pid in "${S3_PID:-}" "${AZ_PID:-}"; do
-        [[ -n "$pid" ]] && kill -KILL -- "-$pid" 2>/dev/null || true
+        [[ -n "$pid" ]] || continue
+        if ps -o args= -p "$pid" 2>/dev/null | grep -qE 'moto_server|azurite'; then
+            kill -KILL -- "-$pid" 2>/dev/null || true
+        fi
     done
     rm -f "$STATE"
     [[ -n "$quiet" ]] || log "stopped"
