@@ -79,6 +79,99 @@ fn balloon_v04(params: &KdfParams) -> [u8; 32] {
     out
 }
 
+/// A prototype of "the further step" (bench only, not used by the
+/// provider): Balloon-M-SHA-256 calling the SHA-256 block function directly
+/// on pre-padded fixed-size messages, and reducing the 256-bit index hash
+/// mod `space_cost` with four 64-bit steps instead of a generic bignum
+/// `rem`. Checked byte-identical with balloon-hash below.
+mod direct {
+    use sha2_v011::block_api::compress256;
+    use sha2_v011::{Digest, Sha256};
+
+    const IV: [u32; 8] =
+        [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+
+    /// SHA-256 of a message of at most 119 bytes given as parts, padded in one stack buffer.
+    #[inline(always)]
+    fn h(parts: &[&[u8]]) -> [u8; 32] {
+        let mut buf = [[0u8; 64]; 2];
+        let flat = buf.as_flattened_mut();
+        let mut n = 0;
+        for p in parts {
+            flat[n..n + p.len()].copy_from_slice(p);
+            n += p.len();
+        }
+        flat[n] = 0x80;
+        let blocks = if n + 9 <= 64 { 1 } else { 2 };
+        flat[blocks * 64 - 8..blocks * 64].copy_from_slice(&((n as u64) * 8).to_be_bytes());
+        let mut st = IV;
+        compress256(&mut st, &buf[..blocks]);
+        let mut out = [0u8; 32];
+        for (o, w) in out.chunks_exact_mut(4).zip(st) {
+            o.copy_from_slice(&w.to_be_bytes());
+        }
+        out
+    }
+
+    /// The hash read as a little-endian 256-bit integer, mod `s`.
+    #[inline(always)]
+    fn rem(hash: &[u8; 32], s: u64) -> usize {
+        let mut r: u128 = 0;
+        for j in (0..4).rev() {
+            let limb = u64::from_le_bytes(hash[8 * j..8 * j + 8].try_into().unwrap());
+            r = ((r << 64) | u128::from(limb)) % u128::from(s);
+        }
+        r as usize
+    }
+
+    fn thread(pwd: &[u8], salt: &[u8], s: usize, t_cost: u64, thread_id: u64, buf: &mut [[u8; 32]]) -> [u8; 32] {
+        let mut cnt: u64 = 0;
+        let mut d = Sha256::new();
+        d.update(cnt.to_le_bytes());
+        d.update(pwd);
+        d.update(salt);
+        d.update(thread_id.to_le_bytes());
+        buf[0] = d.finalize().into();
+        cnt += 1;
+        for m in 1..s {
+            buf[m] = h(&[&cnt.to_le_bytes(), &buf[m - 1]]);
+            cnt += 1;
+        }
+        let tid = thread_id.to_le_bytes();
+        for t in 0..t_cost {
+            for m in 0..s {
+                let prev = buf[if m == 0 { s - 1 } else { m - 1 }];
+                buf[m] = h(&[&cnt.to_le_bytes(), &prev, &buf[m]]);
+                cnt += 1;
+                for i in 0..3u64 {
+                    let idx = h(&[&t.to_le_bytes(), &(m as u64).to_le_bytes(), &i.to_le_bytes()]);
+                    let other = rem(&h(&[&cnt.to_le_bytes(), salt, &tid, &idx]), s as u64);
+                    cnt += 1;
+                    buf[m] = h(&[&cnt.to_le_bytes(), &buf[m], &buf[other]]);
+                    cnt += 1;
+                }
+            }
+        }
+        buf[s - 1]
+    }
+
+    /// Balloon-M, threads run one after the other.
+    pub fn balloon_m(pwd: &[u8], salt: &[u8], s: u32, t: u32, p: u8) -> [u8; 32] {
+        assert!(salt.len() <= 64, "prototype: salt up to 64 bytes");
+        let mut buf = vec![[0u8; 32]; s as usize];
+        let mut x = [0u8; 32];
+        for k in 1..=u64::from(p) {
+            let o = thread(pwd, salt, s as usize, u64::from(t), k, &mut buf);
+            x.iter_mut().zip(o).for_each(|(a, b)| *a ^= b);
+        }
+        let mut d = Sha256::new();
+        d.update(pwd);
+        d.update(salt);
+        d.update(x);
+        d.finalize().into()
+    }
+}
+
 fn rate_section(quick: bool) {
     println!("## 1. SHA-256 compression rate: KDF / raw (same run)\n");
     let raw = raw_compressions_per_sec();
@@ -97,13 +190,18 @@ fn rate_section(quick: bool) {
         let new = balloon_sha256(PASSWORD, &SALT, &params).unwrap();
         let old = balloon_v04(&params);
         assert_eq!(*new, old, "balloon-hash 0.5.0-rc.5 and 0.4.0 disagree");
+        let fast = direct::balloon_m(PASSWORD, &SALT, s, 3, 1);
+        assert_eq!(*new, fast, "the direct prototype disagrees with balloon-hash");
         let d5 = time_n(runs, || {
             black_box(balloon_sha256(PASSWORD, &SALT, &params).unwrap());
         });
         let d4 = time_n(runs, || {
             black_box(balloon_v04(&params));
         });
-        for (name, d) in [("0.5.0-rc.5 (used)", d5), ("0.4.0", d4)] {
+        let dp = time_n(runs, || {
+            black_box(direct::balloon_m(PASSWORD, &SALT, s, 3, 1));
+        });
+        for (name, d) in [("0.5.0-rc.5 (used)", d5), ("0.4.0", d4), ("direct compress256 prototype (bench only)", dp)] {
             let r = c / d.as_secs_f64();
             println!(
                 "| {name} | {s} | 3 | 1 | {:.1} | {:.2} | {:.2} | {:.2} |",
@@ -157,43 +255,74 @@ fn memory_section(quick: bool) {
 }
 
 fn end_to_end_section(quick: bool) {
+    use share_backup_core::MethodId;
+    use share_backup_object_store::ObjectCipherTextStore;
+    use share_backup_orchestrator::{BackupRequest, Orchestrator, RecordingNotifier, RecoverRequest};
+    use std::sync::Arc;
+
     println!("## 3. Password backup and recovery ÷ one KDF, same costs\n");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let s = if quick { 1 << 15 } else { 1 << 17 };
     let params = KdfParams::new(s, 3, 1).unwrap();
-    let provider = PasswordProvider::builder().policy(Policy::password()).kdf_params(params).build().unwrap();
+    let provider = Arc::new(PasswordProvider::builder().policy(Policy::password()).kdf_params(params).build().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let orch = Orchestrator::builder()
+        .provider(provider.clone())
+        .store(Arc::new(ObjectCipherTextStore::local_dir(dir.path()).unwrap()))
+        .notifier(Arc::new(RecordingNotifier::new()))
+        .build()
+        .unwrap();
     let user = UserId::new("bench-user").unwrap();
     let share = BackupShare::new(vec![7u8; 4096]).unwrap();
-    let ctx = Context::new(user, BackupId::generate().unwrap())
-        .with_configs(Configs::new().with(PasswordConfig::new("correct horse battery staple")));
-    let runs = if quick { 5 } else { 9 };
-    // Interleaved, so that load from other processes hits all three alike.
+    let pw = || PasswordConfig::new("correct horse battery staple");
+    let ctx = Context::new(user.clone(), BackupId::generate().unwrap()).with_configs(Configs::new().with(pw()));
+    let runs = if quick { 5 } else { 15 };
     let env = rt.block_on(provider.seal_share(&share, &ctx)).unwrap().0;
     black_box(balloon_sha256(PASSWORD, &SALT, &params).unwrap());
-    let (mut kdf, mut backup, mut recover) = (Vec::new(), Vec::new(), Vec::new());
+    let backup_req =
+        || BackupRequest::new(user.clone(), share.clone()).with_method(MethodId::PASSWORD).with_config(pw());
+    rt.block_on(orch.backup(backup_req())).unwrap();
+    // Interleaved, so that load from other processes hits all alike.
+    let mut t: [Vec<Duration>; 5] = Default::default();
     for _ in 0..runs {
-        let t = Instant::now();
-        black_box(balloon_sha256(PASSWORD, &SALT, &params).unwrap());
-        kdf.push(t.elapsed());
-        let t = Instant::now();
-        black_box(rt.block_on(provider.seal_share(&share, &ctx)).unwrap());
-        backup.push(t.elapsed());
-        let t = Instant::now();
-        black_box(rt.block_on(provider.open_envelope(&env, &ctx)).unwrap());
-        recover.push(t.elapsed());
+        let mut time = |i: usize, f: &mut dyn FnMut()| {
+            let t0 = Instant::now();
+            f();
+            t[i].push(t0.elapsed());
+        };
+        time(0, &mut || {
+            black_box(balloon_sha256(PASSWORD, &SALT, &params).unwrap());
+        });
+        time(1, &mut || {
+            black_box(rt.block_on(provider.seal_share(&share, &ctx)).unwrap());
+        });
+        time(2, &mut || {
+            black_box(rt.block_on(orch.backup(backup_req())).unwrap());
+        });
+        time(3, &mut || {
+            black_box(rt.block_on(provider.open_envelope(&env, &ctx)).unwrap());
+        });
+        time(4, &mut || {
+            let req = RecoverRequest::new(user.clone()).with_method(MethodId::PASSWORD).with_config(pw());
+            black_box(rt.block_on(orch.recover(req)).unwrap());
+        });
     }
-    let (kdf, backup, recover) = (median(kdf), median(backup), median(recover));
-    println!("costs: {params}; share 4 KiB; median of {runs}\n");
-    println!("| operation | ms | ÷ one KDF |");
-    println!("| --- | --- | --- |");
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!("| one KDF (balloon_sha256) | {:.1} | 1.000 |", ms(kdf));
+    let mins: Vec<Duration> = t.iter().map(|v| *v.iter().min().unwrap()).collect();
+    let [kdf, seal, backup, open, recover] = t.map(median);
     println!(
-        "| backup (seal_share: policy + KDF + HKDF + AES-SIV) | {:.1} | {:.3} |",
-        ms(backup),
-        ms(backup) / ms(kdf)
+        "costs: {params}; share 4 KiB; local-directory store (share-backup-object-store, file://), recording notifier; median of {runs}, interleaved\n"
     );
-    println!("| recovery (open_envelope) | {:.1} | {:.3} |", ms(recover), ms(recover) / ms(kdf));
+    println!("| operation | median ms | ÷ one KDF (medians) | min ms | ÷ one KDF (minima) |");
+    println!("| --- | --- | --- | --- | --- |");
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let row = |name: &str, d: Duration, m: Duration| {
+        println!("| {name} | {:.1} | {:.3} | {:.1} | {:.3} |", ms(d), ms(d) / ms(kdf), ms(m), ms(m) / ms(mins[0]))
+    };
+    row("one KDF (balloon_sha256)", kdf, mins[0]);
+    row("provider seal_share (policy + zxcvbn + KDF + HKDF + AES-SIV)", seal, mins[1]);
+    row("**orchestrator backup** (probe, seal, verify, store, notify, commit, prune)", backup, mins[2]);
+    row("provider open_envelope", open, mins[3]);
+    row("orchestrator recover", recover, mins[4]);
     println!();
 }
 
