@@ -602,7 +602,9 @@ impl Orchestrator {
         keep: BackupId,
         superseded: Option<BackupId>,
     ) -> PruneReport {
-        if !self.inner.prune {
+        // A first backup supersedes nothing: leftovers of failed attempts wait
+        // for the next backup (saves a listing per first backup).
+        if !self.inner.prune || superseded.is_none() {
             return PruneReport::default();
         }
         match self.prune_versions(provider, call, m, keep, superseded).await {
