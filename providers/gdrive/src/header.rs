@@ -188,3 +188,30 @@ mod tests {
         assert_eq!(n1.len(), 3 + 32 + 4);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn parsing_arbitrary_bytes_never_panics_and_accepts_only_canonical_headers(
+            bytes in proptest::collection::vec(any::<u8>(), 0..300)
+        ) {
+            let h = KeyHeader::new(bytes.clone()).unwrap();
+            if let Ok(parsed) = DriveHeader::parse(&h) {
+                let again = parsed.encode().unwrap();
+                prop_assert_eq!(again.as_bytes(), &bytes[..]);
+            }
+        }
+
+        #[test]
+        fn valid_headers_round_trip(id in "[A-Za-z0-9_-]{1,128}", name in "[a-z0-9.-]{1,64}", folder in any::<bool>()) {
+            let h = DriveHeader { location: if folder { Location::Folder } else { Location::AppData }, file_id: id, name };
+            prop_assert_eq!(DriveHeader::parse(&h.encode().unwrap()).unwrap(), h);
+        }
+    }
+}
