@@ -84,6 +84,7 @@ pub const PROVIDER_CASES: &[ProviderCase] = &[
     case!("concurrency", "32 concurrent backups and recoveries all succeed", |p, h| concurrency(&p, &h)),
     case!("cancellation", "a backup or recovery dropped at any await point loses nothing", |p, h| cancellation(&p, &h)),
     case!("progress", "the provider reports only its own steps, in order, never done", |p, h| progress(&p, &h)),
+    case!("traced", "seal_key and open_key emit tracing naming the backup id", |p, h| traced(&p, &h)),
     case!(
         "no_secret_in_debug",
         "no Debug, Display, error, key header or tracing event shows a secret, share or key",
@@ -283,30 +284,45 @@ pub async fn wrong_secret(provider: &Arc<dyn BackupProvider>, harness: &Harness)
     Ok(Outcome::Passed)
 }
 
-/// For a provider that `needs_user_secret`: `seal_key`, `open_key` and
-/// `probe` without the per-call config fail with `InvalidInput` (that tells
-/// the caller what to pass), never with a key.
+/// Calls without the per-call configs the harness passes. For a provider
+/// that `needs_user_secret`, `seal_key`, `open_key` and `probe` fail with
+/// `InvalidInput` (that tells the caller what to pass), never with a key.
+/// For another provider whose harness passes configs (an access token),
+/// each call either succeeds (the provider has a fallback) or fails with a
+/// typed, final error: not `Internal`, not retryable, never a panic.
 pub async fn missing_config(provider: &Arc<dyn BackupProvider>, harness: &Harness) -> CaseResult {
     let (p, h) = (provider, harness);
-    if let Some(s) = skip_unless(p.capabilities().needs_user_secret, "capabilities: needs_user_secret is false") {
-        return Ok(s);
-    }
     let u = user("missing-config", "a");
+    let secret = p.capabilities().needs_user_secret;
+    if !secret && h.configs(&u).is_empty() {
+        return Ok(Outcome::skipped(
+            "capabilities: needs_user_secret is false, and the harness passes no per-call configs",
+        ));
+    }
     let b = backup(p, h, &u, 32).await?;
     let bare = recovery_context(h, &u, &b.env)?.with_configs(Configs::new());
-    let contract = "a missing per-call secret is an InvalidInput error";
-    match p.seal_key(&bare.clone().with_backup_id(setup(BackupId::generate(), "backup id")?)).await {
-        Ok(_) => return Err(Failure::new(contract, "seal_key without configs returned a key")),
-        Err(e) => ensure(e.kind() == &ErrorKind::InvalidInput, contract, || format!("seal_key: {}", described(&e)))?,
+    let fresh = bare.clone().with_backup_id(setup(BackupId::generate(), "backup id")?);
+    let results = [
+        ("seal_key", p.seal_key(&fresh).await.map(|_| ())),
+        ("open_key", p.open_key(b.env.key_header(), &bare).await.map(|_| ())),
+        ("probe", p.probe(&bare).await),
+    ];
+    for (call, r) in results {
+        if secret {
+            let contract = "a missing per-call secret is an InvalidInput error";
+            match r {
+                Ok(()) => return Err(Failure::new(contract, format!("{call} without configs succeeded"))),
+                Err(e) => {
+                    ensure(e.kind() == &ErrorKind::InvalidInput, contract, || format!("{call}: {}", described(&e)))?
+                }
+            }
+        } else if let Err(e) = r {
+            ensure(refusal_ok(&e), "a missing per-call config is a typed, final error", || {
+                format!("{call}: {}", described(&e))
+            })?;
+        }
     }
-    match p.open_key(b.env.key_header(), &bare).await {
-        Ok(_) => return Err(Failure::new(contract, "open_key without configs returned a key")),
-        Err(e) => ensure(e.kind() == &ErrorKind::InvalidInput, contract, || format!("open_key: {}", described(&e)))?,
-    }
-    match p.probe(&bare).await {
-        Ok(()) => return Err(Failure::new(contract, "probe without configs succeeded")),
-        Err(e) => ensure(e.kind() == &ErrorKind::InvalidInput, contract, || format!("probe: {}", described(&e)))?,
-    }
+    recovers(p, h, &b, "calls without configs leave the backup recoverable").await?;
     Ok(Outcome::Passed)
 }
 
@@ -807,6 +823,45 @@ pub async fn progress(provider: &Arc<dyn BackupProvider>, harness: &Harness) -> 
     })?;
     sink.finish(false);
     check_final(&log_of(&log), false, "failed recovery")?;
+
+    // A failed backup, where the provider can be made to fail: no secret.
+    if caps.needs_user_secret {
+        let (sink, log) = ProgressSink::recording();
+        let bctx = context(h, &u)?.with_configs(Configs::new()).with_progress(sink.clone());
+        sink.report(Status::Reading);
+        let r = p.seal_share(&share, &bctx).await;
+        ensure(r.is_err(), "a backup without the user's secret fails", || "it sealed an envelope".to_owned())?;
+        ensure(!sink.is_finished(), "a provider never reports done, also when it fails", || {
+            format!("after a failed seal_share: {}", statuses(&log_of(&log)))
+        })?;
+        sink.finish(false);
+        check_final(&log_of(&log), false, "failed backup")?;
+    }
+    Ok(Outcome::Passed)
+}
+
+/// `seal_key` and `open_key` each emit at least one tracing span or event
+/// (the design asks for a span per provider call) that names the backup id,
+/// so that an operator can follow one backup through the logs. What the
+/// fields must not contain is checked by `no_secret_in_debug`.
+pub async fn traced(provider: &Arc<dyn BackupProvider>, harness: &Harness) -> CaseResult {
+    let (p, h) = (provider, harness);
+    let u = user("traced", "a");
+    let ctx = context(h, &u)?;
+    let id = ctx.backup_id().to_string();
+    let capture = Capture::default();
+    let sealed = call(p.seal_key(&ctx).with_subscriber(capture.clone()).await, "seal_key succeeds")?;
+    let text = capture.text();
+    ensure(text.contains(&id), "seal_key emits a tracing span or event naming the backup id", || {
+        if text.is_empty() { "it emitted nothing".to_owned() } else { format!("it emitted:\n{text}") }
+    })?;
+    let capture = Capture::default();
+    let rctx = context(h, &u)?.with_backup_id(ctx.backup_id());
+    call(p.open_key(&sealed.header, &rctx).with_subscriber(capture.clone()).await, "open_key succeeds")?;
+    let text = capture.text();
+    ensure(text.contains(&id), "open_key emits a tracing span or event naming the backup id", || {
+        if text.is_empty() { "it emitted nothing".to_owned() } else { format!("it emitted:\n{text}") }
+    })?;
     Ok(Outcome::Passed)
 }
 

@@ -13,7 +13,7 @@ use share_backup_conformance::{
     run_store_case, run_store_cases,
 };
 use share_backup_core::BackupProvider;
-use support::{Flaw, MemKeys, PinFlaw, PinKeys, RefStore, StoreFlaw, pin_harness};
+use support::{Flaw, MemKeys, PinFlaw, PinKeys, RefStore, StoreFlaw, pin_harness, token_harness};
 
 fn unregistered() -> Harness {
     Harness::new().skip("registration", "test double, not registered")
@@ -133,9 +133,27 @@ async fn a_provider_that_logs_the_secret_fails_no_secret_in_debug() {
 }
 
 #[tokio::test]
+async fn a_provider_that_panics_without_its_token_fails_missing_config() {
+    let r = case("missing_config", MemKeys::shared("broken-token", Flaw::PanicsWithoutToken), token_harness()).await;
+    assert_fails(r, &["never panics", "no token"]);
+}
+
+#[tokio::test]
+async fn a_provider_that_needs_a_token_passes_missing_config_when_it_refuses_cleanly() {
+    let r = case("missing_config", MemKeys::shared("memkeys", Flaw::None), token_harness()).await;
+    assert_eq!(r.unwrap(), Outcome::Passed);
+}
+
+#[tokio::test]
+async fn a_provider_that_emits_no_tracing_fails_traced() {
+    let r = case("traced", MemKeys::shared("broken-silent", Flaw::Silent), Harness::new()).await;
+    assert_fails(r, &["seal_key emits a tracing span or event naming the backup id", "it emitted nothing"]);
+}
+
+#[tokio::test]
 async fn a_provider_that_defaults_a_missing_secret_fails_missing_config() {
     let r = case("missing_config", PinKeys::shared(PinFlaw::EmptyPinDefault), pin_harness()).await;
-    assert_fails(r, &["a missing per-call secret is an InvalidInput error", "returned a key"]);
+    assert_fails(r, &["a missing per-call secret is an InvalidInput error", "seal_key without configs succeeded"]);
 }
 
 #[tokio::test]
@@ -174,12 +192,12 @@ async fn capabilities_gate_the_secret_cases_with_a_reason() {
         skipped,
         vec![
             ("wrong_secret", "capabilities: needs_user_secret is false"),
-            ("missing_config", "capabilities: needs_user_secret is false")
+            ("missing_config", "capabilities: needs_user_secret is false, and the harness passes no per-call configs")
         ]
     );
     let text = r.to_string();
     assert!(text.contains("skipped wrong_secret [memkeys]: capabilities"), "{text}");
-    assert!(text.ends_with("15 passed, 0 failed, 2 skipped"), "{text}");
+    assert!(text.ends_with(&format!("{} passed, 0 failed, 2 skipped", PROVIDER_CASES.len() - 2)), "{text}");
 }
 
 async fn store_case(name: &str, flaw: StoreFlaw) -> CaseResult {

@@ -43,6 +43,20 @@ pub enum Flaw {
     RetryableOnBadHeader,
     /// Every seal returns the same key.
     ReusesKey,
+    /// Panics when the per-call `Token` config is missing.
+    PanicsWithoutToken,
+    /// Emits no tracing at all.
+    Silent,
+}
+
+/// A per-call credential that [`MemKeys`] reads when the harness passes it.
+#[derive(Debug)]
+pub struct Token(pub String);
+
+pub fn token_harness() -> share_backup_conformance::Harness {
+    share_backup_conformance::Harness::new()
+        .with_configs(|u| Configs::new().with(Token(format!("tok-{u}"))))
+        .with_secrets(|u| vec![format!("tok-{u}")])
 }
 
 type Slot = (String, [u8; 16]);
@@ -63,6 +77,15 @@ impl MemKeys {
             keys: Mutex::new(HashMap::new()),
             last: Mutex::new(None),
         })
+    }
+
+    fn trace(&self, call: &str, ctx: &Context) {
+        if self.flaw == Flaw::PanicsWithoutToken {
+            ctx.config::<Token>().expect("no token");
+        }
+        if self.flaw != Flaw::Silent {
+            tracing::info!(call, backup_id = %ctx.backup_id(), "memkeys call");
+        }
     }
 
     fn slot(&self, user: &UserId, id: [u8; 16]) -> Slot {
@@ -104,6 +127,7 @@ impl BackupProvider for MemKeys {
         Ok(())
     }
     async fn seal_key(&self, ctx: &Context) -> Result<SealedKey> {
+        self.trace("seal_key", ctx);
         ctx.report(Status::Generating);
         match self.flaw {
             Flaw::ReportsDone => ctx.progress().finish(true),
@@ -121,6 +145,7 @@ impl BackupProvider for MemKeys {
         Ok(SealedKey { key, header: KeyHeader::new(header)? })
     }
     async fn open_key(&self, header: &KeyHeader, ctx: &Context) -> Result<DataKey> {
+        self.trace("open_key", ctx);
         ctx.report(Status::FetchingKey);
         if self.flaw == Flaw::Hangs {
             tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -199,6 +224,7 @@ impl PinKeys {
         if self.flaw == PinFlaw::LogsPin {
             tracing::debug!(pin = %pin, "deriving");
         }
+        tracing::debug!(backup_id = %ctx.backup_id(), "deriving a key");
         ctx.report(Status::DerivingKey);
         let mut h = Sha512::new();
         h.update(salt);
