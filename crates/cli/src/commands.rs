@@ -286,7 +286,7 @@ impl App {
     }
 
     fn no_terminal(what: &str, flags: &str) -> Error {
-        Error::invalid_input(format!("a {what} is needed and there is no terminal to ask for it"))
+        Error::invalid_input(format!("a {what} is needed and cannot be asked for (no terminal, or --no-prompt)"))
             .with_hint(format!("pass it with {flags} (never as an argument)"))
     }
 

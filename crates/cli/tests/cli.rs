@@ -486,3 +486,28 @@ fn the_feature_build_lists_keydir_exactly_when_the_feature_is_on() {
     let has_keydir = r["providers"].as_array().unwrap().iter().any(|p| p["method"] == "keydir");
     assert_eq!(has_keydir, cfg!(feature = "example-keydir"));
 }
+
+#[test]
+fn verbose_logs_show_the_steps_but_never_a_secret() {
+    let env = Env::new();
+    let share = env.write("share.bin", SHARE);
+    let o = env
+        .cmd()
+        .args(["-vv", "backup", "-u", "alice", "-m", "password", "--password-stdin", "--share-file"])
+        .arg(&share)
+        .write_stdin(format!("{PASSWORD}\n"))
+        .output()
+        .unwrap();
+    let (_, err) = texts(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("share_backup.backup"), "the protocol's spans are logged: {err}");
+    assert_no_secret(&o, &[PASSWORD, std::str::from_utf8(SHARE).unwrap()]);
+    let o = env
+        .cmd()
+        .args(["-vv", "recover", "-u", "alice", "--password-stdin", "--out", "back.bin"])
+        .write_stdin(format!("{PASSWORD}\n"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", texts(&o).1);
+    assert_no_secret(&o, &[PASSWORD, std::str::from_utf8(SHARE).unwrap()]);
+}

@@ -169,3 +169,18 @@ fn ctrl_c_at_the_prompt_stops_cleanly_with_exit_code_130() {
     assert!(!seen.contains("mellow"), "echoed:\n{seen}");
     assert!(!env.notify_log().exists(), "nothing was attempted");
 }
+
+#[test]
+fn no_prompt_refuses_to_ask_even_at_a_terminal() {
+    let env = Env::new();
+    let share = env.write("share.bin", SHARE);
+    let share = share.to_str().unwrap().to_owned();
+    let mut seen = String::new();
+    let mut c = echoing(&support::bin(), &["backup", "-u", "alice", "-m", "password", "--share-file", &share]);
+    env.apply(&mut c);
+    c.env("SHARE_BACKUP_NO_PROMPT", "1");
+    let mut p = rexpect::session::spawn_command(c, Some(30_000)).unwrap();
+    expect(&mut p, "cannot be asked for (no terminal, or --no-prompt)", &mut seen);
+    finish(p, &mut seen);
+    assert!(!seen.contains("New password"), "{seen}");
+}
