@@ -661,6 +661,10 @@ async fn raw_json(
         .map_err(|e| DriveError::protocol(format!("Google Drive sent JSON that does not decode: {e}")))
 }
 
+fn no_folder() -> Error {
+    Error::internal("the Drive folder was neither found nor created").with_method(METHOD.clone())
+}
+
 fn with_method(e: Error) -> Error {
     if e.method().is_some() { e } else { e.with_method(METHOD.clone()) }
 }
@@ -728,12 +732,12 @@ impl BackupProvider for DriveProvider {
             let file_id = match &self.mode {
                 FolderMode::AppData => self.upload(source.as_ref(), location, "appDataFolder", &name, &content).await?,
                 FolderMode::Folder(_) => {
-                    let parent = self.folder_id(ctx, source.as_ref(), true).await?.unwrap_or_default();
+                    let parent = self.folder_id(ctx, source.as_ref(), true).await?.ok_or_else(no_folder)?;
                     match self.upload(source.as_ref(), location, &parent, &name, &content).await {
                         // The cached folder was deleted meanwhile: find or make it again, once.
                         Err(e) if e.kind() == &ErrorKind::NotFound => {
                             self.forget_folder(ctx);
-                            let parent = self.folder_id(ctx, source.as_ref(), true).await?.unwrap_or_default();
+                            let parent = self.folder_id(ctx, source.as_ref(), true).await?.ok_or_else(no_folder)?;
                             self.upload(source.as_ref(), location, &parent, &name, &content).await?
                         }
                         r => r?,
