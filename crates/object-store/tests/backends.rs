@@ -295,6 +295,32 @@ mod cases {
         assert_eq!(e.kind(), &ErrorKind::Conflict, "the CAS reads the log, not a stale hint");
     }
 
+    pub async fn a_hint_far_behind_falls_back_to_listing_the_commit_log(f: &Fixture) {
+        let (u, m) = (user("kim"), MethodId::GDRIVE);
+        let mut prev = None;
+        for n in 1..=22u8 {
+            f.store.stage(&u, &m, id(n), &envelope(n)).await.unwrap();
+            f.store.commit(&u, &m, id(n), prev).await.unwrap();
+            prev = Some(id(n));
+        }
+        let paths = f.all_paths().await;
+        let head = Path::from(paths.iter().find(|p| p.ends_with("/head")).unwrap().as_str());
+        let first = Path::from(paths.iter().find(|p| p.ends_with("/commits/00000000000000000001")).unwrap().as_str());
+        let old = f.raw.get(&first).await.unwrap().bytes().await.unwrap();
+        f.raw.put(&head, old.into()).await.unwrap();
+
+        f.counter.reset();
+        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().backup_id, id(22));
+        let c = f.counter.counts();
+        assert_eq!(c.list, 1, "probing gave way to one listing: {c:?}");
+        assert!(c.total() < 40, "{c:?}");
+        f.counter.reset();
+        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().backup_id, id(22));
+        assert_eq!(f.counter.counts().total(), 3, "the hint was repaired");
+        let e = f.store.commit(&u, &m, id(1), Some(id(21))).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Conflict);
+    }
+
     pub async fn a_write_whose_answer_was_lost_is_recognised_on_retry(f: &Fixture) {
         let (u, m) = (user("ken"), MethodId::PASSWORD);
         // The first request of each call lands, then fails as a lost response would.
@@ -367,6 +393,7 @@ macro_rules! backend {
                 current_reads_three_objects_whatever_the_number_of_versions_and_users,
                 no_object_path_contains_the_user_id,
                 a_stale_or_missing_head_hint_still_finds_the_latest_commit_and_is_repaired,
+                a_hint_far_behind_falls_back_to_listing_the_commit_log,
                 a_write_whose_answer_was_lost_is_recognised_on_retry,
                 a_transient_failure_without_retries_is_unavailable_and_changes_nothing,
                 from_url_builds_a_working_store,
