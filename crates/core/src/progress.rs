@@ -178,10 +178,8 @@ impl ProgressSink {
             if st.finished {
                 return;
             }
-            if !p.done {
-                if st.last.is_some_and(|last| p.status.rank() <= last.rank()) {
-                    return;
-                }
+            if !p.done && st.last.is_some_and(|last| p.status.rank() <= last.rank()) {
+                return;
             }
             st.last = Some(p.status);
             st.finished = p.done;

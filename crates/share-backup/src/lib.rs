@@ -35,6 +35,7 @@ pub mod providers {
 }
 
 /// The method ids this build of the facade links, from its cargo features.
+#[allow(clippy::vec_init_then_push)] // each push is behind its own feature
 pub fn enabled_methods() -> Vec<MethodId> {
     let mut v = Vec::new();
     #[cfg(feature = "gdrive")]
