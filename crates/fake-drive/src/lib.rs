@@ -342,6 +342,28 @@ impl FakeDrive {
         self.shared.lock().files.iter().find(|f| f.id == id).cloned()
     }
 
+    /// Creates a folder at the top of [`DEFAULT_ACCOUNT`]'s My Drive, as the
+    /// user (or another process) would; returns its id.
+    pub fn add_folder(&self, name: &str) -> String {
+        let mut g = self.shared.lock();
+        g.next_seq += 1;
+        let id = server::new_id();
+        let seq = g.next_seq;
+        g.files.push(FakeFile {
+            id: id.clone(),
+            name: name.to_owned(),
+            mime_type: FOLDER_MIME.to_owned(),
+            parents: vec![ROOT_ID.to_owned()],
+            account: DEFAULT_ACCOUNT.to_owned(),
+            space: Space::Drive,
+            trashed: false,
+            app_properties: serde_json::Map::new(),
+            content: Vec::new(),
+            seq,
+        });
+        id
+    }
+
     /// Removes a file for good, as a user emptying the trash would; true if it existed.
     pub fn remove_file(&self, id: &str) -> bool {
         let mut g = self.shared.lock();

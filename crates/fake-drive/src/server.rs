@@ -488,7 +488,20 @@ fn list(g: &mut Inner, req: &Req<'_>) -> Outcome {
         Ok(q) => q,
         Err(_) => return Err(invalid("q")),
     };
-    let matches: Vec<&FakeFile> = g
+    let order = req.param("orderBy").unwrap_or("");
+    let mut keys: Vec<(&str, bool)> = Vec::new();
+    for k in order.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+        let (field, desc) = match k.split_once(' ') {
+            Some((f, "desc")) => (f, true),
+            None => (k, false),
+            Some(_) => return Err(invalid("orderBy")),
+        };
+        if !["createdTime", "modifiedTime", "name", "folder"].contains(&field) {
+            return Err(invalid("orderBy"));
+        }
+        keys.push((field, desc));
+    }
+    let mut matches: Vec<&FakeFile> = g
         .files
         .iter()
         .filter(|f| f.account == req.account && spaces.contains(&f.space))
@@ -502,6 +515,22 @@ fn list(g: &mut Inner, req: &Req<'_>) -> Outcome {
             })
         })
         .collect();
+    // Without orderBy, Drive promises no order: the fake lists the newest first,
+    // so that a client relying on creation order without asking for it shows up.
+    if keys.is_empty() {
+        matches.sort_by(|a, b| b.seq.cmp(&a.seq));
+    }
+    // Stable sort from the last key to the first gives the lexicographic order.
+    for (field, desc) in keys.iter().rev() {
+        matches.sort_by(|a, b| {
+            let o = match *field {
+                "name" => a.name.cmp(&b.name),
+                "folder" => b.is_folder().cmp(&a.is_folder()),
+                _ => a.seq.cmp(&b.seq),
+            };
+            if *desc { o.reverse() } else { o }
+        });
+    }
     let page: Vec<Value> = matches.iter().skip(offset).take(page_size).map(|f| file_json(f)).collect();
     let more = matches.len() > offset + page.len();
     let mut v = json!({"kind": "drive#fileList", "incompleteSearch": false});

@@ -152,7 +152,8 @@ async fn list_filters_by_space_and_query_and_pages() {
     let mut names = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let mut url = format!("{base}files?spaces=appDataFolder&pageSize=2&fields=nextPageToken,files(name)");
+        let mut url =
+            format!("{base}files?spaces=appDataFolder&orderBy=createdTime&pageSize=2&fields=nextPageToken,files(name)");
         if let Some(t) = &token {
             url.push_str(&format!("&pageToken={t}"));
         }
@@ -178,6 +179,8 @@ async fn bad_list_parameters_are_invalid_values() {
         ("pageSize=0", "pageSize"),
         ("pageSize=1001", "pageSize"),
         ("pageToken=forged", "pageToken"),
+        ("orderBy=size", "orderBy"),
+        ("orderBy=name%20sideways", "orderBy"),
     ] {
         let r = get(&format!("{base}files?{q}")).await;
         assert_eq!(r.google_error(400), "invalid", "{q}");
@@ -318,4 +321,20 @@ async fn unknown_routes_are_google_404s() {
     let fake = FakeDrive::start().await.unwrap();
     assert_eq!(get(&format!("{}drive/v2/files", fake.root_url())).await.google_error(404), "notFound");
     assert_eq!(get(&format!("{}files/a/b", fake.base_url())).await.google_error(404), "notFound");
+}
+
+#[tokio::test]
+async fn list_orders_by_creation_time_and_name() {
+    let fake = FakeDrive::start().await.unwrap();
+    for name in ["b", "c", "a"] {
+        upload(&fake, json!({"name": name}), b"x").await;
+    }
+    let base = fake.base_url();
+    let names = |v: Value| -> Vec<String> {
+        v["files"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(names(get(&format!("{base}files?orderBy=createdTime")).await.json()), ["b", "c", "a"]);
+    assert_eq!(names(get(&format!("{base}files?orderBy=createdTime%20desc")).await.json()), ["a", "c", "b"]);
+    assert_eq!(names(get(&format!("{base}files?orderBy=name")).await.json()), ["a", "b", "c"]);
+    assert_eq!(names(get(&format!("{base}files")).await.json()), ["a", "c", "b"], "newest first by default");
 }

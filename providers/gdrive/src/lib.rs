@@ -474,6 +474,8 @@ impl DriveProvider {
                         .list()
                         .q(&q)
                         .spaces("drive")
+                        // Two processes that raced to create it both pick the oldest.
+                        .order_by("createdTime")
                         .page_size(10)
                         .param("fields", "files(id)")
                         .add_scope(SCOPE_FILE)

@@ -603,3 +603,16 @@ async fn a_yup_oauth2_authenticator_supplies_the_token() {
     assert!(p.open_key(&sealed.header, &c).await.unwrap() == sealed.key);
     assert_eq!(fake.requests()[0].bearer.as_deref(), Some(DEFAULT_TOKEN));
 }
+
+#[tokio::test]
+async fn with_two_folders_of_the_name_the_oldest_is_used() {
+    let fake = FakeDrive::start().await.unwrap();
+    // Two processes raced to create the folder: each made one.
+    let older = fake.add_folder("Raced");
+    let _younger = fake.add_folder("Raced");
+    let c = ctx("racer");
+    folder_provider(&fake, "Raced").seal_key(&c).await.unwrap();
+    let key = fake.files().into_iter().find(|f| !f.is_folder()).unwrap();
+    assert_eq!(key.parents, vec![older]);
+    assert_eq!(fake.files().iter().filter(|f| f.is_folder()).count(), 2, "no third folder");
+}
