@@ -84,7 +84,7 @@ impl Server {
                     .with_max_retries(3)
                     .with_delays(Duration::from_millis(1), Duration::from_millis(5)),
             )
-            .timeout(Duration::from_millis(500))
+            .timeout(Duration::from_secs(2))
             .build()
             .unwrap()
     }
@@ -178,7 +178,7 @@ async fn rate_limiting_is_retried_after_the_servers_delay() {
 #[tokio::test]
 async fn a_timed_out_attempt_is_retried() {
     let mut slow = answer(204);
-    slow.delay = Duration::from_secs(3);
+    slow.delay = Duration::from_secs(6);
     let s = Server::start(vec![slow, answer(204)]).await;
     s.notifier().stored_client_backup_share(&user(), &MethodId::PASSWORD, bid(), true).await.unwrap();
     assert_eq!(s.seen().len(), 2);
