@@ -116,6 +116,10 @@ start() {
         return
     fi
     stop_servers quiet
+    local tool
+    for tool in curl python3 setsid; do
+        command -v "$tool" >/dev/null 2>&1 || die "$tool is needed (apt-get install curl python3 util-linux)"
+    done
     ensure_moto
     ensure_azurite
     ensure_azure_sdk
