@@ -117,7 +117,7 @@ impl Reporter {
             Mode::Json => {
                 if let Value::Object(m) = &mut value {
                     m.insert("event".into(), "result".into());
-                    m.insert("ok".into(), true.into());
+                    m.entry("ok").or_insert(true.into());
                 }
                 emit_json(&value);
             }

@@ -70,4 +70,16 @@ async fn the_default_method_backs_up_verifies_and_recovers_through_drive() {
     let (out, err) = texts(&o);
     assert_eq!(o.status.code(), Some(5), "{out}\n{err}");
     assert!(out.contains("gdrive: FAILED"), "{out}");
+    let o = env
+        .cmd()
+        .env("GOOGLE_OAUTH_ACCESS_TOKEN", DEFAULT_TOKEN)
+        .args(["--json", "verify", "-u", "erin"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5));
+    let lines: Vec<serde_json::Value> = texts(&o).0.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let result = lines.iter().find(|v| v["event"] == "result").unwrap();
+    assert_eq!(result["ok"], false, "{result}");
+    assert_eq!(result["checks"][0]["kind"], "not_found");
+    assert_eq!(lines.last().unwrap()["event"], "error");
 }
