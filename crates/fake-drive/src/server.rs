@@ -518,7 +518,7 @@ fn list(g: &mut Inner, req: &Req<'_>) -> Outcome {
     // Without orderBy, Drive promises no order: the fake lists the newest first,
     // so that a client relying on creation order without asking for it shows up.
     if keys.is_empty() {
-        matches.sort_by(|a, b| b.seq.cmp(&a.seq));
+        matches.sort_by_key(|f| std::cmp::Reverse(f.seq));
     }
     // Stable sort from the last key to the first gives the lexicographic order.
     for (field, desc) in keys.iter().rev() {
