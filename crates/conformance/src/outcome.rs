@@ -142,3 +142,33 @@ impl fmt::Display for Report {
         write!(f, "{passed} passed, {failed} failed, {skipped} skipped")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_lists_failures_and_skips_and_ends_with_the_counts() {
+        let r = Report {
+            cases: vec![
+                CaseReport { case: "a", subject: "m".into(), result: Ok(Outcome::Passed) },
+                CaseReport { case: "b", subject: "m".into(), result: Ok(Outcome::skipped("no secret")) },
+                CaseReport { case: "c", subject: "m".into(), result: Err(Failure::new("keys differ", "they match")) },
+            ],
+        };
+        let text = r.to_string();
+        assert!(text.contains("skipped b [m]: no secret"), "{text}");
+        assert!(text.contains("FAILED  c [m]:\n    contract: keys differ\n    observed: they match"), "{text}");
+        assert!(text.ends_with("1 passed, 1 failed, 1 skipped"), "{text}");
+        assert!(!r.passed());
+        assert_eq!(r.failures().map(|(c, _)| c).collect::<Vec<_>>(), vec!["c"]);
+        let panic = std::panic::catch_unwind(|| r.assert_passed()).unwrap_err();
+        assert!(panic.downcast_ref::<String>().unwrap().contains("keys differ"));
+    }
+
+    #[test]
+    fn a_failure_debug_reads_like_its_display_for_unwrap() {
+        let f = Failure::new("the share comes back", "it did not");
+        assert_eq!(format!("{f:?}"), "\ncontract: the share comes back\nobserved: it did not\n");
+    }
+}

@@ -1022,3 +1022,76 @@ pub async fn registration(provider: &Arc<dyn BackupProvider>, _harness: &Harness
         .map(|()| Outcome::Passed),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(key_header: Vec<u8>, share_len: usize) -> Envelope {
+        let user = UserId::new("u").unwrap();
+        let share = BackupShare::new(vec![7; share_len]).unwrap();
+        let binding = share_backup_core::Binding { user: &user, custodian: None, client: None };
+        Envelope::seal(
+            MethodId::new("keydir").unwrap(),
+            BackupId::from_bytes([3; 16]),
+            Aead::Aes256Siv,
+            KeyHeader::new(key_header).unwrap(),
+            &DataKey::from_bytes([9; 64]),
+            &share,
+            &binding,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn tamperings_change_every_header_character_and_byte_and_never_return_the_original() {
+        let env = envelope(vec![1; 17], 32);
+        let text = env.encode();
+        let all = tamperings(&text, &env, 48);
+        assert!(all.iter().all(|(_, t)| t != &text), "a tampering equals the original");
+        let header_end = text.rfind('.').unwrap();
+        for i in 0..header_end {
+            let label = format!("character {i} ");
+            assert!(all.iter().any(|(w, _)| w.starts_with(&label)), "character {i} is not changed");
+        }
+        for i in 0..env.header_bytes().len() {
+            assert!(all.iter().any(|(w, _)| w == &format!("header byte {i} xor 0x01")), "header byte {i}");
+        }
+        assert!(all.iter().any(|(w, _)| w == "an empty key header"));
+    }
+
+    #[test]
+    fn tamperings_of_a_large_envelope_sample_the_body_and_stay_bounded() {
+        let env = envelope(vec![1; 17], 64 * 1024);
+        let all = tamperings(&env.encode(), &env, 48);
+        assert!(all.len() < 400, "{} tamperings", all.len());
+        assert!(all.iter().any(|(w, _)| w == &format!("body byte {} xor 0x01", env.body().len() - 1)));
+    }
+
+    #[test]
+    fn a_relabelled_envelope_names_the_new_method_and_keeps_everything_else() {
+        let env = envelope(vec![1, 2, 3], 8);
+        let other = MethodId::new("conformance-other").unwrap();
+        let moved = Envelope::parse(&relabel(&env, &other)).unwrap();
+        assert_eq!(moved.method(), &other);
+        assert_eq!(
+            (moved.backup_id(), moved.key_header(), moved.body()),
+            (env.backup_id(), env.key_header(), env.body())
+        );
+        let same = relabel(&env, env.method());
+        assert_eq!(same, env.encode(), "the suite's header encoding matches core's");
+    }
+
+    #[test]
+    fn poll_limit_stops_a_future_after_the_given_number_of_polls() {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let two_awaits = || async {
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
+            42
+        };
+        assert_eq!(rt.block_on(PollLimit { fut: Box::pin(two_awaits()), polls: 1 }), None);
+        assert_eq!(rt.block_on(PollLimit { fut: Box::pin(two_awaits()), polls: 2 }), None);
+        assert_eq!(rt.block_on(PollLimit { fut: Box::pin(two_awaits()), polls: 3 }), Some(42));
+    }
+}
