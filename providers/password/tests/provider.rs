@@ -75,6 +75,24 @@ async fn a_tampered_body_with_the_right_password_fails_integrity_not_wrong_secre
 }
 
 #[tokio::test]
+async fn a_tampered_salt_cost_or_key_check_reads_as_a_wrong_password() {
+    // Every header field feeds the derivation (HKDF info) or is compared
+    // with it, so a header changed within the cap cannot give the right key.
+    let p = provider();
+    let ctx = ctx_for("alice", Some(PASSWORD));
+    let sealed = p.seal_key(&ctx).await.unwrap();
+    let good = sealed.header.as_bytes().to_vec();
+    // byte 5: space cost low byte (64 -> 65); 13: salt; last: key-check value.
+    for at in [5, 13, good.len() - 1] {
+        let mut b = good.clone();
+        b[at] ^= 1;
+        let e = p.open_key(&KeyHeader::new(b).unwrap(), &ctx).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::WrongSecret, "byte {at}");
+    }
+    assert!(p.open_key(&sealed.header, &ctx).await.unwrap() == sealed.key);
+}
+
+#[tokio::test]
 async fn the_envelope_does_not_open_for_another_user() {
     let p = provider();
     let (env, _) = p.seal_share(&share(), &ctx_for("alice", Some(PASSWORD))).await.unwrap();
