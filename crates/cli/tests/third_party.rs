@@ -96,3 +96,37 @@ fn the_third_party_provider_is_configured_from_the_environment_and_the_default_c
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("directory"), "{err}");
 }
+
+#[test]
+fn with_backups_of_several_methods_recover_asks_which_one_unless_the_chain_decides() {
+    let env = Env::new();
+    let keys = env.path("keys");
+    let share = env.write("share.bin", b"two backups");
+    let run = |args: &[&str], stdin: &str| {
+        env.cmd_of(&keydir_bin()).env("SHARE_BACKUP_KEYDIR_DIR", &keys).args(args).write_stdin(stdin).output().unwrap()
+    };
+    let share = share.to_str().unwrap();
+    assert_eq!(run(&["backup", "-u", "frank", "-m", "keydir", "--share-file", share], "").status.code(), Some(0));
+    let o = run(
+        &["backup", "-u", "frank", "-m", "password", "--password-stdin", "--share-file", share],
+        "correct horse battery staple\n",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", texts(&o).1);
+    let o = run(&["methods", "-u", "frank"], "");
+    assert_eq!(texts(&o).0.lines().collect::<Vec<_>>(), ["keydir", "password"]);
+
+    let o = run(&["recover", "-u", "frank", "--out", "a.bin"], "");
+    let (_, err) = texts(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("several methods [keydir, password]") && err.contains("--method"), "{err}");
+
+    let o = env
+        .cmd_of(&keydir_bin())
+        .env("SHARE_BACKUP_KEYDIR_DIR", &keys)
+        .env("SHARE_BACKUP_DEFAULT_CHAIN", "keydir")
+        .args(["recover", "-u", "frank", "--out", "a.bin"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", texts(&o).1);
+    assert!(texts(&o).0.contains("method keydir"));
+}
