@@ -65,6 +65,7 @@ if [[ -d "$DB_SRC" ]]; then
 else
     echo "warning: $DB_SRC not found; checking advisories against whatever database is cached" >&2
 fi
+cargo fetch --locked --quiet # every package of the lock file, so --offline finds them all
 cargo deny --offline check
 
 step "all checks passed"
