@@ -531,7 +531,8 @@ pub async fn envelope_bound_to_user_and_method(provider: &Arc<dyn BackupProvider
 
 /// The key of user A's backup is scoped to user A: `open_key` with A's key
 /// header but user B's context (B's own configs, as the harness makes them)
-/// fails or gives another key, never A's.
+/// fails or gives another key, never A's; `delete_key` in B's context
+/// leaves A's backup recoverable.
 ///
 /// Why it matters: the envelope binding stops B from decrypting with a key
 /// *inside* the framework, but the binding is not secret; a provider that
@@ -559,7 +560,12 @@ pub async fn key_scoped_to_user(provider: &Arc<dyn BackupProvider>, harness: &Ha
             })?
         }
     }
-    recovers(p, h, &b, "the owner still recovers").await?;
+    if let Err(e) = p.delete_key(b.env.key_header(), &ctx_b).await {
+        ensure(!matches!(e.kind(), ErrorKind::Internal), "refusing another user's delete is a typed error", || {
+            described(&e)
+        })?;
+    }
+    recovers(p, h, &b, "delete_key in another user's context never deletes this user's key").await?;
     Ok(Outcome::Passed)
 }
 

@@ -83,6 +83,13 @@ async fn a_provider_that_overwrites_earlier_keys_fails_repeated_backups() {
 }
 
 #[tokio::test]
+async fn a_provider_whose_delete_ignores_the_user_fails_key_scoped_to_user() {
+    let r = case("key_scoped_to_user", MemKeys::shared("broken-delete-user", Flaw::DeletesAnyUsersKey), Harness::new())
+        .await;
+    assert_fails(r, &["delete_key in another user's context never deletes this user's key", "not_found"]);
+}
+
+#[tokio::test]
 async fn a_provider_that_reuses_its_key_fails_repeated_backups() {
     let r = case("repeated_backups", MemKeys::shared("broken-reuse", Flaw::ReusesKey), Harness::new()).await;
     assert_fails(r, &["fresh data key for every backup"]);

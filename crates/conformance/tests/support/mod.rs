@@ -41,6 +41,8 @@ pub enum Flaw {
     Hangs,
     /// A changed header is reported as a retryable `Unavailable` error.
     RetryableOnBadHeader,
+    /// `delete_key` ignores the user (but `open_key` does not).
+    DeletesAnyUsersKey,
     /// Every seal returns the same key.
     ReusesKey,
     /// Panics when the per-call `Token` config is missing.
@@ -172,8 +174,13 @@ impl BackupProvider for MemKeys {
     }
     async fn delete_key(&self, header: &KeyHeader, ctx: &Context) -> Result<()> {
         let id = header_id(header)?;
-        if self.flaw != Flaw::KeepsDeletedKeys {
-            self.keys.lock().unwrap().remove(&self.slot(ctx.user(), id));
+        let mut keys = self.keys.lock().unwrap();
+        match self.flaw {
+            Flaw::KeepsDeletedKeys => {}
+            Flaw::DeletesAnyUsersKey => keys.retain(|(_, i), _| *i != id),
+            _ => {
+                keys.remove(&self.slot(ctx.user(), id));
+            }
         }
         Ok(())
     }
