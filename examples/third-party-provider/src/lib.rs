@@ -86,12 +86,12 @@ fn create_new(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn backup_id_of(header: &KeyHeader) -> Result<BackupId> {
-    match header.as_bytes() {
-        [HEADER_V1, id @ ..] if id.len() == BackupId::LEN => {
-            Ok(BackupId::from_bytes(id.try_into().map_err(|_| Error::internal("length checked"))?))
-        }
-        _ => Err(Error::invalid_envelope("not a keydir v1 key header (1 version byte and a 16-byte backup id)")),
-    }
+    let id = match header.as_bytes() {
+        [HEADER_V1, id @ ..] => <[u8; BackupId::LEN]>::try_from(id).ok(),
+        _ => None,
+    };
+    id.map(BackupId::from_bytes)
+        .ok_or_else(|| Error::invalid_envelope("not a keydir v1 key header (1 version byte and a 16-byte backup id)"))
 }
 
 #[async_trait]
@@ -149,13 +149,10 @@ fn build(s: &Settings) -> Result<std::sync::Arc<dyn BackupProvider>> {
     Ok(std::sync::Arc::new(KeyDir::from_settings(s)?))
 }
 
+const DIR_DOC: &str = "directory of the key files (default: $SHARE_BACKUP_KEYDIR, else ./share-backup-keys)";
 register_provider!(
     Registration::new("keydir", "Data keys in a local directory (template provider)", env!("CARGO_PKG_NAME"), build)
-        .with_settings(&[SettingSpec::new(
-            "dir",
-            "directory of the key files (default: $SHARE_BACKUP_KEYDIR, else ./share-backup-keys)",
-            "/var/lib/share-backup/keys",
-        )])
+        .with_settings(&[SettingSpec::new("dir", DIR_DOC, "/var/lib/share-backup/keys")])
 );
 
 #[cfg(test)]
