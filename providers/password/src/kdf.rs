@@ -409,7 +409,8 @@ fn derive_for(password: &NormalizedPassword, header: &PasswordHeader) -> Result<
     hk.expand_multi_info(&[INFO_DATA_KEY, &prefix], &mut key[..])
         .and_then(|()| hk.expand_multi_info(&[INFO_KCV, &prefix], &mut kcv))
         .map_err(|_| Error::internal("HKDF refused the output length"))?;
-    Ok(Derived { key: DataKey::from_bytes(*key), kcv })
+    // from_slice copies straight into the key's box: no stray stack copy.
+    Ok(Derived { key: DataKey::from_slice(&key[..])?, kcv })
 }
 
 /// Makes a header with a fresh random salt and derives its key.

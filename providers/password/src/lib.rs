@@ -92,6 +92,8 @@ pub struct PasswordProvider {
     policy: Policy,
     params: KdfParams,
     cap: CostCap,
+    limit: Arc<tokio::sync::Semaphore>,
+    max_concurrent: usize,
 }
 
 /// Builds a [`PasswordProvider`]; every setting has a default.
@@ -101,6 +103,7 @@ pub struct PasswordProviderBuilder {
     policy: Option<Policy>,
     params: Option<KdfParams>,
     cap: Option<CostCap>,
+    max_concurrent: Option<usize>,
 }
 
 impl PasswordProviderBuilder {
@@ -119,6 +122,16 @@ impl PasswordProviderBuilder {
     /// The most work a backup may ask for on recovery ([`CostCap::DEFAULT`]).
     pub fn cost_cap(mut self, cap: CostCap) -> Self {
         self.cap = Some(cap);
+        self
+    }
+
+    /// The most key derivations this provider runs at once (default: the
+    /// number of CPUs). Each holds up to the cap's memory, so this bounds
+    /// the memory a burst of recoveries can take to `n × max_memory_bytes`;
+    /// more derivations wait their turn (a derivation is CPU-bound: running
+    /// more than the cores at once gains nothing).
+    pub fn max_concurrent_derivations(mut self, n: usize) -> Self {
+        self.max_concurrent = Some(n);
         self
     }
 
@@ -146,17 +159,41 @@ impl PasswordProviderBuilder {
             ))
             .with_hint("lower space_cost / time_cost / parallelism, or raise max_work / max_memory_mib")
         })?;
-        Ok(PasswordProvider { policy, params, cap })
+        let max_concurrent = self.max_concurrent.unwrap_or_else(default_concurrency);
+        if max_concurrent == 0 || max_concurrent > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(Error::invalid_input("max_concurrent_derivations must be at least 1"));
+        }
+        Ok(PasswordProvider::with_parts(policy, params, cap, max_concurrent))
     }
 }
 
 impl Default for PasswordProvider {
     fn default() -> Self {
-        PasswordProvider { policy: Policy::default(), params: KdfParams::DEFAULT, cap: CostCap::DEFAULT }
+        PasswordProvider::with_parts(Policy::default(), KdfParams::DEFAULT, CostCap::DEFAULT, default_concurrency())
     }
 }
 
+fn default_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+}
+
 impl PasswordProvider {
+    fn with_parts(policy: Policy, params: KdfParams, cap: CostCap, max_concurrent: usize) -> Self {
+        let limit = Arc::new(tokio::sync::Semaphore::new(max_concurrent));
+        PasswordProvider { policy, params, cap, limit, max_concurrent }
+    }
+
+    /// The most key derivations run at once.
+    pub fn max_concurrent_derivations(&self) -> usize {
+        self.max_concurrent
+    }
+
+    /// Runs a derivation under the concurrency limit, off the executor.
+    async fn derive<T: Send + 'static>(&self, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+        let _permit = self.limit.acquire().await.map_err(|_| Error::internal("the derivation limiter was closed"))?;
+        off_executor(f).await
+    }
+
     /// A builder with the defaults.
     pub fn builder() -> PasswordProviderBuilder {
         PasswordProviderBuilder::default()
@@ -282,7 +319,7 @@ impl BackupProvider for PasswordProvider {
             ctx.report(Status::DerivingKey);
             let params = self.params;
             let t0 = Instant::now();
-            let (derived, header) = off_executor(move || kdf::seal(&pw, &params)).await?;
+            let (derived, header) = self.derive(move || kdf::seal(&pw, &params)).await?;
             tracing::info!(ms = t0.elapsed().as_millis() as u64, "derived the data key of a new backup");
             Ok(SealedKey { key: derived.key, header: KeyHeader::new(header.to_bytes())? })
         }
@@ -310,7 +347,7 @@ impl BackupProvider for PasswordProvider {
             ctx.report(Status::DerivingKey);
             let (cap, header) = (self.cap, header.clone());
             let t0 = Instant::now();
-            let r = off_executor(move || kdf::open(&pw, &header, &cap)).await;
+            let r = self.derive(move || kdf::open(&pw, &header, &cap)).await;
             tracing::info!(ms = t0.elapsed().as_millis() as u64, ok = r.is_ok(), "derived a backup's data key");
             r
         }
@@ -332,6 +369,7 @@ impl fmt::Debug for PasswordProvider {
             .field("kdf", &format_args!("{}", self.params))
             .field("max_work", &self.cap.max_work())
             .field("max_memory_bytes", &self.cap.max_memory_bytes())
+            .field("max_concurrent_derivations", &self.max_concurrent)
             .finish()
     }
 }

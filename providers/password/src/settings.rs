@@ -44,6 +44,7 @@ pub static SETTINGS: &[SettingSpec] = &[
     SettingSpec::new("parallelism", "KDF threads for new backups, 1-64 (default 1)", "1"),
     SettingSpec::new("max_work", "recovery cap: most space x time x parallelism an envelope may ask for", "6291456"),
     SettingSpec::new("max_memory_mib", "recovery cap: most KDF memory an envelope may ask for, in MiB", "256"),
+    SettingSpec::new("max_concurrent", "most key derivations at once (default: the number of CPUs)", "2"),
 ];
 
 fn keys() -> Vec<&'static str> {
@@ -97,7 +98,11 @@ pub(crate) fn build(settings: &Settings) -> Result<PasswordProvider> {
         None => c.max_memory_bytes(),
     };
     let cap = CostCap::new(settings.parse("max_work")?.unwrap_or(c.max_work()), max_memory)?;
-    PasswordProviderBuilder::default().policy(policy).kdf_params(params).cost_cap(cap).build()
+    let mut b = PasswordProviderBuilder::default().policy(policy).kdf_params(params).cost_cap(cap);
+    if let Some(n) = settings.parse::<usize>("max_concurrent")? {
+        b = b.max_concurrent_derivations(n);
+    }
+    b.build()
 }
 
 fn setting_error(key: &str, e: Error) -> Error {

@@ -322,6 +322,32 @@ fn the_registry_lists_and_builds_the_password_provider() {
     assert!(built.capabilities().needs_user_secret);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn derivations_beyond_the_limit_wait_their_turn_and_all_finish() {
+    let p = Arc::new(
+        PasswordProvider::builder()
+            .kdf_params(KdfParams::new(256, 1, 1).unwrap())
+            .max_concurrent_derivations(1)
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(p.max_concurrent_derivations(), 1);
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let p = p.clone();
+            tokio::spawn(async move { p.seal_key(&ctx_for(&format!("user-{i}"), Some(PASSWORD))).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let e = PasswordProvider::builder().max_concurrent_derivations(0).build().unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidInput);
+    let s = PasswordProvider::from_settings(&Settings::from_pairs([("max_concurrent", "3")])).unwrap();
+    assert_eq!(s.max_concurrent_derivations(), 3);
+    assert!(PasswordProvider::default().max_concurrent_derivations() >= 1);
+}
+
 #[test]
 fn each_documented_setting_example_builds() {
     for spec in SETTINGS {
