@@ -240,12 +240,11 @@ impl PasswordProvider {
     ///
     /// # Errors
     /// `WrongSecret` for a wrong old password; `PolicyViolation` for a new
-    /// one that breaks the policy; `Integrity` if `new` is bound to another
+    /// one that breaks the policy; `InvalidInput` if `new` names another
     /// user, custodian or client than `old`.
     pub async fn rewrap(&self, envelope: &Envelope, old: &Context, new: &Context) -> Result<Envelope> {
         if old.binding() != new.binding() {
-            return Err(Error::new(
-                ErrorKind::Integrity,
+            return Err(Error::invalid_input(
                 "re-wrapping keeps the backup's user, custodian and client; both contexts must name the same ones",
             )
             .with_method(METHOD.clone()));
@@ -270,7 +269,7 @@ fn normalized(ctx: &Context) -> Result<NormalizedPassword> {
             NormalizeError::Empty => Violation::Empty,
             _ => Violation::InvalidCharacter,
         };
-        policy::violations_to_result(vec![v]).expect_err("one violation").with_method(METHOD.clone())
+        policy::violation_error(vec![v]).with_method(METHOD.clone())
     })
 }
 

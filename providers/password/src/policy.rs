@@ -856,16 +856,18 @@ impl Policy {
 }
 
 pub(crate) fn violations_to_result(v: Vec<Violation>) -> Result<()> {
-    if v.is_empty() {
-        return Ok(());
-    }
+    if v.is_empty() { Ok(()) } else { Err(violation_error(v)) }
+}
+
+/// The `PolicyViolation` error for a non-empty list of violations.
+pub(crate) fn violation_error(v: Vec<Violation>) -> Error {
     let codes: Vec<&str> = v.iter().map(Violation::code).collect();
     let err = PolicyViolations(v);
-    Err(Error::new(
+    Error::new(
         share_backup_core::ErrorKind::PolicyViolation,
         format!("the password does not meet the requirements ({}): {err}", codes.join(", ")),
     )
-    .with_source(err))
+    .with_source(err)
 }
 
 /// A short unit (1 to 4 characters) repeated over the whole text, at least

@@ -271,7 +271,7 @@ async fn rewrap_moves_the_share_to_a_new_password_and_keeps_the_old_envelope_val
     assert_eq!(p.rewrap(&env, &old, &weak).await.unwrap_err().kind(), &ErrorKind::PolicyViolation);
     // Re-wrapping for another user is refused.
     let other = ctx_for("bob", Some("violet tractor under the bridge"));
-    assert_eq!(p.rewrap(&env, &old, &other).await.unwrap_err().kind(), &ErrorKind::Integrity);
+    assert_eq!(p.rewrap(&env, &old, &other).await.unwrap_err().kind(), &ErrorKind::InvalidInput);
 }
 
 #[tokio::test]
