@@ -9,7 +9,7 @@ use share_backup_core::{Error, ErrorKind, ExposeSecret, Result, SecretString, as
 ///
 /// A mobile app that signed the user in passes a [`StaticToken`] per call
 /// (through [`DriveConfig::access_token`]); a desktop or server program can
-/// use a yup-oauth2 authenticator (feature `oauth`, [`crate::OAuthTokenSource`]),
+/// use a yup-oauth2 authenticator (feature `oauth`: `OAuthTokenSource`, `InstalledAppTokenSource`),
 /// or its own implementation.
 ///
 /// Implementations must never log or print the tokens.

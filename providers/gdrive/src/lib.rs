@@ -32,7 +32,7 @@ pub use config::{DriveConfig, StaticToken, TokenSource};
 pub use error::DriveError;
 pub use header::Location;
 #[cfg(feature = "oauth")]
-pub use oauth::OAuthTokenSource;
+pub use oauth::{InstalledAppTokenSource, OAuthTokenSource};
 pub use retry::RetryPolicy;
 pub use transport::{DEFAULT_ENDPOINT, install_crypto_provider};
 
@@ -251,17 +251,60 @@ impl DriveProviderBuilder {
     }
 }
 
-/// The settings [`DriveProvider::from_settings`] accepts.
+/// The settings [`DriveProvider::from_settings`] accepts. With the `oauth`
+/// feature, also `oauth_client_secret` and `oauth_token_cache`: the
+/// installed-app OAuth flow ([`InstalledAppTokenSource`]) as the default
+/// token source.
+#[cfg(feature = "oauth")]
 pub const SETTINGS: &[SettingSpec] = &[
-    SettingSpec::new("folder_mode", "where key files live: appdata (hidden, default) or folder (visible)", "folder"),
-    SettingSpec::new("folder_name", "the visible folder's name (implies folder_mode = folder)", DEFAULT_FOLDER_NAME),
-    SettingSpec::new("endpoint", "Google API root URL (tests: http://127.0.0.1:PORT/)", DEFAULT_ENDPOINT),
-    SettingSpec::new("max_retries", "retries of a transient failure (429, 5xx, rate-limit 403)", "5"),
-    SettingSpec::new("min_delay_ms", "first retry delay in milliseconds, doubled each time, jittered", "250"),
-    SettingSpec::new("max_delay_ms", "longest retry delay in milliseconds", "8000"),
-    SettingSpec::new("max_total_ms", "most time an operation may spend retrying, in milliseconds", "30000"),
-    SettingSpec::new("request_timeout_ms", "longest single request, in milliseconds", "30000"),
+    SETTING_FOLDER_MODE,
+    SETTING_FOLDER_NAME,
+    SETTING_ENDPOINT,
+    SETTING_MAX_RETRIES,
+    SETTING_MIN_DELAY,
+    SETTING_MAX_DELAY,
+    SETTING_MAX_TOTAL,
+    SETTING_TIMEOUT,
+    SettingSpec::new(
+        "oauth_client_secret",
+        "path of the OAuth desktop-client JSON: tokens from the installed-app flow when a call carries no DriveConfig",
+        "client_secret.json",
+    ),
+    SettingSpec::new(
+        "oauth_token_cache",
+        "file that keeps the installed-app flow's tokens between runs",
+        "tokens.json",
+    ),
 ];
+
+/// The settings [`DriveProvider::from_settings`] accepts.
+#[cfg(not(feature = "oauth"))]
+pub const SETTINGS: &[SettingSpec] = &[
+    SETTING_FOLDER_MODE,
+    SETTING_FOLDER_NAME,
+    SETTING_ENDPOINT,
+    SETTING_MAX_RETRIES,
+    SETTING_MIN_DELAY,
+    SETTING_MAX_DELAY,
+    SETTING_MAX_TOTAL,
+    SETTING_TIMEOUT,
+];
+
+const SETTING_FOLDER_MODE: SettingSpec =
+    SettingSpec::new("folder_mode", "where key files live: appdata (hidden, default) or folder (visible)", "folder");
+const SETTING_FOLDER_NAME: SettingSpec =
+    SettingSpec::new("folder_name", "the visible folder's name (implies folder_mode = folder)", DEFAULT_FOLDER_NAME);
+const SETTING_ENDPOINT: SettingSpec =
+    SettingSpec::new("endpoint", "Google API root URL (tests: http://127.0.0.1:PORT/)", DEFAULT_ENDPOINT);
+const SETTING_MAX_RETRIES: SettingSpec =
+    SettingSpec::new("max_retries", "retries of a transient failure (429, 5xx, rate-limit 403)", "5");
+const SETTING_MIN_DELAY: SettingSpec =
+    SettingSpec::new("min_delay_ms", "first retry delay in milliseconds, doubled each time, jittered", "250");
+const SETTING_MAX_DELAY: SettingSpec = SettingSpec::new("max_delay_ms", "longest retry delay in milliseconds", "8000");
+const SETTING_MAX_TOTAL: SettingSpec =
+    SettingSpec::new("max_total_ms", "most time an operation may spend retrying, in milliseconds", "30000");
+const SETTING_TIMEOUT: SettingSpec =
+    SettingSpec::new("request_timeout_ms", "longest single request, in milliseconds", "30000");
 
 impl DriveProvider {
     /// A builder with the defaults: appDataFolder, Google's endpoint,
@@ -316,6 +359,17 @@ impl DriveProvider {
         b = b.retry(retry);
         if let Some(d) = ms("request_timeout_ms")? {
             b = b.request_timeout(d);
+        }
+        #[cfg(feature = "oauth")]
+        match (settings.get("oauth_client_secret"), settings.get("oauth_token_cache")) {
+            (Some(secret), cache) => {
+                let src = InstalledAppTokenSource::new(secret, cache.map(std::path::PathBuf::from));
+                b = b.token_source(Arc::new(src));
+            }
+            (None, Some(_)) => {
+                tracing::warn!("setting oauth_token_cache has no effect without oauth_client_secret");
+            }
+            (None, None) => {}
         }
         b.build()
     }

@@ -79,3 +79,72 @@ where
         convert(self.auth.force_refreshed_token(scopes).await)
     }
 }
+
+/// The installed-application OAuth flow (a desktop program or a CLI), set up
+/// lazily from files: the OAuth client secret downloaded from Google Cloud
+/// Console, and optionally a file that keeps the user's tokens between runs.
+///
+/// Nothing is read until the first token is needed, so building a provider
+/// from settings never blocks or fails on the files; the first call does,
+/// with `Unauthenticated` naming the problem. The first call without cached
+/// tokens prints a consent URL and waits for the browser's redirect on a
+/// loopback port (yup-oauth2's `HTTPRedirect`).
+pub struct InstalledAppTokenSource {
+    secret_path: std::path::PathBuf,
+    token_cache: Option<std::path::PathBuf>,
+    auth: tokio::sync::OnceCell<yup_oauth2::authenticator::DefaultAuthenticator>,
+}
+
+impl InstalledAppTokenSource {
+    /// The flow for the client secret at `secret_path`, keeping tokens in
+    /// `token_cache` when given (make that file readable by the user only).
+    pub fn new(secret_path: impl Into<std::path::PathBuf>, token_cache: Option<std::path::PathBuf>) -> Self {
+        InstalledAppTokenSource { secret_path: secret_path.into(), token_cache, auth: tokio::sync::OnceCell::new() }
+    }
+
+    async fn auth(&self) -> Result<&yup_oauth2::authenticator::DefaultAuthenticator> {
+        self.auth
+            .get_or_try_init(|| async {
+                crate::install_crypto_provider();
+                let secret = yup_oauth2::read_application_secret(&self.secret_path).await.map_err(|e| {
+                    Error::new(
+                        ErrorKind::Unauthenticated,
+                        format!("could not read the OAuth client secret {}", self.secret_path.display()),
+                    )
+                    .with_hint("download the OAuth client (desktop app) JSON from Google Cloud Console and set oauth_client_secret to its path")
+                    .with_source(e)
+                })?;
+                let mut b = yup_oauth2::InstalledFlowAuthenticator::builder(
+                    secret,
+                    yup_oauth2::InstalledFlowReturnMethod::HTTPRedirect,
+                );
+                if let Some(cache) = &self.token_cache {
+                    b = b.persist_tokens_to_disk(cache.clone());
+                }
+                b.build().await.map_err(|e| {
+                    Error::new(ErrorKind::Unauthenticated, "could not set up the OAuth installed-app flow").with_source(e)
+                })
+            })
+            .await
+    }
+}
+
+impl fmt::Debug for InstalledAppTokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InstalledAppTokenSource")
+            .field("secret_path", &self.secret_path)
+            .field("token_cache", &self.token_cache)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl TokenSource for InstalledAppTokenSource {
+    async fn token(&self, scopes: &[&str]) -> Result<SecretString> {
+        convert(self.auth().await?.token(scopes).await)
+    }
+
+    async fn refresh(&self, scopes: &[&str]) -> Result<SecretString> {
+        convert(self.auth().await?.force_refreshed_token(scopes).await)
+    }
+}

@@ -616,3 +616,22 @@ async fn with_two_folders_of_the_name_the_oldest_is_used() {
     assert_eq!(key.parents, vec![older]);
     assert_eq!(fake.files().iter().filter(|f| f.is_folder()).count(), 2, "no third folder");
 }
+
+#[cfg(feature = "oauth")]
+#[tokio::test]
+async fn the_installed_app_flow_from_settings_reads_its_files_only_when_needed() {
+    let fake = FakeDrive::start().await.unwrap();
+    let s = Settings::from_pairs([
+        ("endpoint", fake.root_url().as_str()),
+        ("oauth_client_secret", "/nonexistent/client_secret.json"),
+        ("oauth_token_cache", "/nonexistent/tokens.json"),
+    ]);
+    let p = DriveProvider::from_settings(&s).unwrap();
+    let no_config = Context::new(UserId::new("desk").unwrap(), BackupId::generate().unwrap());
+    let e = p.seal_key(&no_config).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unauthenticated);
+    assert!(e.to_string().contains("client_secret.json") && e.hint().contains("oauth_client_secret"), "{e}");
+    assert_eq!(fake.request_count(), 0);
+    // A per-call token still wins over the default source.
+    p.seal_key(&ctx("desk")).await.unwrap();
+}
