@@ -19,22 +19,26 @@ use share_backup_password::{KdfParams, PasswordConfig, PasswordProvider, Policy,
 const SALT: [u8; 32] = [0x42; 32];
 const PASSWORD: &[u8] = b"correct horse battery staple";
 
+fn min(v: Vec<Duration>) -> Duration {
+    v.into_iter().min().unwrap()
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }
 
+/// Best of `n` runs after a warm-up: on a shared, loaded machine the
+/// minimum is the least noisy estimate of what the code itself costs.
 fn time_n(n: usize, mut f: impl FnMut()) -> Duration {
     f(); // warm-up
-    median(
-        (0..n)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed()
-            })
-            .collect(),
-    )
+    min((0..n)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect())
 }
 
 /// Raw SHA-256 compressions per second: the block function over a 1 MiB
@@ -170,6 +174,77 @@ mod direct {
         d.update(x);
         d.finalize().into()
     }
+
+    /// As [`thread`], computing the (password-independent) indices of the
+    /// next block ahead and touching their cache lines, so the random reads
+    /// overlap the hashing of the current block.
+    fn thread_lookahead(
+        pwd: &[u8],
+        salt: &[u8],
+        s: usize,
+        t_cost: u64,
+        thread_id: u64,
+        buf: &mut [[u8; 32]],
+    ) -> [u8; 32] {
+        let mut cnt: u64 = 0;
+        let mut d = Sha256::new();
+        d.update(cnt.to_le_bytes());
+        d.update(pwd);
+        d.update(salt);
+        d.update(thread_id.to_le_bytes());
+        buf[0] = d.finalize().into();
+        cnt += 1;
+        for m in 1..s {
+            buf[m] = h(&[&cnt.to_le_bytes(), &buf[m - 1]]);
+            cnt += 1;
+        }
+        let tid = thread_id.to_le_bytes();
+        // Block (t, m) starting at counter c0 reads its i-th index hash with counter c0 + 1 + 2i.
+        let idx_of = |t: u64, m: usize, c0: u64| -> [usize; 3] {
+            let mut o = [0usize; 3];
+            for (i, slot) in o.iter_mut().enumerate() {
+                let idx = h(&[&t.to_le_bytes(), &(m as u64).to_le_bytes(), &(i as u64).to_le_bytes()]);
+                *slot = rem(&h(&[&(c0 + 1 + 2 * i as u64).to_le_bytes(), salt, &tid, &idx]), s as u64);
+            }
+            o
+        };
+        let mut cur = idx_of(0, 0, cnt);
+        for t in 0..t_cost {
+            for m in 0..s {
+                let c0 = cnt;
+                let (nt, nm) = if m + 1 < s { (t, m + 1) } else { (t + 1, 0) };
+                let next = if nt < t_cost { idx_of(nt, nm, c0 + 7) } else { [0; 3] };
+                for o in next {
+                    std::hint::black_box(buf[o][0]);
+                }
+                let prev = buf[if m == 0 { s - 1 } else { m - 1 }];
+                buf[m] = h(&[&cnt.to_le_bytes(), &prev, &buf[m]]);
+                cnt += 1;
+                for other in cur {
+                    cnt += 1;
+                    buf[m] = h(&[&cnt.to_le_bytes(), &buf[m], &buf[other]]);
+                    cnt += 1;
+                }
+                cur = next;
+            }
+        }
+        buf[s - 1]
+    }
+
+    /// Balloon-M with [`thread_lookahead`].
+    pub fn balloon_m_lookahead(pwd: &[u8], salt: &[u8], s: u32, t: u32, p: u8) -> [u8; 32] {
+        let mut buf = vec![[0u8; 32]; s as usize];
+        let mut x = [0u8; 32];
+        for k in 1..=u64::from(p) {
+            let o = thread_lookahead(pwd, salt, s as usize, u64::from(t), k, &mut buf);
+            x.iter_mut().zip(o).for_each(|(a, b)| *a ^= b);
+        }
+        let mut d = Sha256::new();
+        d.update(pwd);
+        d.update(salt);
+        d.update(x);
+        d.finalize().into()
+    }
 }
 
 fn rate_section(quick: bool) {
@@ -179,19 +254,23 @@ fn rate_section(quick: bool) {
     println!("raw SHA-256 (compress256 over 1 MiB): {:.2} M compressions/s", raw / 1e6);
     println!("SHA-256 of 72-byte messages (Digest, finalize_reset): {:.2} M compressions/s\n", short / 1e6);
     println!(
-        "| balloon-hash | space_cost | time_cost | p | ms per derivation | M compressions/s | ÷ raw | ÷ 72-byte messages |"
+        "| implementation | space_cost | time_cost | p | best ms per derivation | M compressions/s | ÷ raw | ÷ 72-byte messages |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     let sizes: &[u32] = if quick { &[1 << 12, 1 << 15] } else { &[1 << 12, 1 << 15, 1 << 17] };
     for &s in sizes {
         let params = KdfParams::new(s, 3, 1).unwrap();
         let c = params.compressions(SALT.len()) as f64;
+        // Raw rate again next to each row, keeping the best: same run, same load.
+        let raw = raw.max(raw_compressions_per_sec());
         let runs = if quick { 3 } else { 5 };
         let new = balloon_sha256(PASSWORD, &SALT, &params).unwrap();
         let old = balloon_v04(&params);
         assert_eq!(*new, old, "balloon-hash 0.5.0-rc.5 and 0.4.0 disagree");
         let fast = direct::balloon_m(PASSWORD, &SALT, s, 3, 1);
         assert_eq!(*new, fast, "the direct prototype disagrees with balloon-hash");
+        let ahead = direct::balloon_m_lookahead(PASSWORD, &SALT, s, 3, 1);
+        assert_eq!(*new, ahead, "the look-ahead prototype disagrees with balloon-hash");
         let d5 = time_n(runs, || {
             black_box(balloon_sha256(PASSWORD, &SALT, &params).unwrap());
         });
@@ -201,7 +280,15 @@ fn rate_section(quick: bool) {
         let dp = time_n(runs, || {
             black_box(direct::balloon_m(PASSWORD, &SALT, s, 3, 1));
         });
-        for (name, d) in [("0.5.0-rc.5 (used)", d5), ("0.4.0", d4), ("direct compress256 prototype (bench only)", dp)] {
+        let da = time_n(runs, || {
+            black_box(direct::balloon_m_lookahead(PASSWORD, &SALT, s, 3, 1));
+        });
+        for (name, d) in [
+            ("0.5.0-rc.5 (used)", d5),
+            ("0.4.0", d4),
+            ("direct compress256 prototype (bench only)", dp),
+            ("direct + index look-ahead prototype (bench only)", da),
+        ] {
             let r = c / d.as_secs_f64();
             println!(
                 "| {name} | {s} | 3 | 1 | {:.1} | {:.2} | {:.2} | {:.2} |",
