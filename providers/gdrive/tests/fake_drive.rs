@@ -635,3 +635,28 @@ async fn the_installed_app_flow_from_settings_reads_its_files_only_when_needed()
     // A per-call token still wins over the default source.
     p.seal_key(&ctx("desk")).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_refresh_and_transient_failures_combine_in_one_operation() {
+    let fake = FakeDrive::start().await.unwrap();
+    fake.add_token("old-token", Scope::ALL);
+    fake.add_token("new-token", Scope::ALL);
+    let p = provider(&fake);
+    let src = Arc::new(Refreshing { refreshes: AtomicUsize::new(0) });
+    let c = ctx_with("combo", DriveConfig::from_source(src.clone()));
+    fake.inject(Fault::ServiceUnavailable);
+    fake.inject(Fault::Unauthorized);
+    fake.inject(Fault::TooManyRequests);
+    let sealed = p.seal_key(&c).await.unwrap();
+    let statuses: Vec<u16> = fake.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [503, 401, 429, 200]);
+    assert_eq!(src.refreshes.load(Ordering::SeqCst), 1);
+    // A later 401 in the same operation is final: the refresh happens once.
+    fake.clear_requests();
+    fake.inject(Fault::Unauthorized);
+    fake.inject(Fault::Unauthorized);
+    let e = p.open_key(&sealed.header, &c).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unauthenticated);
+    assert_eq!(fake.request_count(), 2);
+    assert_eq!(src.refreshes.load(Ordering::SeqCst), 2, "one refresh per operation");
+}
