@@ -245,9 +245,10 @@ async fn retries_stop_at_the_total_time_bound() {
     fake.inject_n(Fault::InternalError, 1000);
     let e = p.seal_key(&ctx("ken")).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Unavailable);
-    // Each delay is 20 to 40 ms with jitter: at most a handful fit in 100 ms.
+    // Each delay is 20 to 40 ms with jitter: at most 5 retries fit in 100 ms
+    // (fewer on a loaded machine), far from the 1000 allowed.
     let n = fake.request_count();
-    assert!((2..=7).contains(&n), "{n} requests");
+    assert!((1..=6).contains(&n), "{n} requests");
 }
 
 #[tokio::test]
