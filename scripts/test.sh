@@ -31,6 +31,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test --workspace"
 cargo test --workspace
 
+step "optional features: gdrive with yup-oauth2"
+cargo test -p share-backup-gdrive --features oauth
+cargo clippy -p share-backup-gdrive --features oauth --all-targets -- -D warnings
+
 step "provider linkage matrix (facade features: none, password, gdrive, both)"
 for features in "--no-default-features" \
                 "--no-default-features --features password" \
