@@ -173,6 +173,66 @@ async fn retried_on(b: &Backend) {
     }
 }
 
+/// Two processes (two orchestrators on two store instances over the same
+/// data) back up one user at once: the store's conditional writes let one
+/// win, the other fails with `Conflict`, and the wallet service hears only
+/// the winner.
+async fn race_on(b: &Backend) {
+    let plan = FaultPlan::new();
+    let notifier = RecordingNotifier::new();
+    let gate = share_backup_orchestrator::testing::Gate::new();
+    // The slow process's store calls: 1 current, 2 stage, 3 current (before the ack).
+    plan.set(3, Fault::Pause(gate.clone()));
+    let slow_store: Arc<dyn CipherTextStore> = b.store.clone();
+    let fast_store: Arc<dyn CipherTextStore> = match b.reopen() {
+        Some(s) => Arc::new(s),
+        None => b.store.clone(),
+    };
+    let build = |store: Arc<dyn CipherTextStore>| {
+        Orchestrator::builder()
+            .registry(Registry::empty())
+            .provider(Arc::new(fast_password_provider()))
+            .store(store)
+            .notifier(Arc::new(notifier.clone()))
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap()
+    };
+    let slow = build(Arc::new(FaultyStore::new(slow_store, plan.clone())));
+    let fast = build(fast_store.clone());
+    let u = UserId::new(unique("race")).unwrap();
+    let req_slow = req(&u, b"slow");
+    let slow_task = tokio::spawn(async move { slow.backup(req_slow).await });
+    gate.wait_reached().await;
+    let winner = fast.backup(req(&u, b"fast")).await.unwrap();
+    gate.open();
+    let e = slow_task.await.unwrap().unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Conflict, "{}: {e:#}", b.name);
+    let n = notifier.notifications();
+    assert_eq!(n.len(), 1, "{}: {n:?}", b.name);
+    assert_eq!((n[0].backup_id, n[0].success), (winner.backup_id, true));
+    assert_eq!(fast_store.current(&u, &M).await.unwrap().unwrap().backup_id, winner.backup_id);
+    assert_eq!(fast.recover(rec(&u)).await.unwrap().share().expose_secret(), b"fast");
+}
+
+/// Many users backed up at once through one orchestrator: all recover.
+async fn many_users_on(b: &Backend) {
+    let r = rig(b, RetryPolicy::default());
+    let mut tasks = Vec::new();
+    for i in 0..24u8 {
+        let orch = r.orch.clone();
+        tasks.push(tokio::spawn(async move {
+            let u = UserId::new(unique(&format!("many-{i}"))).unwrap();
+            orch.backup(req(&u, &[i + 1; 32])).await.unwrap();
+            (u, i)
+        }));
+    }
+    for t in tasks {
+        let (u, i) = t.await.unwrap();
+        assert_eq!(recovered(&r, &u).await, vec![i + 1; 32], "{}", b.name);
+    }
+}
+
 macro_rules! per_backend {
     ($($name:ident => $f:ident($backend:literal)),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,6 +253,12 @@ per_backend! {
     a_transient_store_or_notifier_error_is_retried_on_memory => retried_on("memory"),
     a_transient_store_or_notifier_error_is_retried_on_a_local_directory => retried_on("local"),
     a_transient_store_or_notifier_error_is_retried_on_azurite => retried_on("azurite"),
+    two_processes_racing_one_wins_and_the_other_gets_a_conflict_on_memory => race_on("memory"),
+    two_processes_racing_one_wins_and_the_other_gets_a_conflict_on_a_local_directory => race_on("local"),
+    two_processes_racing_one_wins_and_the_other_gets_a_conflict_on_s3 => race_on("s3"),
+    two_processes_racing_one_wins_and_the_other_gets_a_conflict_on_azurite => race_on("azurite"),
+    many_users_at_once_all_recover_on_a_local_directory => many_users_on("local"),
+    many_users_at_once_all_recover_on_s3 => many_users_on("s3"),
 }
 
 #[tokio::test]
