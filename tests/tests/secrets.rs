@@ -2,13 +2,13 @@
 //! paths run with tracing at TRACE (every span and event, from every crate,
 //! hyper and google-drive3 included) captured, panics caught, and every error
 //! formatted with `{}`, `{:#}` and `{:?}`; then the capture is searched for
-//! every password, share, data key and access token, raw, hex (both cases)
-//! and base64 (standard and URL-safe, padded or not).
+//! every password, share, data key and access token with the conformance
+//! suite's `leak::Needles`: raw, hex (both cases), base64 (four alphabets),
+//! `Debug` byte lists, and every aligned 12-byte window of binary secrets.
 
-use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use base64::Engine;
+use share_backup_conformance::leak::{Capture, Needles};
 use share_backup_core::{
     BackupProvider, BackupShare, Capabilities, Configs, Context, DataKey, Envelope, ErrorKind, ExposeSecret, KeyHeader,
     MethodId, Result, SealedKey, UserId, async_trait,
@@ -22,44 +22,24 @@ use share_backup_orchestrator::{
 };
 use share_backup_password::{CostCap, KdfParams, PasswordConfig, PasswordProvider};
 
-/// Everything written as text during the test.
-fn capture() -> &'static Mutex<Vec<u8>> {
-    static BUF: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
-    BUF.get_or_init(|| Mutex::new(Vec::new()))
+/// Every span and event of every crate, at every level, plus the panic
+/// messages and formatted errors the test adds.
+fn capture() -> &'static Capture {
+    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let c = Capture::default();
+        tracing::subscriber::set_global_default(c.clone()).unwrap();
+        let for_panics = c.clone();
+        std::panic::set_hook(Box::new(move |info| {
+            eprintln!("PANIC: {info}");
+            for_panics.push(&format!("PANIC: {info}"));
+        }));
+        c
+    })
 }
 
 fn record(s: impl AsRef<str>) {
-    let mut b = capture().lock().unwrap();
-    b.extend_from_slice(s.as_ref().as_bytes());
-    b.push(b'\n');
-}
-
-struct CaptureWriter;
-impl Write for CaptureWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        capture().lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn install_capture() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        let sub = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
-            .with_writer(|| CaptureWriter)
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_global_default(sub).unwrap();
-        std::panic::set_hook(Box::new(|info| {
-            eprintln!("PANIC: {info}");
-            record(format!("PANIC: {info}"));
-        }));
-    });
+    capture().push(s.as_ref());
 }
 
 /// Formats an error every way a program might, and unwraps it under
@@ -79,8 +59,6 @@ fn record_error(label: &str, e: share_backup_core::Error) {
 #[derive(Debug)]
 struct KeySpy {
     inner: Arc<dyn BackupProvider>,
-    #[allow(dead_code)]
-    label: &'static str,
     keys: Arc<Mutex<Vec<[u8; 64]>>>,
 }
 
@@ -110,30 +88,6 @@ impl BackupProvider for KeySpy {
     }
 }
 
-fn forms(secret: &[u8]) -> Vec<String> {
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    let mut v = vec![
-        hex::encode(secret),
-        hex::encode_upper(secret),
-        STANDARD.encode(secret),
-        STANDARD_NO_PAD.encode(secret),
-        URL_SAFE.encode(secret),
-        URL_SAFE_NO_PAD.encode(secret),
-        format!("{secret:?}"),
-    ];
-    if let Ok(s) = std::str::from_utf8(secret) {
-        v.push(s.to_owned());
-    }
-    v
-}
-
-fn assert_absent(what: &str, secret: &[u8]) {
-    let text = String::from_utf8_lossy(&capture().lock().unwrap()).into_owned();
-    for f in forms(secret) {
-        assert!(!text.contains(&f), "{what} appears in the captured output as {f:?}");
-    }
-}
-
 const PASSWORD: &str = "Correct-Horse-Battery-Staple-7731";
 const NEW_PASSWORD: &str = "Another-Long-Passphrase-For-Rotation-4412";
 const WRONG_PASSWORD: &str = "Not-The-Right-Passphrase-At-All-5590";
@@ -146,12 +100,12 @@ fn share_bytes(tag: u8) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_password_share_key_or_token_appears_in_logs_errors_or_panics() {
-    install_capture();
+    capture();
     let keys = Arc::new(Mutex::new(Vec::new()));
     let params = KdfParams::new(1 << 10, 1, 1).unwrap();
     let password = PasswordProvider::builder().kdf_params(params).build().unwrap();
     let password: Arc<dyn BackupProvider> =
-        Arc::new(KeySpy { inner: Arc::new(password), label: "password", keys: keys.clone() });
+        Arc::new(KeySpy { inner: Arc::new(password), keys: keys.clone() });
 
     let fake = FakeDrive::start().await.unwrap();
     fake.add_token(TOKEN, Scope::ALL);
@@ -160,7 +114,7 @@ async fn no_password_share_key_or_token_appears_in_logs_errors_or_panics() {
         .with_max_delay(std::time::Duration::from_millis(2));
     let drive = DriveProvider::builder().endpoint(fake.root_url()).retry(retry).build().unwrap();
     let drive: Arc<dyn BackupProvider> =
-        Arc::new(KeySpy { inner: Arc::new(drive), label: "gdrive", keys: keys.clone() });
+        Arc::new(KeySpy { inner: Arc::new(drive), keys: keys.clone() });
 
     let memory = Arc::new(MemoryStore::new());
     let store_plan = FaultPlan::new();
@@ -304,26 +258,28 @@ async fn no_password_share_key_or_token_appears_in_logs_errors_or_panics() {
     }
 
     // The capture is real: it holds the spans and the errors.
-    let text = String::from_utf8_lossy(&capture().lock().unwrap()).into_owned();
+    let text = capture().text();
     assert!(text.contains("share_backup.backup"), "tracing spans were not captured");
     assert!(text.contains("PANIC"), "panics were not captured");
     assert!(text.contains("wrong_secret") || text.contains("WrongSecret"));
 
-    for (what, s) in [
-        ("the password", PASSWORD.as_bytes()),
-        ("the new password", NEW_PASSWORD.as_bytes()),
-        ("the wrong password", WRONG_PASSWORD.as_bytes()),
-        ("the access token", TOKEN.as_bytes()),
-    ] {
-        assert_absent(what, s);
-    }
+    let mut needles = Needles::new();
+    needles.add_text("the password", PASSWORD);
+    needles.add_text("the new password", NEW_PASSWORD);
+    needles.add_text("the wrong password", WRONG_PASSWORD);
+    needles.add_text("the access token", TOKEN);
     for (i, s) in shares.iter().enumerate() {
-        assert_absent(&format!("share {i}"), s);
+        needles.add_bytes(&format!("share {i}"), s);
     }
     let keys = keys.lock().unwrap().clone();
     assert!(keys.len() >= 4, "the spy saw {} keys", keys.len());
     for (i, k) in keys.iter().enumerate() {
-        assert_absent(&format!("data key {i}"), k);
-        assert_absent(&format!("data key {i} (first half)"), &k[..32]);
+        needles.add_bytes(&format!("data key {i}"), k);
+    }
+    // The search is real: a key planted in a copy of the text is found.
+    let planted = format!("{text} key={}", hex::encode(&keys[0][8..40]));
+    assert!(needles.find(&planted).is_some(), "the needles miss a logged key");
+    if let Some(what) = needles.find(&text) {
+        panic!("{what} appears in the captured output");
     }
 }

@@ -16,14 +16,19 @@ fn json_lines(stdout: &str) -> Vec<Value> {
     stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}"))).collect()
 }
 
-fn backup(env: &Env, password: &str) -> std::process::Output {
+/// `share-backup <global flags> backup` of [`SHARE`] for alice with the password on stdin.
+fn backup_cmd(env: &Env, global: &[&str], password: &str) -> assert_cmd::Command {
     let share = env.write("share.bin", SHARE);
-    env.cmd()
+    let mut cmd = env.cmd();
+    cmd.args(global)
         .args(["backup", "--user", "alice", "--method", "password", "--password-stdin", "--share-file"])
         .arg(&share)
-        .write_stdin(format!("{password}\n"))
-        .output()
-        .unwrap()
+        .write_stdin(format!("{password}\n"));
+    cmd
+}
+
+fn backup(env: &Env, password: &str) -> std::process::Output {
+    backup_cmd(env, &[], password).output().unwrap()
 }
 
 fn recover(env: &Env, password: &str, out: &str) -> std::process::Output {
@@ -176,14 +181,7 @@ fn providers_lists_the_linked_providers_their_settings_and_the_default() {
 #[test]
 fn json_output_is_one_object_per_line_with_ordered_progress_and_a_result() {
     let env = Env::new();
-    let share = env.write("share.bin", SHARE);
-    let o = env
-        .cmd()
-        .args(["--json", "backup", "-u", "alice", "-m", "password", "--password-stdin", "--share-file"])
-        .arg(&share)
-        .write_stdin(format!("{PASSWORD}\n"))
-        .output()
-        .unwrap();
+    let o = backup_cmd(&env, &["--json"], PASSWORD).output().unwrap();
     let (out, err) = texts(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
     let v = json_lines(&out);
@@ -218,14 +216,7 @@ fn json_output_is_one_object_per_line_with_ordered_progress_and_a_result() {
 #[test]
 fn json_errors_list_each_policy_violation() {
     let env = Env::new();
-    let share = env.write("share.bin", SHARE);
-    let o = env
-        .cmd()
-        .args(["--json", "backup", "-u", "alice", "-m", "password", "--password-stdin", "--share-file"])
-        .arg(&share)
-        .write_stdin("123456\n")
-        .output()
-        .unwrap();
+    let o = backup_cmd(&env, &["--json"], "123456").output().unwrap();
     assert_eq!(o.status.code(), Some(4));
     let v = json_lines(&texts(&o).0);
     let codes: Vec<&str> =
@@ -450,14 +441,9 @@ fn portal_stub() -> (String, Arc<Mutex<Vec<String>>>) {
 fn the_portal_notifier_tells_portals_api_with_the_key_from_the_environment() {
     let env = Env::new();
     let (url, seen) = portal_stub();
-    let share = env.write("share.bin", SHARE);
-    let o = env
-        .cmd()
+    let o = backup_cmd(&env, &["--notifier", "portal"], PASSWORD)
         .env("PORTAL_API_URL", &url)
         .env("PORTAL_CLIENT_API_KEY", "test-client-api-key")
-        .args(["--notifier", "portal", "backup", "-u", "alice", "-m", "password", "--password-stdin", "--share-file"])
-        .arg(&share)
-        .write_stdin(format!("{PASSWORD}\n"))
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", texts(&o).1);
@@ -490,14 +476,7 @@ fn the_feature_build_lists_keydir_exactly_when_the_feature_is_on() {
 #[test]
 fn verbose_logs_show_the_steps_but_never_a_secret() {
     let env = Env::new();
-    let share = env.write("share.bin", SHARE);
-    let o = env
-        .cmd()
-        .args(["-vv", "backup", "-u", "alice", "-m", "password", "--password-stdin", "--share-file"])
-        .arg(&share)
-        .write_stdin(format!("{PASSWORD}\n"))
-        .output()
-        .unwrap();
+    let o = backup_cmd(&env, &["-vv"], PASSWORD).output().unwrap();
     let (_, err) = texts(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(err.contains("share_backup.backup"), "the protocol's spans are logged: {err}");

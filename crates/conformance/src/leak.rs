@@ -1,6 +1,22 @@
 //! Finding secrets in text: the forms a secret takes when someone prints
 //! it (raw, hex, base64, `Debug` of a byte slice), and a tracing
 //! subscriber that keeps every event and span field as text.
+//!
+//! The suite's `no_secret_in_debug` case uses these; they are public so that
+//! any test (a provider's, a store's, an application's) can prove the same:
+//!
+//! ```
+//! use share_backup_conformance::leak::{Capture, Needles};
+//! let capture = Capture::default();
+//! tracing::subscriber::with_default(capture.clone(), || {
+//!     tracing::info!(user = "u1", "sealed");
+//! });
+//! let mut needles = Needles::new();
+//! needles.add_text("the password", "correct horse battery");
+//! needles.add_bytes("the data key", &[0x5a; 64]);
+//! assert_eq!(needles.find(&capture.text()), None);
+//! assert_eq!(needles.find("pw=correct horse battery"), Some("the password in clear"));
+//! ```
 
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,8 +28,9 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
-/// One secret and the printed forms it could leak in.
-pub(crate) struct Needles {
+/// Secrets and the printed forms they could leak in.
+#[derive(Default)]
+pub struct Needles {
     forms: Vec<(String, String)>,
 }
 
@@ -22,14 +39,15 @@ pub(crate) struct Needles {
 const WINDOW: usize = 12;
 
 impl Needles {
-    pub(crate) fn new() -> Self {
+    /// No secret yet.
+    pub fn new() -> Self {
         Needles { forms: Vec::new() }
     }
 
     /// A binary secret (share, key): the whole of it and every aligned
     /// 12-byte window, as hex (both cases), base64 (four alphabets) and
     /// the `Debug` of a byte slice.
-    pub(crate) fn add_bytes(&mut self, what: &str, bytes: &[u8]) {
+    pub fn add_bytes(&mut self, what: &str, bytes: &[u8]) {
         let mut chunks: Vec<&[u8]> = vec![bytes];
         if bytes.len() > WINDOW {
             // Windows at offsets that are multiples of 3 stay aligned in base64.
@@ -61,7 +79,7 @@ impl Needles {
     }
 
     /// A textual secret (password, token): the text itself, its hex and base64.
-    pub(crate) fn add_text(&mut self, what: &str, text: &str) {
+    pub fn add_text(&mut self, what: &str, text: &str) {
         if text.is_empty() {
             return;
         }
@@ -72,12 +90,12 @@ impl Needles {
     }
 
     /// The first form found in `haystack`, described.
-    pub(crate) fn find(&self, haystack: &str) -> Option<&str> {
+    pub fn find(&self, haystack: &str) -> Option<&str> {
         self.forms.iter().find(|(_, n)| !n.is_empty() && haystack.contains(n.as_str())).map(|(w, _)| w.as_str())
     }
 
     /// The first form found in binary `haystack` (a key header).
-    pub(crate) fn find_in_bytes(&self, haystack: &[u8]) -> Option<&str> {
+    pub fn find_in_bytes(&self, haystack: &[u8]) -> Option<&str> {
         self.forms
             .iter()
             .find(|(_, n)| !n.is_empty() && haystack.windows(n.len()).any(|w| w == n.as_bytes()))
@@ -88,17 +106,20 @@ impl Needles {
 /// A subscriber that writes every span field and event field, at every
 /// level, into one text buffer.
 #[derive(Clone, Default)]
-pub(crate) struct Capture {
+pub struct Capture {
     text: Arc<Mutex<String>>,
     next_id: Arc<AtomicU64>,
 }
 
 impl Capture {
-    pub(crate) fn text(&self) -> String {
+    /// Everything recorded so far, one line per span, record and event.
+    pub fn text(&self) -> String {
         self.text.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn push(&self, s: &str) {
+    /// Adds a line of text of the caller's (an error it formatted, a panic
+    /// message), so that one search covers it too.
+    pub fn push(&self, s: &str) {
         let mut t = self.text.lock().unwrap_or_else(|e| e.into_inner());
         t.push_str(s);
         t.push('\n');

@@ -3,7 +3,7 @@
 #![deny(missing_docs)]
 
 mod harness;
-mod leak;
+pub mod leak;
 mod outcome;
 pub mod provider;
 pub mod store;

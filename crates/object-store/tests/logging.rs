@@ -1,43 +1,19 @@
 //! What the store logs: operations and hashed user ids, never the user id
 //! or the envelope.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use share_backup_conformance::leak::Capture;
 use share_backup_core::{BackupId, MethodId, UserId};
 use share_backup_object_store::ObjectCipherTextStore;
 use share_backup_object_store::object_store::memory::InMemory;
 use share_backup_object_store::testing::{FaultPlan, FaultTiming, FaultyObjectStore};
 use share_backup_orchestrator::CipherTextStore;
 
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
-    type Writer = LogBuffer;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn logs_and_errors_carry_a_user_hash_never_the_user_id_or_the_envelope() {
-    let logs = LogBuffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = Capture::default();
+    let _guard = tracing::subscriber::set_default(logs.clone());
 
     // About a third of the requests fail, so the retry and error paths log too.
     let backend = Arc::new(FaultyObjectStore::new(
@@ -66,7 +42,7 @@ async fn logs_and_errors_carry_a_user_hash_never_the_user_id_or_the_envelope() {
     keep(store.remove(&user, &m, a).await);
     keep(store.remove(&user, &m, b).await);
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("cipher_text_store") && text.contains("user_hash"), "{text}");
     for shown in std::iter::once(&text).chain(errors.iter()) {
         assert!(!shown.contains("victoria") && !shown.contains("example.org"), "{shown}");

@@ -3,26 +3,11 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::*;
+use share_backup_conformance::leak::Capture;
 use share_backup_core::{ErrorKind, ExposeSecret};
 use share_backup_orchestrator::testing::{Fault, MemoryKeyProvider};
 use share_backup_orchestrator::{RecoverRequest, RotateRequest, VerifyRequest};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// A config whose Debug would print its value, to prove configs are never logged.
 #[derive(Debug)]
@@ -32,14 +17,7 @@ struct LeakyConfig(&'static str);
 #[tokio::test]
 async fn spans_name_every_step_with_ids_and_never_carry_a_secret() {
     let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
+    let _default = tracing::subscriber::set_default(capture.clone());
 
     let share = b"SECRET-SHARE-7f3a9c";
     let r = rig(fast_retry(2));
@@ -54,7 +32,7 @@ async fn spans_name_every_step_with_ids_and_never_carry_a_secret() {
     r.plan.set_from(5, Fault::Fail(ErrorKind::Unavailable));
     r.orch.backup(backup_req(&u, share).with_config(LeakyConfig("CONFIG-SECRET-VALUE"))).await.unwrap_err();
 
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let text = capture.text();
     for span in ["share_backup.backup", "share_backup.recover", "share_backup.verify", "share_backup.rotate"] {
         assert!(text.contains(span), "no {span} span in:\n{text}");
     }

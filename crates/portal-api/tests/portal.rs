@@ -10,6 +10,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use share_backup_conformance::leak::Capture;
 use share_backup_core::{BackupId, ErrorKind, MethodId, SecretString, UserId};
 use share_backup_orchestrator::Notifier;
 use share_backup_portal_api::{PortalError, PortalNotifier, RetryPolicy};
@@ -267,40 +268,14 @@ fn building_without_a_key_or_with_plain_http_elsewhere_is_invalid_input() {
     assert_eq!(e.kind(), &ErrorKind::InvalidInput);
 }
 
-/// Collects everything `tracing` writes, at every level.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
-    type Writer = LogBuffer;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn logs_name_the_method_and_backup_but_never_the_api_key() {
-    let logs = LogBuffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = Capture::default();
+    let _guard = tracing::subscriber::set_default(logs.clone());
     let s = Server::start(vec![answer(503), answer(401)]).await;
     let e = s.notifier().stored_client_backup_share(&user(), &MethodId::PASSWORD, bid(), true).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Unauthenticated);
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("portal_notify") && text.contains("PASSWORD"), "{text}");
     assert!(text.contains(&bid().to_hex()), "{text}");
     assert!(!text.contains(KEY), "{text}");

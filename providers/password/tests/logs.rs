@@ -3,8 +3,7 @@
 //! process-wide, so a thread-scoped subscriber can miss events while other
 //! tests run concurrently.
 
-use std::sync::{Arc, Mutex};
-
+use share_backup_conformance::leak::Capture;
 use share_backup_core::{BackupId, BackupProvider, BackupProviderExt, BackupShare, Configs, Context, UserId};
 use share_backup_password::{KdfParams, PasswordConfig, PasswordProvider};
 
@@ -26,10 +25,9 @@ fn share() -> BackupShare {
 
 #[test]
 fn errors_and_logs_of_a_failed_recovery_never_contain_the_password() {
-    let log = Arc::new(Mutex::new(String::new()));
-    let subscriber = capture::Capture(log.clone());
+    let capture = Capture::default();
     let secret = "Tr1cky-passphrase-that-must-not-leak";
-    tracing::subscriber::with_default(subscriber, || {
+    tracing::subscriber::with_default(capture.clone(), || {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         rt.block_on(async {
             let p = provider();
@@ -41,52 +39,7 @@ fn errors_and_logs_of_a_failed_recovery_never_contain_the_password() {
             assert!(!all.contains("Tr1cky"), "{all}");
         });
     });
-    let log = log.lock().unwrap();
+    let log = capture.text();
     assert!(log.contains("password.seal_key") && log.contains("password.open_key"), "{log}");
     assert!(!log.contains("Tr1cky"), "{log}");
-}
-
-mod capture {
-    //! A tracing subscriber that writes every span name, event and field into a string.
-    use std::fmt::Write;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::{Arc, Mutex};
-
-    use tracing::field::{Field, Visit};
-    use tracing::span::{Attributes, Id, Record};
-    use tracing::{Event, Metadata, Subscriber};
-
-    pub struct Capture(pub Arc<Mutex<String>>);
-
-    struct V<'a>(&'a mut String);
-    impl Visit for V<'_> {
-        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-            let _ = write!(self.0, " {}={:?}", field.name(), value);
-        }
-    }
-
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-
-    impl Subscriber for Capture {
-        fn enabled(&self, _: &Metadata<'_>) -> bool {
-            true
-        }
-        fn new_span(&self, span: &Attributes<'_>) -> Id {
-            let mut s = self.0.lock().unwrap();
-            let _ = write!(s, "\nspan {}", span.metadata().name());
-            span.record(&mut V(&mut s));
-            Id::from_u64(NEXT.fetch_add(1, Ordering::Relaxed))
-        }
-        fn record(&self, _: &Id, values: &Record<'_>) {
-            values.record(&mut V(&mut self.0.lock().unwrap()));
-        }
-        fn record_follows_from(&self, _: &Id, _: &Id) {}
-        fn event(&self, event: &Event<'_>) {
-            let mut s = self.0.lock().unwrap();
-            s.push_str("\nevent");
-            event.record(&mut V(&mut s));
-        }
-        fn enter(&self, _: &Id) {}
-        fn exit(&self, _: &Id) {}
-    }
 }
