@@ -104,8 +104,7 @@ async fn no_password_share_key_or_token_appears_in_logs_errors_or_panics() {
     let keys = Arc::new(Mutex::new(Vec::new()));
     let params = KdfParams::new(1 << 10, 1, 1).unwrap();
     let password = PasswordProvider::builder().kdf_params(params).build().unwrap();
-    let password: Arc<dyn BackupProvider> =
-        Arc::new(KeySpy { inner: Arc::new(password), keys: keys.clone() });
+    let password: Arc<dyn BackupProvider> = Arc::new(KeySpy { inner: Arc::new(password), keys: keys.clone() });
 
     let fake = FakeDrive::start().await.unwrap();
     fake.add_token(TOKEN, Scope::ALL);
@@ -113,8 +112,7 @@ async fn no_password_share_key_or_token_appears_in_logs_errors_or_panics() {
         .with_min_delay(std::time::Duration::from_millis(1))
         .with_max_delay(std::time::Duration::from_millis(2));
     let drive = DriveProvider::builder().endpoint(fake.root_url()).retry(retry).build().unwrap();
-    let drive: Arc<dyn BackupProvider> =
-        Arc::new(KeySpy { inner: Arc::new(drive), keys: keys.clone() });
+    let drive: Arc<dyn BackupProvider> = Arc::new(KeySpy { inner: Arc::new(drive), keys: keys.clone() });
 
     let memory = Arc::new(MemoryStore::new());
     let store_plan = FaultPlan::new();
