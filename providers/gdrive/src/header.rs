@@ -173,6 +173,44 @@ mod tests {
     }
 
     #[test]
+    fn the_fuzzing_entry_point_accepts_valid_headers_and_refuses_garbage() {
+        use crate::__fuzz::parse_key_header;
+        use share_backup_core::ErrorKind;
+        let longest =
+            DriveHeader { location: Location::AppData, file_id: "a".repeat(MAX_ID), name: "b".repeat(MAX_NAME) };
+        for h in [sample(), DriveHeader { location: Location::AppData, ..sample() }, longest] {
+            let bytes = h.encode().unwrap().as_bytes().to_vec();
+            assert_eq!(parse_key_header(&bytes).unwrap(), bytes);
+        }
+        let mut id_too_long = vec![1, 0, 129];
+        id_too_long.extend_from_slice(&[b'a'; 129]);
+        id_too_long.extend_from_slice(&[1, b'x']);
+        let garbage: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0],
+            vec![1],
+            vec![1, 0],
+            vec![1, 0, 0],
+            vec![1, 0, 1, b'a'],
+            vec![1, 0, 1, b'a', 0],
+            vec![1, 0, 1, b'a', 1, b'B'],
+            vec![1, 0, 2, 0xc3, 0x28, 1, b'a'],
+            vec![1, 2, 1, b'a', 1, b'b'],
+            vec![1, 0, 255, b'a', 1, b'b'],
+            id_too_long,
+            vec![0xff; 64],
+            b"sb1.not-a-key-header".to_vec(),
+            vec![0; KeyHeader::MAX_LEN],
+        ];
+        for g in &garbage {
+            let e = parse_key_header(g).unwrap_err();
+            assert_eq!(e.kind(), &ErrorKind::InvalidEnvelope, "{g:?}");
+        }
+        let e = parse_key_header(&vec![1; KeyHeader::MAX_LEN + 1]).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidInput);
+    }
+
+    #[test]
     fn file_name_hides_the_user_and_differs_per_backup_and_user() {
         let u = UserId::new("alice@example.com").unwrap();
         let c = CustodianId::new("acme").unwrap();

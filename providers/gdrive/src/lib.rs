@@ -870,3 +870,29 @@ share_backup_core::register_provider!(
     )
     .with_settings(SETTINGS)
 );
+
+#[doc(hidden)]
+pub mod __fuzz {
+    //! Fuzzing support only (`fuzz/fuzz_targets/gdrive_header.rs`). Not a
+    //! stable API: it may change or disappear in any release.
+
+    use share_backup_core::{KeyHeader, Result};
+
+    use crate::header::DriveHeader;
+
+    /// Wraps `bytes` in a [`KeyHeader`] (which refuses more than
+    /// [`KeyHeader::MAX_LEN`] bytes) and parses it as a Drive key header, as
+    /// `open_key` and `delete_key` do. Never panics.
+    ///
+    /// Returns the accepted header encoded again (for a canonical format,
+    /// exactly `bytes`), or the error that refused it.
+    ///
+    /// # Errors
+    /// `InvalidInput` when `bytes` is too long for a key header;
+    /// `InvalidEnvelope` when the parser refuses it.
+    pub fn parse_key_header(bytes: &[u8]) -> Result<Vec<u8>> {
+        let header = KeyHeader::new(bytes.to_vec())?;
+        let parsed = DriveHeader::parse(&header)?;
+        Ok(parsed.encode()?.as_bytes().to_vec())
+    }
+}
