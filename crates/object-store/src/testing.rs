@@ -1,10 +1,12 @@
 //! `ObjectStore` wrappers for tests and benchmarks: one that counts
-//! requests, one that injects failures. Enabled by the `testing` feature.
+//! requests, one that injects failures and latency. Enabled by the `testing`
+//! feature.
 
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -152,31 +154,53 @@ impl fmt::Display for CountingObjectStore {
 }
 
 /// An `ObjectStore` that fails requests with a transient error, as a
-/// throttled or failing server does (`503 Service Unavailable`).
+/// throttled or failing server does (`503 Service Unavailable`), and, with
+/// [`with_latency`](Self::with_latency), delays every request as a slow
+/// network does.
 pub struct FaultyObjectStore {
     inner: Arc<dyn ObjectStore>,
     plan: FaultPlan,
     timing: FaultTiming,
+    latency: Option<(Duration, Duration)>,
     calls: AtomicU64,
     injected: AtomicU64,
+    injected_latency_us: AtomicU64,
     rng: AtomicU64,
+    latency_rng: AtomicU64,
 }
 
 impl FaultyObjectStore {
     /// Wraps `inner`, failing requests by `plan`.
     pub fn new(inner: Arc<dyn ObjectStore>, plan: FaultPlan, timing: FaultTiming) -> Self {
         let seed = match plan {
-            FaultPlan::Random { seed, .. } => seed | 1,
-            _ => 1,
+            FaultPlan::Random { seed, .. } => seed,
+            _ => 0,
         };
         FaultyObjectStore {
             inner,
             plan,
             timing,
+            latency: None,
             calls: AtomicU64::new(0),
             injected: AtomicU64::new(0),
-            rng: AtomicU64::new(seed),
+            injected_latency_us: AtomicU64::new(0),
+            rng: AtomicU64::new(seed | 1),
+            // Its own generator, so that adding latency leaves the sequence
+            // of injected failures of a seed unchanged.
+            latency_rng: AtomicU64::new((seed ^ 0x9E37_79B9_7F4A_7C15) | 1),
         }
+    }
+
+    /// Delays every request (failed ones too: a 503 also costs a round trip)
+    /// by a duration drawn uniformly from `min..=max` before it is forwarded
+    /// to the backend, with `tokio::time::sleep`. The durations come from a
+    /// generator seeded by the [`FaultPlan::Random`] seed (a fixed seed for
+    /// the other plans), separate from the one that picks failures, so the
+    /// sequence of delays is reproducible for one seed and one order of
+    /// requests. `max` below `min` is taken as `min`.
+    pub fn with_latency(mut self, min: Duration, max: Duration) -> Self {
+        self.latency = Some((min, max.max(min)));
+        self
     }
 
     /// Requests seen so far.
@@ -189,19 +213,33 @@ impl FaultyObjectStore {
         self.injected.load(Ordering::Relaxed)
     }
 
-    fn next_random(&self) -> f64 {
-        // xorshift64*, advanced atomically.
-        let mut x = self.rng.load(Ordering::Relaxed);
+    /// The sum of the delays injected so far (by [`with_latency`](Self::with_latency)).
+    pub fn injected_latency(&self) -> Duration {
+        Duration::from_micros(self.injected_latency_us.load(Ordering::Relaxed))
+    }
+
+    /// A uniform draw from `0.0..1.0`: xorshift64*, advanced atomically.
+    fn next_random(state: &AtomicU64) -> f64 {
+        let mut x = state.load(Ordering::Relaxed);
         loop {
             let mut y = x;
             y ^= y >> 12;
             y ^= y << 25;
             y ^= y >> 27;
-            match self.rng.compare_exchange_weak(x, y, Ordering::Relaxed, Ordering::Relaxed) {
+            match state.compare_exchange_weak(x, y, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => return (y.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64,
                 Err(now) => x = now,
             }
         }
+    }
+
+    /// The delay for the next request (zero without latency).
+    fn next_latency(&self) -> Duration {
+        let Some((min, max)) = self.latency else { return Duration::ZERO };
+        let d = min + (max - min).mul_f64(Self::next_random(&self.latency_rng));
+        let d = d.min(max);
+        self.injected_latency_us.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+        d
     }
 
     fn should_fail(&self) -> bool {
@@ -209,7 +247,7 @@ impl FaultyObjectStore {
         let fail = match self.plan {
             FaultPlan::Never => false,
             FaultPlan::Nth(k) => n == k,
-            FaultPlan::Random { probability, .. } => self.next_random() < probability,
+            FaultPlan::Random { probability, .. } => Self::next_random(&self.rng) < probability,
         };
         if fail {
             self.injected.fetch_add(1, Ordering::Relaxed);
@@ -224,14 +262,62 @@ impl FaultyObjectStore {
         }
     }
 
-    async fn run<T>(&self, f: impl Future<Output = object_store::Result<T>>) -> object_store::Result<T> {
-        if !self.should_fail() {
-            return f.await;
+    /// One request, when first polled: decided (fail or not), delayed, then
+    /// forwarded unless it fails `Before`. `fut` must do nothing until polled
+    /// (the backends' futures do not).
+    async fn call<T>(&self, _op: Op, fut: impl Future<Output = object_store::Result<T>>) -> object_store::Result<T> {
+        let fail = self.should_fail();
+        let delay = self.next_latency();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        if !fail {
+            return fut.await;
         }
         if self.timing == FaultTiming::After {
-            let _ = f.await;
+            let _ = fut.await;
         }
         Err(Self::error())
+    }
+
+    /// A streaming request (list, delete): counted, maybe failed and delayed
+    /// once per call, decided when the stream is made; the delay comes before
+    /// the first item. An injected failure never reaches the backend,
+    /// whatever the timing (a stream has no single "after").
+    fn stream<T: Send + 'static>(
+        &self,
+        _op: Op,
+        open: impl FnOnce() -> BoxStream<'static, object_store::Result<T>>,
+    ) -> BoxStream<'static, object_store::Result<T>> {
+        let fail = self.should_fail();
+        let delay = self.next_latency();
+        let inner = if fail { futures::stream::once(async { Err(Self::error()) }).boxed() } else { open() };
+        if delay.is_zero() {
+            return inner;
+        }
+        futures::stream::once(async move {
+            tokio::time::sleep(delay).await;
+            inner
+        })
+        .flatten()
+        .boxed()
+    }
+}
+
+impl CountingObjectStore {
+    async fn call<T>(&self, op: Op, fut: impl Future<Output = object_store::Result<T>>) -> object_store::Result<T> {
+        self.counts.bump(op);
+        fut.await
+    }
+
+    /// Counted once per call.
+    fn stream<T>(
+        &self,
+        op: Op,
+        open: impl FnOnce() -> BoxStream<'static, object_store::Result<T>>,
+    ) -> BoxStream<'static, object_store::Result<T>> {
+        self.counts.bump(op);
+        open()
     }
 }
 
@@ -241,6 +327,7 @@ impl fmt::Debug for FaultyObjectStore {
             .field("inner", &self.inner.to_string())
             .field("plan", &self.plan)
             .field("timing", &self.timing)
+            .field("latency", &self.latency)
             .finish()
     }
 }
@@ -251,8 +338,10 @@ impl fmt::Display for FaultyObjectStore {
     }
 }
 
+/// Implements `ObjectStore` for a wrapper with an `inner` backend and the
+/// inherent methods `call(op, future)` and `stream(op, || stream)`.
 macro_rules! delegate {
-    ($ty:ty, |$s:ident, $op:ident, $fut:ident| $wrap:expr, |$s2:ident, $op2:ident| $before:expr) => {
+    ($ty:ty) => {
         #[async_trait]
         impl ObjectStore for $ty {
             async fn put_opts(
@@ -261,8 +350,7 @@ macro_rules! delegate {
                 payload: PutPayload,
                 opts: PutOptions,
             ) -> object_store::Result<PutResult> {
-                let ($s, $op, $fut) = (self, Op::Put, self.inner.put_opts(location, payload, opts));
-                $wrap.await
+                self.call(Op::Put, self.inner.put_opts(location, payload, opts)).await
             }
 
             async fn put_multipart_opts(
@@ -270,41 +358,27 @@ macro_rules! delegate {
                 location: &Path,
                 opts: PutMultipartOptions,
             ) -> object_store::Result<Box<dyn MultipartUpload>> {
-                let ($s, $op, $fut) = (self, Op::Put, self.inner.put_multipart_opts(location, opts));
-                $wrap.await
+                self.call(Op::Put, self.inner.put_multipart_opts(location, opts)).await
             }
 
             async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
                 let op = if options.head { Op::Head } else { Op::Get };
-                let ($s, $op, $fut) = (self, op, self.inner.get_opts(location, options));
-                $wrap.await
+                self.call(op, self.inner.get_opts(location, options)).await
             }
 
             async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> object_store::Result<Vec<Bytes>> {
-                let ($s, $op, $fut) = (self, Op::Get, self.inner.get_ranges(location, ranges));
-                $wrap.await
+                self.call(Op::Get, self.inner.get_ranges(location, ranges)).await
             }
 
             fn delete_stream(
                 &self,
                 locations: BoxStream<'static, object_store::Result<Path>>,
             ) -> BoxStream<'static, object_store::Result<Path>> {
-                let $s2 = self;
-                let $op2 = Op::Delete;
-                // Counted (and maybe failed) once per call, before the backend sees it.
-                if $before {
-                    return futures::stream::once(async { Err(<$ty>::injected_error()) }).boxed();
-                }
-                self.inner.delete_stream(locations)
+                self.stream(Op::Delete, || self.inner.delete_stream(locations))
             }
 
             fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-                let $s2 = self;
-                let $op2 = Op::List;
-                if $before {
-                    return futures::stream::once(async { Err(<$ty>::injected_error()) }).boxed();
-                }
-                self.inner.list(prefix)
+                self.stream(Op::List, || self.inner.list(prefix))
             }
 
             fn list_with_offset(
@@ -312,71 +386,26 @@ macro_rules! delegate {
                 prefix: Option<&Path>,
                 offset: &Path,
             ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-                let $s2 = self;
-                let $op2 = Op::List;
-                if $before {
-                    return futures::stream::once(async { Err(<$ty>::injected_error()) }).boxed();
-                }
-                self.inner.list_with_offset(prefix, offset)
+                self.stream(Op::List, || self.inner.list_with_offset(prefix, offset))
             }
 
             async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-                let ($s, $op, $fut) = (self, Op::List, self.inner.list_with_delimiter(prefix));
-                $wrap.await
+                self.call(Op::List, self.inner.list_with_delimiter(prefix)).await
             }
 
             async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
-                let ($s, $op, $fut) = (self, Op::Copy, self.inner.copy_opts(from, to, options));
-                $wrap.await
+                self.call(Op::Copy, self.inner.copy_opts(from, to, options)).await
             }
 
             async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> object_store::Result<()> {
-                let ($s, $op, $fut) = (self, Op::Copy, self.inner.rename_opts(from, to, options));
-                $wrap.await
+                self.call(Op::Copy, self.inner.rename_opts(from, to, options)).await
             }
         }
     };
 }
 
-impl CountingObjectStore {
-    fn injected_error() -> object_store::Error {
-        unreachable_error()
-    }
-}
-
-fn unreachable_error() -> object_store::Error {
-    object_store::Error::Generic { store: "CountingObjectStore", source: "counting never fails".into() }
-}
-
-impl FaultyObjectStore {
-    fn injected_error() -> object_store::Error {
-        Self::error()
-    }
-}
-
-delegate!(
-    CountingObjectStore,
-    |s, op, fut| async move {
-        s.counts.bump(op);
-        fut.await
-    },
-    |s, op| {
-        s.counts.bump(op);
-        false
-    }
-);
-
-delegate!(
-    FaultyObjectStore,
-    |s, op, fut| async move {
-        let _ = op;
-        s.run(fut).await
-    },
-    |s, op| {
-        let _ = op;
-        s.should_fail()
-    }
-);
+delegate!(CountingObjectStore);
+delegate!(FaultyObjectStore);
 
 #[cfg(test)]
 mod tests {
@@ -424,5 +453,70 @@ mod tests {
         }
         let rate = f.injected() as f64 / 4000.0;
         assert!((0.03..0.07).contains(&rate), "{rate}");
+    }
+
+    #[tokio::test]
+    async fn latency_delays_every_request_kind_including_failed_ones() {
+        let mem: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let ms = Duration::from_millis;
+        let f =
+            FaultyObjectStore::new(mem.clone(), FaultPlan::Nth(2), FaultTiming::Before).with_latency(ms(40), ms(60));
+        let p = Path::from("a");
+        let start = tokio::time::Instant::now();
+        f.put(&p, PutPayload::from_static(b"1")).await.unwrap();
+        f.get(&p).await.unwrap_err(); // the injected failure is delayed too
+        f.head(&p).await.unwrap();
+        assert_eq!(f.list(None).collect::<Vec<_>>().await.len(), 1);
+        f.delete(&p).await.unwrap();
+        let elapsed = start.elapsed();
+        // A lower bound only: five requests of at least 40 ms each.
+        assert!(elapsed >= ms(200), "{elapsed:?}");
+        assert_eq!((f.calls(), f.injected()), (5, 1));
+        let injected = f.injected_latency();
+        assert!((ms(200)..=ms(300)).contains(&injected), "{injected:?}");
+        assert!(elapsed >= injected - ms(1), "{elapsed:?} < {injected:?}");
+
+        // Without latency nothing is injected.
+        let plain = FaultyObjectStore::new(mem, FaultPlan::Never, FaultTiming::Before);
+        plain.head(&Path::from("missing")).await.unwrap_err();
+        assert_eq!(plain.injected_latency(), Duration::ZERO);
+    }
+
+    #[test]
+    fn latency_is_uniform_in_range_and_reproducible_by_seed() {
+        let (min, max) = (Duration::from_millis(1), Duration::from_millis(20));
+        let draws = |seed: u64| {
+            let f = FaultyObjectStore::new(
+                Arc::new(InMemory::new()),
+                FaultPlan::Random { probability: 0.05, seed },
+                FaultTiming::Before,
+            )
+            .with_latency(min, max);
+            (0..2000).map(|_| f.next_latency()).collect::<Vec<_>>()
+        };
+        let a = draws(7);
+        assert_eq!(a, draws(7), "same seed, same delays");
+        assert_ne!(a, draws(8), "another seed, other delays");
+        assert!(a.iter().all(|d| (min..=max).contains(d)));
+        let mean = a.iter().sum::<Duration>() / a.len() as u32;
+        assert!((Duration::from_millis(9)..Duration::from_millis(12)).contains(&mean), "{mean:?}");
+        assert!(a.iter().any(|d| *d < Duration::from_millis(3)) && a.iter().any(|d| *d > Duration::from_millis(18)));
+    }
+
+    #[test]
+    fn latency_leaves_the_failure_sequence_of_a_seed_unchanged() {
+        let plan = FaultPlan::Random { probability: 0.3, seed: 99 };
+        let failures = |f: &FaultyObjectStore| (0..500).map(|_| f.should_fail()).collect::<Vec<_>>();
+        let plain = FaultyObjectStore::new(Arc::new(InMemory::new()), plan, FaultTiming::Before);
+        let slow = FaultyObjectStore::new(Arc::new(InMemory::new()), plan, FaultTiming::Before)
+            .with_latency(Duration::ZERO, Duration::from_millis(5));
+        let expected = failures(&plain);
+        let got: Vec<bool> = (0..500)
+            .map(|_| {
+                let _ = slow.next_latency();
+                slow.should_fail()
+            })
+            .collect();
+        assert_eq!(got, expected);
     }
 }
