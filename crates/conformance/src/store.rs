@@ -94,8 +94,13 @@ fn expect_kind<T>(r: Result<T, Error>, kind: ErrorKind, contract: &str, what: &s
     }
 }
 
+/// The current version's id, read both ways: `current` and `current_id`
+/// must agree wherever a case looks.
 async fn current_id(s: &Arc<dyn CipherTextStore>, u: &UserId, m: &MethodId) -> Result<Option<BackupId>, Failure> {
-    Ok(call(s.current(u, m).await, "current reads the current version")?.map(|c| c.backup_id))
+    let full = call(s.current(u, m).await, "current reads the current version")?.map(|c| c.backup_id);
+    let id = call(s.current_id(u, m).await, "current_id reads the current version's id")?;
+    ensure(id == full, "current_id agrees with current", || format!("current_id {id:?}, current {full:?}"))?;
+    Ok(full)
 }
 
 /// A user the store has never seen: `current` is `None`, `versions` and

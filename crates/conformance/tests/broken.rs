@@ -240,6 +240,11 @@ async fn a_store_that_removes_the_current_version_fails_remove() {
 }
 
 #[tokio::test]
+async fn a_store_whose_current_id_disagrees_with_current_fails_commit() {
+    assert_fails(store_case("store_commit", StoreFlaw::StaleCurrentId).await, &["current_id agrees with current"]);
+}
+
+#[tokio::test]
 async fn a_store_with_naive_keys_fails_user_isolation() {
     assert_fails(store_case("store_user_isolation", StoreFlaw::NaiveKeys).await, &["users never share versions"]);
 }

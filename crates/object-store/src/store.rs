@@ -1,8 +1,9 @@
 //! [`ObjectCipherTextStore`]: the cipher-text store on an `object_store` backend.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -97,6 +98,75 @@ impl CommitRecord {
     }
 }
 
+/// The default [`ObjectCipherTextStoreBuilder::commit_cache`] capacity.
+pub const DEFAULT_COMMIT_CACHE: usize = 4096;
+
+/// The latest commit record this store saw per (user, method): where the
+/// next read of the commit log starts, and what a commit's compare-and-swap
+/// tries first.
+///
+/// Commit records are immutable and their sequence numbers dense (record
+/// `n + 1` is only ever created by a writer that read record `n`), so a
+/// cached record is never wrong, only possibly not the latest: every read
+/// still probes the next sequence number, and a commit's create-only write
+/// of `seq + 1` fails if anyone else got there first. What the cache saves
+/// is the cold start (commit 1, then the head hint) on every call after
+/// the first. Bounded: when full it is emptied, which costs only cold starts.
+struct CommitCache {
+    capacity: usize,
+    map: Mutex<HashMap<String, Option<CommitRecord>>>,
+}
+
+impl CommitCache {
+    fn new(capacity: usize) -> Self {
+        CommitCache { capacity, map: Mutex::new(HashMap::new()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<CommitRecord>>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `None`: nothing known; `Some(None)`: no commit as of the last look.
+    fn get(&self, key: &str) -> Option<Option<CommitRecord>> {
+        if self.capacity == 0 {
+            return None;
+        }
+        self.lock().get(key).cloned()
+    }
+
+    /// Records what a read or a commit found; never moves backwards.
+    fn put(&self, key: &str, record: Option<&CommitRecord>) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut map = self.lock();
+        if let Some(Some(known)) = map.get(key)
+            && record.is_none_or(|r| r.seq < known.seq)
+        {
+            return;
+        }
+        if map.len() >= self.capacity && !map.contains_key(key) {
+            map.clear();
+        }
+        map.insert(key.to_owned(), record.cloned());
+    }
+
+    fn forget(&self, key: &str) {
+        if self.capacity > 0 {
+            self.lock().remove(key);
+        }
+    }
+}
+
+/// Where a read of the commit log starts.
+struct Start {
+    /// The record to probe forward from; `None`: there is no commit at all.
+    record: Option<CommitRecord>,
+    /// On a cold start, the sequence number the head hint held (0: none),
+    /// so that a stale hint is repaired; `None` on a warm start.
+    hint_seq: Option<u64>,
+}
+
 /// A [`CipherTextStore`] on any [`object_store`] backend: local files,
 /// memory, S3 and S3-compatible servers, Azure Blob Storage (and Azurite),
 /// Google Cloud Storage.
@@ -118,6 +188,7 @@ struct Inner {
     layout: Layout,
     retry: RetryPolicy,
     label: String,
+    cache: CommitCache,
 }
 
 impl fmt::Debug for ObjectCipherTextStore {
@@ -126,6 +197,7 @@ impl fmt::Debug for ObjectCipherTextStore {
             .field("store", &self.inner.label)
             .field("layout", &self.inner.layout)
             .field("retry", &self.inner.retry)
+            .field("commit_cache", &self.inner.cache.capacity)
             .finish()
     }
 }
@@ -158,6 +230,7 @@ pub struct ObjectCipherTextStoreBuilder {
     salt: Vec<u8>,
     retry: RetryPolicy,
     label: Option<String>,
+    commit_cache: usize,
 }
 
 impl fmt::Debug for ObjectCipherTextStoreBuilder {
@@ -167,6 +240,7 @@ impl fmt::Debug for ObjectCipherTextStoreBuilder {
             .field("prefix", &self.prefix.as_ref())
             .field("salt_len", &self.salt.len())
             .field("retry", &self.retry)
+            .field("commit_cache", &self.commit_cache)
             .finish()
     }
 }
@@ -205,6 +279,17 @@ impl ObjectCipherTextStoreBuilder {
         self
     }
 
+    /// How many (user, method) pairs remember the latest commit record this
+    /// store saw ([`DEFAULT_COMMIT_CACHE`]; 0 turns it off). A warm entry
+    /// saves the cold start of every later read and lets a commit go
+    /// straight to its create-only write: a first backup costs 5 requests
+    /// instead of 8. Always correct across processes (see the crate
+    /// documentation); about 200 bytes per entry.
+    pub fn commit_cache(mut self, capacity: usize) -> Self {
+        self.commit_cache = capacity;
+        self
+    }
+
     /// The store.
     pub fn build(self) -> ObjectCipherTextStore {
         let label = self.label.unwrap_or_else(|| {
@@ -216,6 +301,7 @@ impl ObjectCipherTextStoreBuilder {
                 layout: Layout::new(self.prefix, self.salt),
                 retry: self.retry,
                 label,
+                cache: CommitCache::new(self.commit_cache),
             }),
         }
     }
@@ -235,6 +321,7 @@ impl ObjectCipherTextStore {
             salt: Vec::new(),
             retry: RetryPolicy::default(),
             label: None,
+            commit_cache: DEFAULT_COMMIT_CACHE,
         }
     }
 
@@ -392,14 +479,76 @@ impl ObjectCipherTextStore {
         Ok((Some(cur), true))
     }
 
-    /// The latest commit record: hint, then probe forward (2 GETs when the
-    /// hint is fresh).
-    async fn latest(&self, user: &UserId, method: &MethodId) -> Result<Option<CommitRecord>> {
-        let hint = self.read_hint(user, method).await?;
-        let (latest, stale) = self.walk_forward(user, method, hint).await?;
-        if stale && let Some(r) = &latest {
-            self.write_hint(user, method, r).await;
+    fn cache_key(&self, user: &UserId, method: &MethodId) -> String {
+        self.inner.layout.method_prefix(user, method).to_string()
+    }
+
+    /// Where a read of the log starts. Warm: the cached record (no request;
+    /// a cached "no commit" costs the GET of commit 1). Cold: GET commit 1
+    /// (absent: no commit, the common case of a new user: 1 request), then
+    /// GET the hint, and start from the later of the two.
+    ///
+    /// `parallel` reads commit 1 and the hint side by side on a cold start
+    /// (one round trip less for a reader, one request more for a new user);
+    /// `use_cache = false` forces a cold start.
+    async fn start(&self, user: &UserId, method: &MethodId, parallel: bool, use_cache: bool) -> Result<Start> {
+        let first = self.inner.layout.commit(user, method, 1);
+        let cached = if use_cache { self.inner.cache.get(&self.cache_key(user, method)) } else { None };
+        match cached {
+            Some(Some(record)) => Ok(Start { record: Some(record), hint_seq: None }),
+            Some(None) => Ok(Start { record: self.read_record(&first).await?, hint_seq: None }),
+            None => {
+                let (first, hint) = if parallel {
+                    let (first, hint) = futures::try_join!(self.read_record(&first), self.read_hint(user, method))?;
+                    (first, Some(hint))
+                } else {
+                    (self.read_record(&first).await?, None)
+                };
+                let Some(first) = first else {
+                    return Ok(Start { record: None, hint_seq: None });
+                };
+                let hint = match hint {
+                    Some(h) => h,
+                    None => self.read_hint(user, method).await?,
+                };
+                let hint_seq = hint.as_ref().map_or(0, |h| h.seq);
+                let record = match hint {
+                    Some(h) if h.seq > first.seq => h,
+                    _ => first,
+                };
+                Ok(Start { record: Some(record), hint_seq: Some(hint_seq) })
+            }
         }
+    }
+
+    /// Remembers what a read found, and repairs a stale hint seen on a cold
+    /// start. Commit 1 needs no hint: cold reads start there anyway.
+    async fn finish_read(
+        &self,
+        user: &UserId,
+        method: &MethodId,
+        latest: Option<&CommitRecord>,
+        hint_seq: Option<u64>,
+    ) {
+        self.inner.cache.put(&self.cache_key(user, method), latest);
+        if let (Some(latest), Some(hint_seq)) = (latest, hint_seq)
+            && latest.seq > 1
+            && hint_seq != latest.seq
+        {
+            self.write_hint(user, method, latest).await;
+        }
+    }
+
+    /// The latest commit record. Warm: 1 GET (the next record, absent).
+    /// Cold: 1 GET when there is no commit, else commit 1, the hint and the
+    /// next record.
+    async fn latest(&self, user: &UserId, method: &MethodId) -> Result<Option<CommitRecord>> {
+        let start = self.start(user, method, false, true).await?;
+        let latest = match start.record {
+            None => None,
+            Some(r) => self.walk_forward(user, method, Some(r)).await?.0,
+        };
+        self.finish_read(user, method, latest.as_ref(), start.hint_seq).await;
         Ok(latest)
     }
 
@@ -410,12 +559,87 @@ impl ObjectCipherTextStore {
         String::from_utf8(bytes.to_vec()).map(Some).map_err(|_| malformed(path, "envelope", self.label()))
     }
 
-    /// Whether (user, method) has at least one commit (1 or 2 GETs).
+    /// Whether (user, method) has at least one commit (at most 1 GET:
+    /// commit 1; none when the cache knows).
     async fn has_commit(&self, user: &UserId, method: &MethodId) -> Result<bool> {
-        if self.read_hint(user, method).await?.is_some() {
+        if let Some(Some(_)) = self.inner.cache.get(&self.cache_key(user, method)) {
             return Ok(true);
         }
         Ok(self.read_record(&self.inner.layout.commit(user, method, 1)).await?.is_some())
+    }
+
+    /// The current version, the log and the envelope read side by side.
+    async fn read_current(&self, user: &UserId, method: &MethodId, use_cache: bool) -> Result<Option<CurrentVersion>> {
+        let layout = &self.inner.layout;
+        let start = self.start(user, method, true, use_cache).await?;
+        let Some(mut rec) = start.record else {
+            self.finish_read(user, method, None, None).await;
+            return Ok(None);
+        };
+        let dangling = |rec: &CommitRecord| {
+            Error::not_found(format!("the current version {} of this backup is missing from the store", rec.backup_id))
+                .with_hint("the envelope was deleted outside share-backup; make a new backup")
+                .with_method(method.clone())
+                .with_source(StoreError::DanglingCommit { path: layout.commit(user, method, rec.seq).to_string() })
+        };
+        for _ in 0..PROBE_LIMIT {
+            let version = layout.version(user, method, rec.backup_id);
+            let next = layout.commit(user, method, rec.seq + 1);
+            let (next, envelope) = futures::try_join!(self.read_record(&next), self.read_envelope(&version))?;
+            match next {
+                Some(n) => rec = n,
+                None => {
+                    self.finish_read(user, method, Some(&rec), start.hint_seq).await;
+                    let envelope = envelope.ok_or_else(|| dangling(&rec))?;
+                    return Ok(Some(CurrentVersion::new(rec.backup_id, envelope)));
+                }
+            }
+        }
+        // Far behind: fall back to the general walk, and repair the hint.
+        let (latest, _) = self.walk_forward(user, method, Some(rec)).await?;
+        let Some(latest) = latest else { return Ok(None) };
+        self.finish_read(user, method, Some(&latest), Some(start.hint_seq.unwrap_or(0))).await;
+        let envelope = self
+            .read_envelope(&layout.version(user, method, latest.backup_id))
+            .await?
+            .ok_or_else(|| dangling(&latest))?;
+        Ok(Some(CurrentVersion::new(latest.backup_id, envelope)))
+    }
+
+    /// The create-only write of commit record `seq` making `backup_id`
+    /// current over `expected`, then the hint. `Ok(false)`: another
+    /// writer's record already holds `seq` (ours from an earlier attempt
+    /// whose answer was lost counts as written).
+    async fn try_commit(
+        &self,
+        user: &UserId,
+        method: &MethodId,
+        backup_id: BackupId,
+        expected: Option<BackupId>,
+        seq: u64,
+    ) -> Result<bool> {
+        let record =
+            CommitRecord { v: CommitRecord::VERSION, seq, backup_id, prev: expected, committed_at_ms: now_ms() };
+        let path = self.inner.layout.commit(user, method, seq);
+        let key = self.cache_key(user, method);
+        let written = match self.put_create(&path, record.encode()).await {
+            Ok(()) => record,
+            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
+                match self.read_record(&path).await? {
+                    Some(r) if r.backup_id == backup_id && r.prev == expected => r,
+                    other => {
+                        self.inner.cache.put(&key, other.as_ref());
+                        return Ok(false);
+                    }
+                }
+            }
+            Err(e) => return Err(self.err(e, format!("commit version {backup_id}")).with_method(method.clone())),
+        };
+        self.inner.cache.put(&key, Some(&written));
+        if written.seq > 1 {
+            self.write_hint(user, method, &written).await;
+        }
+        Ok(true)
     }
 
     fn span(&self, op: &'static str, user: &UserId, method: Option<&MethodId>) -> tracing::Span {
@@ -465,9 +689,10 @@ impl CipherTextStore for ObjectCipherTextStore {
         .await
     }
 
-    /// GET head then GET the next commit record (absent), beside a HEAD of
-    /// the version; create-only PUT of the new commit record; PUT head:
-    /// 5 requests in 4 round trips.
+    /// Warm (this store saw the current version): HEAD the version, then
+    /// the create-only PUT of the next commit record, then PUT the hint
+    /// (not after commit 1): 2 or 3 requests. Cold, or when another writer
+    /// moved the log on: the latest record is read first, beside the HEAD.
     async fn commit(
         &self,
         user: &UserId,
@@ -477,10 +702,8 @@ impl CipherTextStore for ObjectCipherTextStore {
     ) -> Result<()> {
         let span = self.span("commit", user, Some(method));
         async {
-            let layout = &self.inner.layout;
-            let version = layout.version(user, method, backup_id);
+            let version = self.inner.layout.version(user, method, backup_id);
             let backend = &self.inner.backend;
-            // The version check runs beside the pointer read: one round trip less.
             let staged = async {
                 match self.retrying("head_version", || backend.head(&version)).await {
                     Ok(_) => Ok(true),
@@ -488,7 +711,29 @@ impl CipherTextStore for ObjectCipherTextStore {
                     Err(e) => Err(self.err(e, format!("check version {backup_id}")).with_method(method.clone())),
                 }
             };
-            let (latest, staged) = futures::try_join!(self.latest(user, method), staged)?;
+            let never_staged = || {
+                Error::not_found(format!("cannot commit {backup_id}: it was never staged"))
+                    .with_hint("stage the version before committing it")
+                    .with_method(method.clone())
+            };
+            // Warm: the cache says `expected` is current, so the create-only
+            // write of the next record is the compare-and-swap itself.
+            let cached = self.inner.cache.get(&self.cache_key(user, method));
+            let (latest, staged) = match cached {
+                Some(c) if c.as_ref().map(|r| r.backup_id) == expected => {
+                    if !staged.await? {
+                        return Err(never_staged());
+                    }
+                    let seq = c.as_ref().map_or(1, |r| r.seq + 1);
+                    if self.try_commit(user, method, backup_id, expected, seq).await? {
+                        tracing::debug!(%backup_id, seq, "committed");
+                        return Ok(());
+                    }
+                    // Another writer's record holds `seq`: read the log on from it.
+                    (self.latest(user, method).await?, true)
+                }
+                _ => futures::try_join!(self.latest(user, method), staged)?,
+            };
             if let Some(l) = &latest
                 && l.backup_id == backup_id
                 && l.prev == expected
@@ -507,104 +752,46 @@ impl CipherTextStore for ObjectCipherTextStore {
                 .with_method(method.clone()));
             }
             if !staged {
-                return Err(Error::not_found(format!("cannot commit {backup_id}: it was never staged"))
-                    .with_hint("stage the version before committing it")
+                return Err(never_staged());
+            }
+            let seq = latest.as_ref().map_or(1, |l| l.seq + 1);
+            if !self.try_commit(user, method, backup_id, expected, seq).await? {
+                return Err(conflict(format!("cannot make {backup_id} current: another writer committed first"))
                     .with_method(method.clone()));
             }
-            let record = CommitRecord {
-                v: CommitRecord::VERSION,
-                seq: latest.as_ref().map_or(1, |l| l.seq + 1),
-                backup_id,
-                prev: expected,
-                committed_at_ms: now_ms(),
-            };
-            let path = layout.commit(user, method, record.seq);
-            match self.put_create(&path, record.encode()).await {
-                Ok(()) => {}
-                Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
-                    // Someone committed this sequence number first, unless it is
-                    // our own earlier attempt (same version, same predecessor).
-                    if let Some(r) = self.read_record(&path).await?
-                        && r.backup_id == backup_id
-                        && r.prev == expected
-                    {
-                        self.write_hint(user, method, &r).await;
-                        return Ok(());
-                    }
-                    return Err(conflict(format!("cannot make {backup_id} current: another writer committed first"))
-                        .with_method(method.clone()));
-                }
-                Err(e) => {
-                    return Err(self.err(e, format!("commit version {backup_id}")).with_method(method.clone()));
-                }
-            }
-            self.write_hint(user, method, &record).await;
-            tracing::debug!(%backup_id, seq = record.seq, "committed");
+            tracing::debug!(%backup_id, seq, "committed");
             Ok(())
         }
         .instrument(span)
         .await
     }
 
-    /// GET head, then GET the next commit record (absent) and GET the
-    /// envelope concurrently: 3 requests in 2 round trips, whatever the
-    /// number of users and versions. No backup: GET head, GET commit 1.
+    /// Warm: GET the next commit record (absent) beside the envelope: 2
+    /// requests in 1 round trip. Cold: GET commit 1 beside the hint, then
+    /// the next record beside the envelope: 4 requests in 2 round trips,
+    /// whatever the number of users and versions. No backup: 2 requests.
     async fn current(&self, user: &UserId, method: &MethodId) -> Result<Option<CurrentVersion>> {
         let span = self.span("current", user, Some(method));
         async {
-            let layout = &self.inner.layout;
-            let mut rec = match self.read_hint(user, method).await? {
-                Some(r) => r,
-                None => match self.read_record(&layout.commit(user, method, 1)).await? {
-                    Some(r) => r,
-                    None => return Ok(None),
-                },
-            };
-            let mut stale = false;
-            for _ in 0..PROBE_LIMIT {
-                let version = layout.version(user, method, rec.backup_id);
-                let next = layout.commit(user, method, rec.seq + 1);
-                let (next, envelope) = futures::try_join!(self.read_record(&next), self.read_envelope(&version))?;
-                match next {
-                    Some(n) => {
-                        rec = n;
-                        stale = true;
-                    }
-                    None => {
-                        if stale {
-                            self.write_hint(user, method, &rec).await;
-                        }
-                        let envelope = envelope.ok_or_else(|| {
-                            Error::new(
-                                ErrorKind::NotFound,
-                                format!(
-                                    "the current version {} of this backup is missing from the store",
-                                    rec.backup_id
-                                ),
-                            )
-                            .with_hint("the envelope was deleted outside share-backup; make a new backup")
-                            .with_method(method.clone())
-                            .with_source(StoreError::DanglingCommit {
-                                path: layout.commit(user, method, rec.seq).to_string(),
-                            })
-                        })?;
-                        return Ok(Some(CurrentVersion::new(rec.backup_id, envelope)));
-                    }
+            match self.read_current(user, method, true).await {
+                // A warm start can only dangle if objects were deleted behind
+                // the store's back: look again from the log itself.
+                Err(e) if e.kind() == &ErrorKind::NotFound => {
+                    self.inner.cache.forget(&self.cache_key(user, method));
+                    self.read_current(user, method, false).await
                 }
+                r => r,
             }
-            // Far behind: fall back to the general walk.
-            let (latest, _) = self.walk_forward(user, method, Some(rec)).await?;
-            let Some(latest) = latest else { return Ok(None) };
-            self.write_hint(user, method, &latest).await;
-            let envelope =
-                self.read_envelope(&layout.version(user, method, latest.backup_id)).await?.ok_or_else(|| {
-                    Error::not_found(format!("the current version {} is missing from the store", latest.backup_id))
-                        .with_method(method.clone())
-                })?;
-            Ok(Some(CurrentVersion::new(latest.backup_id, envelope)))
         }
         .instrument(span)
         .await
+    }
+
+    /// The latest record (warm: 1 GET, the next record absent; cold: see
+    /// `latest`).
+    async fn current_id(&self, user: &UserId, method: &MethodId) -> Result<Option<BackupId>> {
+        let span = self.span("current_id", user, Some(method));
+        async { Ok(self.latest(user, method).await?.map(|r| r.backup_id)) }.instrument(span).await
     }
 
     /// One GET.

@@ -129,6 +129,10 @@ impl CipherTextStore for MemoryStore {
         }
     }
 
+    async fn current_id(&self, user: &UserId, method: &MethodId) -> Result<Option<BackupId>> {
+        Ok(lock(&self.inner).get(&(user.clone(), method.clone())).and_then(|s| s.current))
+    }
+
     async fn get(&self, user: &UserId, method: &MethodId, backup_id: BackupId) -> Result<String> {
         let g = lock(&self.inner);
         g.get(&(user.clone(), method.clone()))

@@ -344,8 +344,8 @@ impl Orchestrator {
         };
         let m = provider.method().clone();
         tracing::Span::current().record("method", field::display(&m));
-        let previous = match self.read_current(user, &m).await {
-            Ok(c) => c.map(|c| c.backup_id),
+        let previous = match self.read_current_id(user, &m).await {
+            Ok(c) => c,
             Err(e) => return Err(self.fail_before_ack(e, user, &m, backup_id).await),
         };
         elapsed(&mut t, Step::Resolve, t0);
@@ -387,14 +387,14 @@ impl Orchestrator {
         // 6. Acknowledge, after checking that no other writer got there first.
         let t0 = Instant::now();
         call.progress.report(Status::Acknowledging);
-        match self.read_current(user, &m).await {
-            Ok(now) if now.as_ref().map(|c| c.backup_id) == previous => {}
+        match self.read_current_id(user, &m).await {
+            Ok(now) if now == previous => {}
             Ok(now) => {
                 let e = Error::new(
                     ErrorKind::Conflict,
                     format!(
                         "another backup ({}) of user {user} became current while this one ran",
-                        now.map_or_else(|| "none".to_owned(), |c| c.backup_id.to_string())
+                        now.map_or_else(|| "none".to_owned(), |id| id.to_string())
                     ),
                 )
                 .with_retryable(false);
@@ -424,7 +424,7 @@ impl Orchestrator {
         if let Err(e) = self.commit(user, &m, backup_id, previous).await {
             // The commit may have landed before the error (a timeout): then it is done.
             let landed = e.kind() != &ErrorKind::Conflict
-                && matches!(self.read_current(user, &m).await, Ok(Some(c)) if c.backup_id == backup_id);
+                && matches!(self.read_current_id(user, &m).await, Ok(Some(id)) if id == backup_id);
             if landed {
                 tracing::info!(kind = e.kind().name(), "the commit reported an error but is in place");
             } else {
@@ -498,6 +498,16 @@ impl Orchestrator {
         inner.retry.run("store.current", |_| inner.store.current(user, m)).instrument(info_span!("store.current")).await
     }
 
+    /// The current version's id only: the writer's read before a commit.
+    async fn read_current_id(&self, user: &UserId, m: &MethodId) -> Result<Option<BackupId>> {
+        let inner = &*self.inner;
+        inner
+            .retry
+            .run("store.current_id", |_| inner.store.current_id(user, m))
+            .instrument(info_span!("store.current_id"))
+            .await
+    }
+
     async fn stage(&self, user: &UserId, m: &MethodId, backup_id: BackupId, text: &str) -> Result<()> {
         let inner = &*self.inner;
         inner
@@ -526,9 +536,7 @@ impl Orchestrator {
                 match inner.store.commit(user, m, id, expected).await {
                     Err(e) if e.kind() == &ErrorKind::Conflict => {
                         // An earlier attempt may have committed before failing.
-                        if attempt > 1
-                            && inner.store.current(user, m).await.is_ok_and(|c| c.is_some_and(|c| c.backup_id == id))
-                        {
+                        if attempt > 1 && inner.store.current_id(user, m).await.is_ok_and(|c| c == Some(id)) {
                             return Ok(());
                         }
                         Err(e.with_retryable(false))
@@ -839,7 +847,7 @@ impl Orchestrator {
                 return Err(Error::new(ErrorKind::Integrity, "the staged envelope names another method or backup id")
                     .with_method(method.clone()));
             }
-            let previous = self.read_current(user, method).await?.map(|c| c.backup_id);
+            let previous = self.read_current_id(user, method).await?;
             elapsed(&mut t, Step::Resolve, t0);
             if previous != Some(backup_id) {
                 let t0 = Instant::now();
@@ -882,12 +890,11 @@ impl Orchestrator {
     pub async fn prune(&self, user: &UserId, method: &MethodId, configs: Configs) -> Result<PruneReport> {
         let _guard = self.lock_user(user, "prune")?;
         let provider = self.inner.registry.resolve(Some(method))?;
-        let current = self.read_current(user, method).await?;
-        let Some(current) = current else {
+        let Some(current) = self.read_current_id(user, method).await? else {
             return Ok(PruneReport::default());
         };
         let call = Call { user, configs, custodian: None, client: None, progress: ProgressSink::none() };
-        self.prune_versions(&*provider, &call, method, current.backup_id, None)
+        self.prune_versions(&*provider, &call, method, current, None)
             .instrument(info_span!("share_backup.prune", user = %user, method = %method))
             .await
     }

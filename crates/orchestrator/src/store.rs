@@ -71,8 +71,9 @@ impl fmt::Debug for CurrentVersion {
 /// - [`commit`](Self::commit) is a compare-and-swap of the current pointer:
 ///   it succeeds only if the current version is still `expected`; otherwise
 ///   `Conflict`. Committing a version that was never staged is `NotFound`.
-/// - [`current`](Self::current) reads O(1) objects, whatever the number of
-///   users and of old versions.
+/// - [`current`](Self::current) and [`current_id`](Self::current_id) read
+///   O(1) objects, whatever the number of users and of old versions, and
+///   agree with each other.
 /// - [`remove`](Self::remove) never removes the current version
 ///   (`Conflict`), and removing a missing version succeeds.
 /// - Every method is safe to call concurrently, from several processes.
@@ -94,6 +95,17 @@ pub trait CipherTextStore: fmt::Debug + Send + Sync + 'static {
     /// The current version, `None` when the user has no acknowledged backup
     /// for this method.
     async fn current(&self, user: &UserId, method: &MethodId) -> Result<Option<CurrentVersion>>;
+
+    /// The backup id of the current version, without reading its envelope:
+    /// what a writer needs before [`commit`](Self::commit), which the
+    /// orchestrator calls twice per backup.
+    ///
+    /// Must agree with [`current`](Self::current). The default reads
+    /// `current` and drops the envelope; override it where the id alone is
+    /// cheaper to read.
+    async fn current_id(&self, user: &UserId, method: &MethodId) -> Result<Option<BackupId>> {
+        Ok(self.current(user, method).await?.map(|c| c.backup_id))
+    }
 
     /// The envelope of one version (staged or current).
     ///

@@ -278,6 +278,9 @@ impl CipherTextStore for FaultyStore {
     async fn current(&self, user: &UserId, method: &MethodId) -> Result<Option<CurrentVersion>> {
         self.plan.wrap("store.current", self.inner.current(user, method)).await
     }
+    async fn current_id(&self, user: &UserId, method: &MethodId) -> Result<Option<BackupId>> {
+        self.plan.wrap("store.current_id", self.inner.current_id(user, method)).await
+    }
     async fn get(&self, user: &UserId, method: &MethodId, backup_id: BackupId) -> Result<String> {
         self.plan.wrap("store.get", self.inner.get(user, method, backup_id)).await
     }

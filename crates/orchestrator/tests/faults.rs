@@ -130,12 +130,12 @@ async fn the_clean_protocol_makes_the_documented_calls_in_order() {
     assert_eq!(
         trace,
         vec![
-            "store.current",
+            "store.current_id",
             "provider.probe",
             "provider.seal_key",
             "provider.open_key",
             "store.stage",
-            "store.current",
+            "store.current_id",
             "notifier.ack_true",
             "store.commit",
             "store.versions",

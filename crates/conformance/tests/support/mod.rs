@@ -318,6 +318,8 @@ pub enum StoreFlaw {
     RemovesCurrent,
     /// User ids are put in keys with `/` unescaped, so `a` + `/b` collides with `a/b`.
     NaiveKeys,
+    /// `current_id` answers from a cache that `commit` never updates.
+    StaleCurrentId,
 }
 
 #[derive(Default)]
@@ -384,6 +386,12 @@ impl CipherTextStore for RefStore {
         let d = self.data.lock().unwrap();
         Ok(d.get(&self.key(user, method))
             .and_then(|v| v.current.map(|id| CurrentVersion::new(id, v.staged[&id].0.clone()))))
+    }
+    async fn current_id(&self, user: &UserId, method: &MethodId) -> Result<Option<BackupId>> {
+        if self.flaw == StoreFlaw::StaleCurrentId {
+            return Ok(None);
+        }
+        Ok(self.current(user, method).await?.map(|c| c.backup_id))
     }
     async fn get(&self, user: &UserId, method: &MethodId, backup_id: BackupId) -> Result<String> {
         let d = self.data.lock().unwrap();
