@@ -30,9 +30,10 @@
 //! - **One winner.** At least one child is `Ok`. Both are `Ok` only when
 //!   they ran one after the other: the second's receipt names the first as
 //!   its previous version. A loser gets `Conflict` (never `Ok`, never another
-//!   kind) with an `IncompleteBackup` naming its own staged backup id; it was
-//!   acknowledged (`true`) exactly when it passed the check before the
-//!   acknowledgement and then lost the commit's compare-and-swap.
+//!   kind) with an `IncompleteBackup` naming its own staged backup id and,
+//!   as `current`, the winner; it was acknowledged (`true`) exactly when it
+//!   passed the check before the acknowledgement and then lost the commit's
+//!   compare-and-swap, and then it acknowledged the winner again.
 //! - **The store agrees.** A fresh store instance's current version is the
 //!   last winner, its listing has exactly one current version (that one),
 //!   and a fresh orchestrator recovers the winner's share, as does the
@@ -47,20 +48,12 @@
 //! - **The wallet service.** Nobody is told `false` (the loser of a race is
 //!   not told `false`: the winner acknowledged itself). Each winner was told
 //!   `true`. The wallet service's view (the last `true` not withdrawn)
-//!   names the store's current version, **except** in one case the code
-//!   allows: both processes passed the check, both acknowledged, and the
-//!   loser's `true` arrived *after* the winner's; then the loser's commit
-//!   got `Conflict` and nothing was withdrawn, so the wallet service's last
-//!   word names the loser's backup, which is staged but not current. The
-//!   test asserts that a mismatch is exactly that case (loser's
-//!   `IncompleteBackup::acknowledged` is true, its `true` follows the
-//!   winner's, its envelope is stored) and counts it; at the end, if the
-//!   last round left it so, `commit_staged` of the acknowledged backup makes
-//!   the store agree and recovers the loser's share.
-//!
-//! Also counted, not failed: a loser's `IncompleteBackup::current` (and its
-//! hint) is the version it expected (the previous round's winner), not the
-//! winner that is actually current.
+//!   names the store's current version, also when both processes passed
+//!   the check and the loser's `true` arrived after the winner's: the loser
+//!   then lost the commit and acknowledged the winner again
+//!   (`IncompleteBackup::current_reacknowledged`), and that `true` is the
+//!   last one. At the end, `commit_staged` of the last loser's staged backup
+//!   makes it current and acknowledged, and recovers its share.
 //!
 //! Run it with `--nocapture` to see the figures:
 //! `eval "$(scripts/test-servers.sh start)" && cargo test -p share-backup-tests --test race -- --nocapture`.
@@ -206,10 +199,11 @@ async fn race_child() {
         Err(e) => {
             let inc = IncompleteBackup::find(&e);
             println!(
-                "{head} err kind={} incomplete={} acknowledged={} id={} current={} msg={}",
+                "{head} err kind={} incomplete={} acknowledged={} reacked={} id={} current={} msg={}",
                 e.kind().name(),
                 inc.is_some(),
                 inc.is_some_and(|i| i.acknowledged),
+                inc.is_some_and(|i| i.current_reacknowledged),
                 show(inc.map(|i| i.backup_id)),
                 show(inc.and_then(|i| i.current)),
                 format!("{e:#}").replace('\n', " | ")
@@ -233,6 +227,8 @@ struct Outcome {
     kind: String,
     incomplete: bool,
     acknowledged: bool,
+    /// Err: whether it acknowledged the winner again after losing the commit.
+    reacked: bool,
     /// Err: the `IncompleteBackup`'s current version.
     inc_current: Option<BackupId>,
     msg: String,
@@ -255,6 +251,7 @@ fn parse_outcome(stdout: &str, share: Vec<u8>) -> Outcome {
         kind: String::new(),
         incomplete: false,
         acknowledged: false,
+        reacked: false,
         inc_current: None,
         msg: msg.to_owned(),
     };
@@ -271,6 +268,7 @@ fn parse_outcome(stdout: &str, share: Vec<u8>) -> Outcome {
             Some(("kind", v)) => o.kind = v.to_owned(),
             Some(("incomplete", v)) => o.incomplete = v == "true",
             Some(("acknowledged", v)) => o.acknowledged = v == "true",
+            Some(("reacked", v)) => o.reacked = v == "true",
             Some(("current", v)) => o.inc_current = id(v),
             _ => panic!("unexpected token {token:?} in {line:?}"),
         }
@@ -398,8 +396,7 @@ struct Figures {
     sequential_both_ok: usize,
     lost_at_check: usize,
     lost_at_commit: usize,
-    wallet_names_loser: usize,
-    inc_current_not_current: usize,
+    loser_told_before_winner_again: usize,
     observer_reads: usize,
     observer_changes: usize,
     loser_kinds: BTreeMap<String, usize>,
@@ -503,10 +500,11 @@ async fn race_on(b: &Backend, rounds: usize) {
             assert_eq!(l.kind, "conflict", "{what}: the loser's error: {l:#?}");
             assert!(l.incomplete, "{what}: a Conflict without IncompleteBackup: {l:#?}");
             assert!(l.id.is_some(), "{what}: {l:#?}");
-            assert!(l.inc_current == Some(prev) || l.inc_current == Some(current_id), "{what}: {l:#?}");
-            if l.inc_current != Some(current_id) {
-                f.inc_current_not_current += 1;
-            }
+            assert_eq!(l.inc_current, Some(current_id), "{what}: the loser's detail names the winner: {l:#?}");
+            assert_eq!(
+                l.reacked, l.acknowledged,
+                "{what}: an acknowledged loser acknowledges the winner again: {l:#?}"
+            );
             if f.loser_kinds.is_empty() {
                 eprintln!("{what}: the loser's error, for example: {}", l.msg);
             }
@@ -558,17 +556,15 @@ async fn race_on(b: &Backend, rounds: usize) {
             assert_eq!(told(id).is_some(), o.ok || o.acknowledged, "{what}: acks of {}: {o:#?} {mine:?}", o.tag);
         }
         let wallet = FileNotifier::acknowledged(&acks, &u, &M);
-        if wallet != Some(current_id) {
-            let l = loser.unwrap_or_else(|| panic!("{what}: wallet says {wallet:?}, store {current_id}, no loser"));
-            assert_eq!(wallet, l.id, "{what}: the wallet service names neither the winner nor the loser");
-            assert!(l.acknowledged, "{what}: {l:#?}");
-            assert!(told(l.id.unwrap()) > told(current_id), "{what}: {mine:?}");
-            f.wallet_names_loser += 1;
-            eprintln!(
-                "{what}: the wallet service's last `true` is the loser {} ({}), current is {current_id}",
-                l.tag,
-                show(l.id)
-            );
+        assert_eq!(
+            wallet,
+            Some(current_id),
+            "{what}: the wallet service's last word is not the current version: {mine:?}"
+        );
+        if let Some(l) = loser.filter(|l| l.acknowledged) {
+            // Both said `true`; the winner's was said (again) after the loser's.
+            assert!(told(current_id) > told(l.id.unwrap()), "{what}: {mine:?}");
+            f.loser_told_before_winner_again += 1;
         }
         superseded.insert(prev);
         superseded.extend(chain[..chain.len() - 1].iter().filter_map(|c| c.id));
@@ -589,13 +585,13 @@ async fn race_on(b: &Backend, rounds: usize) {
         };
         eprintln!("{what}: delays {delays:?} us; {}; {}; overlap {overlapping}; winner {}", t(a), t(bb), winner.tag);
         span_us = outs.iter().map(|o| o.end - o.start).max().unwrap().max(1000);
-        last_loser = loser.filter(|_| wallet != Some(current_id)).cloned();
+        last_loser = loser.cloned();
         prev = current_id;
         prev_share = winner.share.clone();
     }
 
-    // The last round left the wallet service naming a loser: finishing that
-    // staged backup makes the store agree, and recovers the loser's share.
+    // The last round's loser is staged and verified: finishing it makes it
+    // current and acknowledged, and recovers its share.
     if let Some(l) = last_loser {
         let id = l.id.unwrap();
         orch.commit_staged(&u, &M, id, Configs::new()).await.unwrap();
@@ -606,8 +602,8 @@ async fn race_on(b: &Backend, rounds: usize) {
     eprintln!(
         "{}: {} rounds in {:.1} s (one backup {:.1} ms alone, {:.1} ms median in a child): {} overlapping in time, \
          {} contended (one loser), {} one after the other (both Ok, chained); losers: {} at the check \
-         (not acknowledged), {} at the commit (acknowledged); wallet's last `true` named the loser in {}; \
-         IncompleteBackup::current named a non-current version in {}; {} recoveries during the races saw {} changes; \
+         (not acknowledged), {} at the commit (acknowledged, then the winner acknowledged again: {}); \
+         {} recoveries during the races saw {} changes; \
          loser kinds {:?}",
         b.name,
         f.rounds,
@@ -619,8 +615,7 @@ async fn race_on(b: &Backend, rounds: usize) {
         f.sequential_both_ok,
         f.lost_at_check,
         f.lost_at_commit,
-        f.wallet_names_loser,
-        f.inc_current_not_current,
+        f.loser_told_before_winner_again,
         f.observer_reads,
         f.observer_changes,
         f.loser_kinds,

@@ -234,14 +234,53 @@ fn incomplete(
         format!("backup {backup_id} is stored but was not acknowledged ({})", cause.message())
     };
     let hint = match current {
-        Some(c) => format!("the previous backup {c} is still current and recoverable; retry the backup"),
+        Some(c) => format!("backup {c} is current and recoverable; retry the backup if this one is still needed"),
         None => "no backup of this method is current yet; retry the backup".to_owned(),
     };
-    Error::new(kind, message)
+    Error::new(kind, message).with_method(method.clone()).with_retryable(retryable).with_hint(hint).with_source(
+        IncompleteBackup {
+            method: method.clone(),
+            backup_id,
+            acknowledged,
+            current,
+            current_reacknowledged: false,
+            cause,
+        },
+    )
+}
+
+/// The error of a backup that was acknowledged, then lost the commit's
+/// compare-and-swap to another writer's backup `winner`.
+fn lost_race(cause: Error, method: &MethodId, backup_id: BackupId, winner: Option<BackupId>, reacked: bool) -> Error {
+    let winner_text = winner.map_or_else(|| "none".to_owned(), |w| w.to_string());
+    let message = if reacked {
+        format!(
+            "backup {backup_id} is stored and was acknowledged, but another backup ({winner_text}) became current first ({}); the wallet service was told about {winner_text} again, so it names the current version",
+            cause.message()
+        )
+    } else {
+        format!(
+            "backup {backup_id} is stored and was acknowledged, but another backup ({winner_text}) became current first ({}); the wallet service may still name {backup_id}",
+            cause.message()
+        )
+    };
+    let hint = if reacked {
+        format!("the other backup {winner_text} is current and recoverable; back up again only if this share differs")
+    } else {
+        format!("make the store and the wallet service agree: back up again, or commit_staged({backup_id})")
+    };
+    Error::new(ErrorKind::Conflict, message)
         .with_method(method.clone())
-        .with_retryable(retryable)
+        .with_retryable(false)
         .with_hint(hint)
-        .with_source(IncompleteBackup { method: method.clone(), backup_id, acknowledged, current, cause })
+        .with_source(IncompleteBackup {
+            method: method.clone(),
+            backup_id,
+            acknowledged: true,
+            current: winner,
+            current_reacknowledged: reacked,
+            cause,
+        })
 }
 
 fn elapsed(t: &mut StepTimings, step: Step, since: Instant) {
@@ -399,7 +438,7 @@ impl Orchestrator {
                 )
                 .with_retryable(false);
                 // The winner acknowledges itself: no `false` that could overwrite its `true`.
-                return Err(incomplete(e, &m, backup_id, false, previous));
+                return Err(incomplete(e, &m, backup_id, false, now));
             }
             Err(e) => {
                 let e = self.fail_before_ack(e, user, &m, backup_id).await;
@@ -427,12 +466,17 @@ impl Orchestrator {
                 && matches!(self.read_current_id(user, &m).await, Ok(Some(id)) if id == backup_id);
             if landed {
                 tracing::info!(kind = e.kind().name(), "the commit reported an error but is in place");
+            } else if e.kind() == &ErrorKind::Conflict {
+                // Another writer won after both passed the pre-ack check. Its
+                // backup is stored, verified and current, and its `true` may
+                // have reached the wallet service before ours: say it again,
+                // so that the last word names the current version.
+                let (winner, reacked) = self.reacknowledge_winner(user, &m, backup_id).await;
+                return Err(lost_race(e, &m, backup_id, winner, reacked));
             } else {
-                if e.kind() != &ErrorKind::Conflict {
-                    // The store failed, not a race: withdraw the acknowledgement so
-                    // that the wallet service and the store agree again.
-                    self.notify_failure(user, &m, backup_id).await;
-                }
+                // The store failed, not a race: withdraw the acknowledgement so
+                // that the wallet service and the store agree again.
+                self.notify_failure(user, &m, backup_id).await;
                 return Err(incomplete(e, &m, backup_id, true, previous));
             }
         }
@@ -546,6 +590,38 @@ impl Orchestrator {
             })
             .instrument(info_span!("store.commit"))
             .await
+    }
+
+    /// After `lost` was acknowledged and lost the commit: reads the current
+    /// version and acknowledges it again (with retries; idempotent for the
+    /// notifier). Returns the current version and whether it was told.
+    async fn reacknowledge_winner(&self, user: &UserId, m: &MethodId, lost: BackupId) -> (Option<BackupId>, bool) {
+        let inner = &*self.inner;
+        let winner = match self.read_current_id(user, m).await {
+            Ok(Some(w)) if w != lost => w,
+            Ok(other) => return (other, false),
+            Err(e) => {
+                tracing::warn!(kind = e.kind().name(), error = %e, "lost the commit race; could not read the winner");
+                return (None, false);
+            }
+        };
+        let r = inner
+            .retry
+            .run("notifier.stored_client_backup_share", |_| {
+                inner.notifier.stored_client_backup_share(user, m, winner, true)
+            })
+            .instrument(info_span!("notifier.ack", success = true, reacknowledged = %winner))
+            .await;
+        match r {
+            Ok(()) => {
+                tracing::info!(winner = %winner, "lost the commit race; acknowledged the winner again");
+                (Some(winner), true)
+            }
+            Err(e) => {
+                tracing::warn!(kind = e.kind().name(), error = %e, "lost the commit race; could not acknowledge the winner again");
+                (Some(winner), false)
+            }
+        }
     }
 
     /// Tells the notifier `success = false`, once, best effort.
@@ -859,7 +935,13 @@ impl Orchestrator {
                     .await?;
                 elapsed(&mut t, Step::Acknowledge, t0);
                 let t0 = Instant::now();
-                self.commit(user, method, backup_id, previous).await?;
+                if let Err(e) = self.commit(user, method, backup_id, previous).await {
+                    if e.kind() == &ErrorKind::Conflict {
+                        let (winner, reacked) = self.reacknowledge_winner(user, method, backup_id).await;
+                        return Err(lost_race(e, method, backup_id, winner, reacked));
+                    }
+                    return Err(e);
+                }
                 elapsed(&mut t, Step::Commit, t0);
             }
             let call = Call { user, configs, custodian: None, client: None, progress: ProgressSink::none() };

@@ -415,8 +415,9 @@ pub struct PruneReport {
 /// Carried as the [`source`](std::error::Error::source) of the error that
 /// [`Orchestrator::backup`](crate::Orchestrator::backup) returns when the
 /// envelope was staged but the protocol did not finish; find it with
-/// [`IncompleteBackup::find`]. The previous version (if any) is still current
-/// and recoverable; the staged one is durable and verified.
+/// [`IncompleteBackup::find`]. The version named by `current` (if any) is
+/// current and recoverable: the previous one, or the backup of another
+/// writer that won the race; the staged one is durable and verified.
 #[derive(Debug, thiserror::Error)]
 #[error("backup {backup_id} of method {method} is stored but not current (acknowledged: {acknowledged})")]
 #[non_exhaustive]
@@ -429,8 +430,14 @@ pub struct IncompleteBackup {
     /// wallet service's record names this backup id; finish it with
     /// [`Orchestrator::commit_staged`](crate::Orchestrator::commit_staged).
     pub acknowledged: bool,
-    /// The version that is still current, if any.
+    /// The version that is current, if any, as read when the protocol
+    /// stopped: the previous one, or another writer's that won the race.
     pub current: Option<BackupId>,
+    /// After this backup was acknowledged and then lost the compare-and-swap
+    /// to another writer, the winner (`current`) was acknowledged again, so
+    /// the wallet service's last word names the current version, not this
+    /// one. False when that did not happen or was not needed.
+    pub current_reacknowledged: bool,
     /// The error that stopped the protocol.
     #[source]
     pub cause: Error,

@@ -225,7 +225,7 @@ async fn two_processes_racing_on_one_store_one_wins_and_the_other_gets_a_conflic
         .build()
         .unwrap();
     let u = user("u");
-    // The slow one's store calls: 1 current, 2 stage, 3 current (pre-ack check).
+    // The slow one's store calls: 1 current_id, 2 stage, 3 current_id (pre-ack check).
     let gate = Gate::new();
     plan.set(3, Fault::Pause(gate.clone()));
     let req = backup_req(&u, b"slow");
@@ -237,7 +237,8 @@ async fn two_processes_racing_on_one_store_one_wins_and_the_other_gets_a_conflic
     assert_eq!(e.kind(), &ErrorKind::Conflict);
     let inc = IncompleteBackup::find(&e).expect("the loser reports its staged version");
     assert!(!inc.acknowledged);
-    assert_eq!(inc.current, None);
+    assert_eq!(inc.current, Some(winner.backup_id), "the detail names the version that is current now");
+    assert!(!inc.current_reacknowledged);
     // The wallet service heard one success, the winner's, and no `false` after it.
     let n = notifier.notifications();
     assert_eq!(n.len(), 1, "{n:?}");
@@ -252,7 +253,7 @@ async fn a_commit_that_loses_a_race_after_the_acknowledgement_is_a_conflict() {
     let r = rig(RetryPolicy::none());
     let u = user("u");
     let m = MemoryKeyProvider::METHOD;
-    // Calls: 1 current, 2 probe, 3 seal_key, 4 open_key, 5 stage, 6 current, 7 ack, 8 commit.
+    // Calls: 1 current_id, 2 probe, 3 seal_key, 4 open_key, 5 stage, 6 current_id, 7 ack, 8 commit.
     let gate = Gate::new();
     r.plan.set(8, Fault::Pause(gate.clone()));
     let orch = r.orch.clone();
@@ -268,9 +269,17 @@ async fn a_commit_that_loses_a_race_after_the_acknowledgement_is_a_conflict() {
     assert_eq!(e.kind(), &ErrorKind::Conflict);
     let inc = IncompleteBackup::find(&e).unwrap();
     assert!(inc.acknowledged);
+    assert_eq!(inc.current, Some(other), "the detail names the winner, not the version we expected");
+    assert!(inc.current_reacknowledged);
     assert_eq!(r.store.current(&u, &m).await.unwrap().unwrap().backup_id, other);
-    // Nothing was withdrawn: the winner's acknowledgement must stand.
-    assert!(r.notifier.notifications().iter().all(|n| n.success));
+    // Nothing was withdrawn: the winner's acknowledgement must stand, and it
+    // was said again after ours, so the wallet service's last word is the
+    // version that is current.
+    let told = r.notifier.notifications();
+    assert!(told.iter().all(|n| n.success), "{told:?}");
+    assert_eq!(told.iter().map(|n| n.backup_id).collect::<Vec<_>>(), [inc.backup_id, other]);
+    assert_eq!(r.notifier.acknowledged(&u, &m), Some(other));
+    assert!(e.to_string().contains("told about"), "{e}");
 }
 
 #[tokio::test]
