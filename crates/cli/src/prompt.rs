@@ -4,62 +4,13 @@
 use std::io::Write;
 
 use secrecy::SecretString;
-use share_backup::providers::password::{CharClasses, Policy, Violation};
+use share_backup::providers::password::{Policy, Violation, strength};
 use share_backup::{Error, ErrorKind, ExposeSecret};
 
 use crate::input::prompt_hidden;
 
 /// How many times a new password may be refused before giving up.
 pub const MAX_ATTEMPTS: usize = 5;
-
-/// zxcvbn scores only this many characters (as the provider does), so a
-/// pasted novel cannot stall the prompt.
-const MAX_SCORED_CHARS: usize = 100;
-
-/// The requirements of `policy`, one line each, as a UI shows them.
-pub fn requirements(policy: &Policy) -> Vec<String> {
-    let mut out = Vec::new();
-    out.push(format!("{} to {} characters", policy.min_length(), policy.max_length()));
-    let allowed = policy.allowed();
-    if allowed != CharClasses::ALL {
-        let names: Vec<&str> = allowed.iter().map(|c| c.describe()).collect();
-        out.push(format!("only {}", names.join(", ")));
-    }
-    let required = policy.required();
-    if !required.is_empty() {
-        let names: Vec<&str> = required.iter().map(|c| c.describe()).collect();
-        out.push(format!("at least one of each: {}", names.join(", ")));
-    }
-    out.push("not a common, repeated or sequential choice, nor your user id".to_owned());
-    if let Some(s) = policy.min_score() {
-        out.push(format!("strength at least {s} of 4"));
-    }
-    out
-}
-
-/// zxcvbn's estimate of a password: score 0 to 4, and a sentence to show.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Strength {
-    /// 0 (trivial) to 4 (very hard to guess).
-    pub score: u8,
-    /// Score, label, and the time an offline attacker with a slow hash needs.
-    pub summary: String,
-    /// zxcvbn's suggestions (generic sentences, never the text).
-    pub suggestions: Vec<String>,
-}
-
-/// Estimates the strength of `password` for `user`.
-pub fn strength(password: &str, user: &str) -> Strength {
-    let scored: String = password.chars().take(MAX_SCORED_CHARS).collect();
-    let scored = zeroize::Zeroizing::new(scored);
-    let e = zxcvbn::zxcvbn(&scored, &[user]);
-    let score = u8::from(e.score());
-    let label = ["very weak", "weak", "fair", "strong", "very strong"][usize::from(score.min(4))];
-    let time = e.crack_times().offline_slow_hashing_1e4_per_second();
-    let suggestions =
-        e.feedback().map(|f| f.suggestions().iter().map(ToString::to_string).collect()).unwrap_or_default();
-    Strength { score, summary: format!("strength {score} of 4 ({label}; time to guess offline: {time})"), suggestions }
-}
 
 /// Asks for a new password at the terminal until one meets `policy` and is
 /// typed the same twice. Each refused attempt shows the broken requirements
@@ -76,7 +27,7 @@ pub fn new_password(
     read: &mut dyn FnMut(&str) -> Result<SecretString, Error>,
 ) -> Result<SecretString, Error> {
     let _ = writeln!(ui, "Choose the {label} that protects this backup. Requirements:");
-    for r in requirements(policy) {
+    for r in policy.requirements() {
         let _ = writeln!(ui, "  - {r}");
     }
     let _ = writeln!(ui, "There is no way to recover the backup without it: keep it safe.");
@@ -84,14 +35,14 @@ pub fn new_password(
     for attempt in 1..=MAX_ATTEMPTS {
         let pw = read(&prompt)?;
         let violations = policy.check_with_inputs(pw.expose_secret(), &[user]);
-        let st = strength(pw.expose_secret(), user);
+        let st = strength(pw.expose_secret(), &[user]);
         if !violations.is_empty() {
             let _ = writeln!(ui, "That {label} does not meet the requirements:");
             for v in &violations {
                 let _ = writeln!(ui, "  x {v}");
             }
             if !matches!(violations.as_slice(), [Violation::Empty]) {
-                let _ = writeln!(ui, "  {}", st.summary);
+                let _ = writeln!(ui, "  {st}");
                 for s in st.suggestions.iter().take(2) {
                     let _ = writeln!(ui, "  hint: {s}");
                 }
@@ -101,7 +52,7 @@ pub fn new_password(
             }
             continue;
         }
-        let _ = writeln!(ui, "  ok: {}", st.summary);
+        let _ = writeln!(ui, "  ok: {st}");
         let again = read(&format!("Confirm {label}: "))?;
         if again.expose_secret() != pw.expose_secret() {
             let _ = writeln!(ui, "The two entries differ.");
@@ -163,23 +114,5 @@ mod tests {
         let mut ui = Vec::new();
         let e = new_password(&Policy::pin(), "alice", "PIN", &mut ui, &mut scripted(&["1"; MAX_ATTEMPTS])).unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::PolicyViolation);
-    }
-
-    #[test]
-    fn strength_grows_with_guessing_difficulty() {
-        let weak = strength("password1", "alice");
-        let strong = strength("correct horse battery staple on a mellow otter", "alice");
-        assert!(weak.score < strong.score, "{weak:?} {strong:?}");
-        assert!(strong.summary.starts_with("strength 4 of 4"), "{strong:?}");
-        assert!(!weak.summary.contains("password1"));
-    }
-
-    #[test]
-    fn requirements_name_the_allowed_classes_of_a_pin() {
-        let r = requirements(&Policy::pin()).join("\n");
-        assert!(r.contains("only digits"), "{r}");
-        let r = requirements(&Policy::password()).join("\n");
-        assert!(!r.contains("only"), "{r}");
-        assert!(r.contains("strength at least 3 of 4"), "{r}");
     }
 }

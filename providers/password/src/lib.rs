@@ -26,7 +26,7 @@ pub use kdf::{
 pub use normalize::{NormalizeError, NormalizedPassword};
 pub use policy::{
     BUILTIN_BLOCKLIST, Blocklist, CharClass, CharClasses, MAX_PASSWORD_CHARS, Policy, PolicyViolations, Preset,
-    Violation,
+    Strength, Violation, strength,
 };
 pub use settings::SETTINGS;
 

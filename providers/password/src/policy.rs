@@ -755,6 +755,44 @@ impl Policy {
         &self.blocklist
     }
 
+    /// Whether repeated (`aaaa`) and sequential (`1234`, `abcd`) choices are refused.
+    pub fn patterns(&self) -> bool {
+        self.patterns
+    }
+
+    /// The requirements, one short sentence each, as a UI lists them before
+    /// the user types (the same rules [`Self::check`] enforces).
+    ///
+    /// ```
+    /// use share_backup_password::Policy;
+    ///
+    /// let lines = Policy::pin().requirements();
+    /// assert_eq!(lines[0], "6 to 12 characters");
+    /// assert!(lines.contains(&"only digits".to_owned()));
+    /// ```
+    pub fn requirements(&self) -> Vec<String> {
+        let mut out = vec![format!("{} to {} characters", self.min_len, self.max_len)];
+        if self.allowed != CharClasses::ALL {
+            let names: Vec<&str> = self.allowed.iter().map(CharClass::describe).collect();
+            out.push(format!("only {}", names.join(", ")));
+        }
+        if !self.required.is_empty() {
+            let names: Vec<&str> = self.required.iter().map(CharClass::describe).collect();
+            out.push(format!("at least one of each: {}", names.join(", ")));
+        }
+        let avoid = match (!self.blocklist.is_empty(), self.patterns) {
+            (true, true) => "not a common, repeated or sequential choice, nor your user id",
+            (true, false) => "not a common choice, nor your user id",
+            (false, true) => "not a repeated or sequential choice, nor your user id",
+            (false, false) => "not your user id",
+        };
+        out.push(avoid.to_owned());
+        if let Some(s) = self.min_score {
+            out.push(format!("strength at least {s} of 4"));
+        }
+        out
+    }
+
     /// Checks that the policy itself makes sense.
     ///
     /// # Errors
@@ -855,6 +893,59 @@ impl Policy {
     }
 }
 
+/// zxcvbn's estimate of how hard a password is to guess, for a UI to show
+/// beside the requirements as the user types. It carries no part of the
+/// text; its `Debug` and `Display` are safe to log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Strength {
+    /// 0 (trivial) to 4 (very hard to guess): the scale of
+    /// [`Policy::min_score`].
+    pub score: u8,
+    /// `very weak`, `weak`, `fair`, `strong` or `very strong`.
+    pub label: &'static str,
+    /// How long an offline attacker guessing 10^4 times a second against a
+    /// slow hash needs, in words (`3 hours`, `centuries`).
+    pub offline_time: String,
+    /// zxcvbn's suggestions: generic sentences, never the text.
+    pub suggestions: Vec<String>,
+}
+
+impl fmt::Display for Strength {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "strength {} of 4 ({}; time to guess offline: {})", self.score, self.label, self.offline_time)
+    }
+}
+
+/// Estimates the strength of `password`, penalising text built on
+/// `user_inputs` (the user id, a name). It scores the normalized text (as
+/// the provider stores it) and at most the first 100 characters, as
+/// [`Policy::check`] does, so a pasted novel cannot stall a UI.
+///
+/// ```
+/// use share_backup_password::strength;
+///
+/// assert!(strength("password1", &["alice"]).score <= 1);
+/// let s = strength("correct horse battery staple on a mellow otter", &["alice"]);
+/// assert_eq!(s.score, 4);
+/// assert!(s.to_string().starts_with("strength 4 of 4 (very strong"));
+/// ```
+pub fn strength(password: &str, user_inputs: &[&str]) -> Strength {
+    let normalized = NormalizedPassword::new(password).ok();
+    let text = normalized.as_ref().map_or(password, |n| n.expose_secret());
+    let scored = zeroize::Zeroizing::new(text.chars().take(MAX_SCORED_CHARS).collect::<String>());
+    let e = zxcvbn::zxcvbn(&scored, user_inputs);
+    let score = u8::from(e.score()).min(4);
+    let suggestions =
+        e.feedback().map(|f| f.suggestions().iter().map(ToString::to_string).collect()).unwrap_or_default();
+    Strength {
+        score,
+        label: ["very weak", "weak", "fair", "strong", "very strong"][usize::from(score)],
+        offline_time: e.crack_times().offline_slow_hashing_1e4_per_second().to_string(),
+        suggestions,
+    }
+}
+
 pub(crate) fn violations_to_result(v: Vec<Violation>) -> Result<()> {
     if v.is_empty() { Ok(()) } else { Err(violation_error(v)) }
 }
@@ -950,5 +1041,29 @@ mod tests {
         for s in ["123", "1235", "280417", "1470", "abce", "aceg", "12ab"] {
             assert!(!is_sequential(&s.chars().collect::<Vec<_>>()), "{s}");
         }
+    }
+
+    #[test]
+    fn strength_grows_with_guessing_difficulty_and_never_carries_the_text() {
+        let weak = strength("password1", &["alice"]);
+        let strong = strength("correct horse battery staple on a mellow otter", &["alice"]);
+        assert!(weak.score < strong.score, "{weak:?} {strong:?}");
+        assert_eq!((strong.score, strong.label), (4, "very strong"));
+        for shown in [weak.to_string(), format!("{weak:?}")] {
+            assert!(!shown.contains("password1"), "{shown}");
+        }
+        assert!(strength("alice2024", &["alice"]).score <= strength("alice2024", &[]).score, "user inputs penalise");
+    }
+
+    #[test]
+    fn requirements_follow_the_policy() {
+        let r = Policy::pin().requirements().join("\n");
+        assert!(r.contains("6 to 12 characters") && r.contains("only digits"), "{r}");
+        assert!(r.contains("not a common, repeated or sequential choice"), "{r}");
+        let r = Policy::password().requirements().join("\n");
+        assert!(!r.contains("only"), "{r}");
+        assert!(r.contains("strength at least 3 of 4"), "{r}");
+        let r = Policy::custom().with_blocklist(Blocklist::empty()).with_patterns(false).requirements().join("\n");
+        assert!(r.contains("not your user id") && !r.contains("common"), "{r}");
     }
 }
