@@ -205,6 +205,7 @@ async fn faults(backend: &str, run: FaultRun) -> bool {
     let backup_requests = faulty.calls();
     let backed_up = results.iter().filter(|r| r.3).count();
     let whole_retries: u32 = results.iter().map(|r| r.2 - 1).sum();
+    eprintln!("[{label}] backups done in {backup_secs:.0} s ({backed_up} of {users})");
 
     let start = Instant::now();
     let expected: HashMap<UserId, Vec<u8>> = results.iter().map(|r| (r.0.clone(), r.1.clone())).collect();
@@ -232,6 +233,8 @@ async fn faults(backend: &str, run: FaultRun) -> bool {
         .await;
     let recover_secs = start.elapsed().as_secs_f64();
     let recover_requests = faulty.calls() - backup_requests;
+    eprintln!("[{label}] recoveries done in {recover_secs:.0} s");
+    let start = Instant::now();
 
     // For every user: the id the wallet service was told last is the one
     // the store calls current (read without faults).
@@ -248,6 +251,7 @@ async fn faults(backend: &str, run: FaultRun) -> bool {
         .buffer_unordered(conc)
         .collect()
         .await;
+    eprintln!("[{label}] acknowledged and current read in {:.0} s", start.elapsed().as_secs_f64());
     let acknowledged = acked.values().filter(|a| a.is_some()).count();
     let mut ack_is_current = 0;
     let mut mismatched = 0;
