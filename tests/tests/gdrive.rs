@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use share_backup_core::{BackupShare, Configs, ErrorKind, ExposeSecret, MethodId, Registry, UserId};
 use share_backup_fake_drive::{FakeDrive, Scope};
-use share_backup_gdrive::{DriveConfig, DriveProvider, RetryPolicy as DriveRetry};
+use share_backup_gdrive::{DriveConfig, DriveProvider};
 use share_backup_object_store::ObjectCipherTextStore;
 use share_backup_orchestrator::{
     BackupRequest, CipherTextStore, KeyCheck, Orchestrator, RecordingNotifier, RecoverRequest, RetryPolicy,
@@ -30,7 +30,9 @@ struct World {
 async fn world() -> World {
     let fake = FakeDrive::start().await.unwrap();
     fake.add_token(TOKEN, Scope::ALL);
-    let retry = DriveRetry::new().with_min_delay(Duration::from_millis(1)).with_max_delay(Duration::from_millis(2));
+    let retry = share_backup_gdrive::DEFAULT_RETRY
+        .with_min_delay(Duration::from_millis(1))
+        .with_max_delay(Duration::from_millis(2));
     let drive = DriveProvider::builder().endpoint(fake.root_url()).retry(retry).build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(ObjectCipherTextStore::local_dir(dir.path()).unwrap());

@@ -153,7 +153,7 @@ async fn matrix_on(b: &Backend) {
 }
 
 async fn retried_on(b: &Backend) {
-    let r = rig(b, RetryPolicy::none().with_attempts(3));
+    let r = rig(b, RetryPolicy::none().with_max_retries(2));
     let (u, _) = with_previous(&r, "trace").await;
     r.orch.backup(req(&u, NEW)).await.unwrap();
     let trace = r.plan.trace();

@@ -14,7 +14,7 @@ use share_backup_core::{
     MethodId, Result, SealedKey, UserId, async_trait,
 };
 use share_backup_fake_drive::{FakeDrive, Fault as DriveFault, Scope};
-use share_backup_gdrive::{DriveConfig, DriveProvider, RetryPolicy as DriveRetry};
+use share_backup_gdrive::{DriveConfig, DriveProvider};
 use share_backup_orchestrator::testing::{Fault, FaultPlan, FaultyNotifier, FaultyStore};
 use share_backup_orchestrator::{
     BackupRequest, CipherTextStore, MemoryStore, Orchestrator, RecordingNotifier, RecoverRequest, RotateRequest,
@@ -108,7 +108,7 @@ async fn no_password_share_key_or_token_appears_in_logs_errors_or_panics() {
 
     let fake = FakeDrive::start().await.unwrap();
     fake.add_token(TOKEN, Scope::ALL);
-    let retry = DriveRetry::new()
+    let retry = share_backup_gdrive::DEFAULT_RETRY
         .with_min_delay(std::time::Duration::from_millis(1))
         .with_max_delay(std::time::Duration::from_millis(2));
     let drive = DriveProvider::builder().endpoint(fake.root_url()).retry(retry).build().unwrap();

@@ -9,6 +9,7 @@ mod method;
 mod progress;
 mod provider;
 mod registry;
+mod retry;
 mod secret;
 mod settings;
 
@@ -21,6 +22,7 @@ pub use method::{MAX_METHOD_LEN, MethodId};
 pub use progress::{Progress, ProgressSink, Status};
 pub use provider::{BackupProvider, BackupProviderExt, Capabilities, KeyHeader, SealedKey};
 pub use registry::{BuildFn, DEFAULT_CHAIN, MethodInfo, Registration, Registry, linked_registrations};
+pub use retry::{Delays, RetryPolicy};
 pub use secret::{BackupShare, DataKey, fill_random};
 pub use settings::{SettingSpec, Settings};
 

@@ -51,9 +51,7 @@ fn orchestrator(store: ObjectCipherTextStore, notifier: RecordingNotifier) -> Or
         .store(Arc::new(store))
         .notifier(Arc::new(notifier))
         .retry(
-            RetryPolicy::default()
-                .with_base_delay(Duration::from_millis(10))
-                .with_max_delay(Duration::from_millis(200)),
+            RetryPolicy::default().with_min_delay(Duration::from_millis(10)).with_max_delay(Duration::from_millis(200)),
         )
         .build()
         .expect("orchestrator")

@@ -10,7 +10,8 @@ pub mod testing;
 mod url;
 
 pub use error::StoreError;
-pub use store::{ObjectCipherTextStore, ObjectCipherTextStoreBuilder, RetryPolicy};
+pub use share_backup_core::RetryPolicy;
+pub use store::{DEFAULT_COMMIT_CACHE, DEFAULT_RETRY, ObjectCipherTextStore, ObjectCipherTextStoreBuilder};
 pub use url::install_default_crypto_provider;
 
 /// The `object_store` crate this store is built on, re-exported so that

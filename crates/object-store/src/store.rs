@@ -13,7 +13,7 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
-use share_backup_core::{BackupId, Error, ErrorKind, MAX_ENVELOPE_LEN, MethodId, Result, UserId};
+use share_backup_core::{BackupId, Error, ErrorKind, MAX_ENVELOPE_LEN, MethodId, Result, RetryPolicy, UserId};
 use share_backup_orchestrator::{CipherTextStore, CurrentVersion, VersionInfo, VersionState};
 use tracing::Instrument;
 
@@ -24,56 +24,23 @@ use crate::layout::{Layout, parse_seq};
 /// store lists the commit prefix instead.
 const PROBE_LIMIT: u64 = 8;
 
-/// How the store retries a backend call that failed transiently (network,
-/// 5xx, throttling): exponential backoff with full jitter.
+/// The store's default [`RetryPolicy`] for a backend call that failed
+/// transiently (network, 5xx, throttling): 4 retries, 20 ms doubling up to
+/// 1 s, with full jitter.
 ///
 /// HTTP backends already retry inside `object_store`; this layer also covers
 /// failures that reach us, and makes every operation safe to repeat (a
 /// create-only write that landed before its response was lost is recognised
 /// as our own).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RetryPolicy {
-    /// Retries after the first attempt (0 disables retrying).
-    pub max_retries: usize,
-    /// The first delay.
-    pub min_delay: Duration,
-    /// The longest delay.
-    pub max_delay: Duration,
-}
+pub const DEFAULT_RETRY: RetryPolicy = RetryPolicy::new(4, Duration::from_millis(20), Duration::from_secs(1));
 
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy { max_retries: 4, min_delay: Duration::from_millis(20), max_delay: Duration::from_secs(1) }
-    }
-}
-
-impl RetryPolicy {
-    /// No retries: every transient failure is returned at once.
-    pub const fn none() -> Self {
-        RetryPolicy { max_retries: 0, min_delay: Duration::ZERO, max_delay: Duration::ZERO }
-    }
-
-    /// Sets [`Self::max_retries`].
-    pub const fn with_max_retries(mut self, n: usize) -> Self {
-        self.max_retries = n;
-        self
-    }
-
-    /// Sets the delay bounds.
-    pub const fn with_delays(mut self, min: Duration, max: Duration) -> Self {
-        self.min_delay = min;
-        self.max_delay = max;
-        self
-    }
-
-    fn backoff(&self) -> ExponentialBuilder {
-        ExponentialBuilder::default()
-            .with_jitter()
-            .with_min_delay(self.min_delay)
-            .with_max_delay(self.max_delay.max(self.min_delay))
-            .with_max_times(self.max_retries)
-    }
+fn backoff(policy: &RetryPolicy) -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_jitter()
+        .with_min_delay(policy.min_delay())
+        .with_max_delay(policy.max_delay())
+        .with_max_times(policy.max_retries() as usize)
+        .with_total_delay(policy.max_total_delay())
 }
 
 /// One commit of the current pointer: commit record `seq` makes `backup_id`
@@ -266,7 +233,7 @@ impl ObjectCipherTextStoreBuilder {
         self
     }
 
-    /// How transient backend failures are retried ([`RetryPolicy::default`]).
+    /// How transient backend failures are retried ([`DEFAULT_RETRY`]).
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
@@ -319,7 +286,7 @@ impl ObjectCipherTextStore {
             backend,
             prefix: Path::default(),
             salt: Vec::new(),
-            retry: RetryPolicy::default(),
+            retry: DEFAULT_RETRY,
             label: None,
             commit_cache: DEFAULT_COMMIT_CACHE,
         }
@@ -349,7 +316,7 @@ impl ObjectCipherTextStore {
         F: FnMut() -> Fut,
         Fut: Future<Output = std::result::Result<T, object_store::Error>>,
     {
-        f.retry(self.inner.retry.backoff())
+        f.retry(backoff(&self.inner.retry))
             .sleep(tokio::time::sleep)
             .when(is_transient)
             .notify(|e, delay| tracing::debug!(op, error = %e, ?delay, "transient store failure; retrying"))

@@ -26,9 +26,7 @@ fn orchestrator(
         .provider(Arc::new(provider))
         .store(Arc::new(store))
         .notifier(Arc::new(notifier))
-        .retry(
-            RetryPolicy::default().with_base_delay(Duration::from_millis(1)).with_max_delay(Duration::from_millis(5)),
-        )
+        .retry(RetryPolicy::default().with_min_delay(Duration::from_millis(1)).with_max_delay(Duration::from_millis(5)))
         .prune_grace(Duration::ZERO)
         .build()
         .unwrap()

@@ -16,5 +16,6 @@ pub use request::{
     BackupRequest, HealthReport, IncompleteBackup, KeyCheck, PruneReport, Receipt, RecoverRequest, Recovered,
     RotateRequest, Step, StepTimings, VerifyRequest,
 };
-pub use retry::RetryPolicy;
+pub use retry::{DEFAULT_CALL_TIMEOUT, DEFAULT_RETRY};
+pub use share_backup_core::RetryPolicy;
 pub use store::{CipherTextStore, CurrentVersion, Notifier, VersionInfo, VersionState};

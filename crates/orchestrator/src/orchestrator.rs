@@ -15,8 +15,9 @@ use crate::request::{
     BackupRequest, HealthReport, IncompleteBackup, KeyCheck, PruneReport, Receipt, RecoverRequest, Recovered,
     RotateRequest, Step, StepTimings, VerifyRequest,
 };
-use crate::retry::RetryPolicy;
+use crate::retry::{DEFAULT_CALL_TIMEOUT, DEFAULT_RETRY, Retry};
 use crate::store::{CipherTextStore, CurrentVersion, Notifier};
+use share_backup_core::RetryPolicy;
 
 /// The default [`OrchestratorBuilder::prune_grace`]: 15 minutes.
 pub const DEFAULT_PRUNE_GRACE: Duration = Duration::from_secs(15 * 60);
@@ -35,7 +36,7 @@ struct Inner {
     registry: Registry,
     store: Arc<dyn CipherTextStore>,
     notifier: Arc<dyn Notifier>,
-    retry: RetryPolicy,
+    retry: Retry,
     prune: bool,
     prune_grace: Duration,
     busy: Mutex<HashSet<UserId>>,
@@ -62,6 +63,7 @@ pub struct OrchestratorBuilder {
     store: Option<Arc<dyn CipherTextStore>>,
     notifier: Option<Arc<dyn Notifier>>,
     retry: Option<RetryPolicy>,
+    call_timeout: Option<Option<Duration>>,
     prune: Option<bool>,
     prune_grace: Option<Duration>,
 }
@@ -104,9 +106,17 @@ impl OrchestratorBuilder {
         self
     }
 
-    /// How store and notifier calls are retried (default: [`RetryPolicy::default`]).
+    /// How store and notifier calls are retried (default: [`DEFAULT_RETRY`]).
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = Some(retry);
+        self
+    }
+
+    /// Bounds each single store or notifier call; one that takes longer
+    /// counts as `Unavailable` and is retried (default:
+    /// [`DEFAULT_CALL_TIMEOUT`]; `None`: unbounded).
+    pub fn call_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.call_timeout = Some(timeout);
         self
     }
 
@@ -153,7 +163,10 @@ impl OrchestratorBuilder {
                 registry,
                 store,
                 notifier,
-                retry: self.retry.unwrap_or_default(),
+                retry: Retry {
+                    policy: self.retry.unwrap_or(DEFAULT_RETRY),
+                    call_timeout: self.call_timeout.unwrap_or(Some(DEFAULT_CALL_TIMEOUT)),
+                },
                 prune: self.prune.unwrap_or(true),
                 prune_grace: self.prune_grace.unwrap_or(DEFAULT_PRUNE_GRACE),
                 busy: Mutex::new(HashSet::new()),
@@ -323,7 +336,12 @@ impl Orchestrator {
 
     /// The retry policy.
     pub fn retry_policy(&self) -> RetryPolicy {
-        self.inner.retry
+        self.inner.retry.policy
+    }
+
+    /// The bound on each single store or notifier call.
+    pub fn call_timeout(&self) -> Option<Duration> {
+        self.inner.retry.call_timeout
     }
 
     fn lock_user(&self, user: &UserId, what: &str) -> Result<UserGuard<'_>> {

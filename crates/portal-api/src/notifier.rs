@@ -10,7 +10,9 @@ use backon::{ExponentialBuilder, Retryable};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
 use serde::Serialize;
-use share_backup_core::{BackupId, Error, ErrorKind, ExposeSecret, MethodId, Result, SecretString, UserId};
+use share_backup_core::{
+    BackupId, Error, ErrorKind, ExposeSecret, MethodId, Result, RetryPolicy, SecretString, UserId,
+};
 use share_backup_orchestrator::Notifier;
 use tracing::Instrument;
 use url::Url;
@@ -41,43 +43,11 @@ pub fn install_default_crypto_provider() {
     });
 }
 
-/// How failed notifications are retried: 5xx, 429, timeouts and connection
-/// failures, with exponential backoff and full jitter (`backon`). 401, 403
-/// and other 4xx answers are final.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RetryPolicy {
-    /// Retries after the first attempt (0: none).
-    pub max_retries: usize,
-    /// The first delay.
-    pub min_delay: Duration,
-    /// The longest delay between attempts.
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy { max_retries: 4, min_delay: Duration::from_millis(100), max_delay: Duration::from_secs(5) }
-    }
-}
-
-impl RetryPolicy {
-    /// No retries.
-    pub const fn none() -> Self {
-        RetryPolicy { max_retries: 0, min_delay: Duration::ZERO, max_delay: Duration::ZERO }
-    }
-    /// Sets [`Self::max_retries`].
-    pub const fn with_max_retries(mut self, n: usize) -> Self {
-        self.max_retries = n;
-        self
-    }
-    /// Sets the delay bounds.
-    pub const fn with_delays(mut self, min: Duration, max: Duration) -> Self {
-        self.min_delay = min;
-        self.max_delay = max;
-        self
-    }
-}
+/// The notifier's default [`RetryPolicy`]: 4 retries, 100 ms doubling up to
+/// 5 s, with full jitter (`backon`). What is retried: 5xx, 429, timeouts and
+/// connection failures, waiting as long as a `Retry-After` asks (up to
+/// 30 s); 401, 403 and other 4xx answers are final.
+pub const DEFAULT_RETRY: RetryPolicy = RetryPolicy::new(4, Duration::from_millis(100), Duration::from_secs(5));
 
 /// What Portal (or the way to it) answered, carried as the `source` of the
 /// core [`Error`]. Never holds the API key.
@@ -147,12 +117,12 @@ impl fmt::Debug for PortalNotifier {
 /// ```
 /// use std::time::Duration;
 /// use share_backup_core::SecretString;
-/// use share_backup_portal_api::{PortalNotifier, RetryPolicy};
+/// use share_backup_portal_api::{DEFAULT_RETRY, PortalNotifier};
 ///
 /// let notifier = PortalNotifier::builder()
 ///     .api_key(SecretString::from("client-api-key"))
 ///     .timeout(Duration::from_secs(10))
-///     .retry(RetryPolicy::default().with_max_retries(3))
+///     .retry(DEFAULT_RETRY.with_max_retries(3))
 ///     .build()
 ///     .unwrap();
 /// assert_eq!(
@@ -191,7 +161,7 @@ impl Default for PortalNotifierBuilder {
             base_url: DEFAULT_BASE_URL.to_owned(),
             api_version: DEFAULT_API_VERSION.to_owned(),
             keys: None,
-            retry: RetryPolicy::default(),
+            retry: DEFAULT_RETRY,
             timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(5),
             allow_insecure_http: false,
@@ -227,7 +197,7 @@ impl PortalNotifierBuilder {
         self
     }
 
-    /// How failures are retried ([`RetryPolicy::default`]).
+    /// How failures are retried ([`DEFAULT_RETRY`]).
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
@@ -467,9 +437,10 @@ impl Notifier for PortalNotifier {
             let policy = self.inner.retry;
             let backoff = ExponentialBuilder::default()
                 .with_jitter()
-                .with_min_delay(policy.min_delay)
-                .with_max_delay(policy.max_delay.max(policy.min_delay))
-                .with_max_times(policy.max_retries);
+                .with_min_delay(policy.min_delay())
+                .with_max_delay(policy.max_delay())
+                .with_max_times(policy.max_retries() as usize)
+                .with_total_delay(policy.max_total_delay());
             let result = (|| self.attempt(&key, &body))
                 .retry(backoff)
                 .sleep(tokio::time::sleep)

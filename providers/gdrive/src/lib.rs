@@ -33,7 +33,8 @@ pub use error::DriveError;
 pub use header::Location;
 #[cfg(feature = "oauth")]
 pub use oauth::{InstalledAppTokenSource, OAuthTokenSource};
-pub use retry::RetryPolicy;
+pub use retry::DEFAULT_RETRY;
+pub use share_backup_core::RetryPolicy;
 pub use transport::{DEFAULT_ENDPOINT, install_crypto_provider};
 
 use crate::error::Class;
@@ -170,7 +171,7 @@ impl Default for DriveProviderBuilder {
         DriveProviderBuilder {
             endpoint: DEFAULT_ENDPOINT.to_owned(),
             mode: FolderMode::AppData,
-            retry: RetryPolicy::default(),
+            retry: DEFAULT_RETRY,
             request_timeout: Duration::from_secs(30),
             default_source: None,
         }
@@ -198,7 +199,7 @@ impl DriveProviderBuilder {
         self
     }
 
-    /// How transient failures are retried.
+    /// How transient failures are retried ([`DEFAULT_RETRY`]).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self
@@ -308,7 +309,7 @@ const SETTING_TIMEOUT: SettingSpec =
 
 impl DriveProvider {
     /// A builder with the defaults: appDataFolder, Google's endpoint,
-    /// [`RetryPolicy::default`], 30 s per request, tokens from each call's
+    /// [`DEFAULT_RETRY`], 30 s per request, tokens from each call's
     /// [`DriveConfig`].
     pub fn builder() -> DriveProviderBuilder {
         DriveProviderBuilder::default()
@@ -343,8 +344,8 @@ impl DriveProvider {
             b = b.endpoint(e);
         }
         let ms = |k: &str| -> Result<Option<Duration>> { Ok(settings.parse::<u64>(k)?.map(Duration::from_millis)) };
-        let mut retry = RetryPolicy::default();
-        if let Some(n) = settings.parse::<usize>("max_retries")? {
+        let mut retry = DEFAULT_RETRY;
+        if let Some(n) = settings.parse::<u32>("max_retries")? {
             retry = retry.with_max_retries(n);
         }
         if let Some(d) = ms("min_delay_ms")? {
@@ -354,7 +355,7 @@ impl DriveProvider {
             retry = retry.with_max_delay(d);
         }
         if let Some(d) = ms("max_total_ms")? {
-            retry = retry.with_max_total(d);
+            retry = retry.with_max_total_delay(Some(d));
         }
         b = b.retry(retry);
         if let Some(d) = ms("request_timeout_ms")? {
@@ -415,7 +416,7 @@ impl DriveProvider {
         let scopes = [scope_of(location)];
         let mut token = source.token(&scopes).await.map_err(with_method)?;
         let mut refreshed = false;
-        let mut delays = self.retry.delays();
+        let mut delays = retry::delays(&self.retry);
         let started = Instant::now();
         let mut attempts = 0u32;
         loop {
@@ -443,7 +444,7 @@ impl DriveProvider {
                     token = source.refresh(&scopes).await.map_err(with_method)?;
                 }
                 Class::Transient(_) => match delays.next() {
-                    Some(d) if started.elapsed() + d <= self.retry.max_total() => {
+                    Some(d) if self.retry.max_total_delay().is_none_or(|t| started.elapsed() + d <= t) => {
                         tracing::info!(
                             op,
                             attempts,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use share_backup_conformance::{Harness, Suite};
 use share_backup_core::{Configs, UserId};
 use share_backup_fake_drive::{FakeDrive, Scope};
-use share_backup_gdrive::{DriveConfig, DriveProvider, RetryPolicy};
+use share_backup_gdrive::{DEFAULT_RETRY, DriveConfig, DriveProvider};
 
 fn token_of(user: &UserId) -> String {
     format!("ya29.conformance-token-for-{user}")
@@ -28,7 +28,7 @@ fn main() -> std::process::ExitCode {
     let suite = Suite::new();
     let fake = suite.block_on(FakeDrive::start()).expect("the fake Drive starts");
     fake.accept_any_token(Some(Scope::ALL));
-    let retry = RetryPolicy::new().with_min_delay(Duration::from_millis(1)).with_max_delay(Duration::from_millis(5));
+    let retry = DEFAULT_RETRY.with_min_delay(Duration::from_millis(1)).with_max_delay(Duration::from_millis(5));
     let appdata = DriveProvider::builder().endpoint(fake.root_url()).retry(retry).build().expect("provider");
     let folder = DriveProvider::builder()
         .endpoint(fake.root_url())

@@ -10,14 +10,16 @@ use share_backup_core::{
     KeyHeader, ProgressSink, Registry, SecretString, Settings, Status, UserId, async_trait,
 };
 use share_backup_fake_drive::{APPDATA_ID, DEFAULT_TOKEN, FOLDER_MIME, FakeDrive, Fault, ROOT_ID, Scope, Space};
-use share_backup_gdrive::{DriveConfig, DriveError, DriveProvider, FolderMode, RetryPolicy, TokenSource};
+use share_backup_gdrive::{
+    DEFAULT_RETRY, DriveConfig, DriveError, DriveProvider, FolderMode, RetryPolicy, TokenSource,
+};
 
 fn fast_retry() -> RetryPolicy {
-    RetryPolicy::new()
+    DEFAULT_RETRY
         .with_max_retries(3)
         .with_min_delay(Duration::from_millis(1))
         .with_max_delay(Duration::from_millis(4))
-        .with_max_total(Duration::from_secs(5))
+        .with_max_total_delay(Some(Duration::from_secs(5)))
 }
 
 fn provider(fake: &FakeDrive) -> DriveProvider {
@@ -234,11 +236,11 @@ async fn retries_stop_at_the_total_time_bound() {
     let p = DriveProvider::builder()
         .endpoint(fake.root_url())
         .retry(
-            RetryPolicy::new()
+            DEFAULT_RETRY
                 .with_max_retries(1000)
                 .with_min_delay(Duration::from_millis(20))
                 .with_max_delay(Duration::from_millis(20))
-                .with_max_total(Duration::from_millis(100)),
+                .with_max_total_delay(Some(Duration::from_millis(100))),
         )
         .build()
         .unwrap();

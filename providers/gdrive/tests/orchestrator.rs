@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use share_backup_core::{BackupShare, ErrorKind, ExposeSecret, MethodId, Registry, UserId};
 use share_backup_fake_drive::{DEFAULT_TOKEN, FakeDrive, Fault};
-use share_backup_gdrive::{DriveConfig, DriveProvider, RetryPolicy};
+use share_backup_gdrive::{DEFAULT_RETRY, DriveConfig, DriveProvider};
 use share_backup_orchestrator::{BackupRequest, MemoryStore, Orchestrator, RecordingNotifier, RecoverRequest};
 
 struct World {
@@ -18,7 +18,7 @@ struct World {
 
 async fn world() -> World {
     let fake = FakeDrive::start().await.unwrap();
-    let retry = RetryPolicy::new().with_max_retries(2).with_min_delay(Duration::from_millis(1));
+    let retry = DEFAULT_RETRY.with_max_retries(2).with_min_delay(Duration::from_millis(1));
     let p = DriveProvider::builder().endpoint(fake.root_url()).retry(retry).build().unwrap();
     let notifier = RecordingNotifier::new();
     let orch = Orchestrator::builder()

@@ -64,5 +64,5 @@ pub fn assert_progress_well_formed(log: &[Progress]) {
 }
 
 pub fn fast_retry(attempts: u32) -> RetryPolicy {
-    RetryPolicy::none().with_attempts(attempts)
+    RetryPolicy::none().with_max_retries(attempts - 1)
 }
