@@ -134,7 +134,10 @@ start() {
     s3_pid=$!
     rm -rf "$DIR/azurite-data"
     mkdir -p "$DIR/azurite-data"
+    # --disableTelemetry: Azurite otherwise tries to reach Azure (the network is
+    # closed; loopback only), logging each failure; --silent: no access log.
     setsid "$AZURITE_BIN" --blobHost 127.0.0.1 --blobPort "$az_port" --loose --skipApiVersionCheck \
+        --disableTelemetry --silent \
         --location "$DIR/azurite-data" </dev/null >"$DIR/azurite.log" 2>&1 &
     az_pid=$!
     printf 'S3_PORT=%s\nS3_PID=%s\nAZ_PORT=%s\nAZ_PID=%s\n' "$s3_port" "$s3_pid" "$az_port" "$az_pid" >"$STATE"
