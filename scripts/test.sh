@@ -8,6 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# A clean CI build gains nothing from incremental artifacts and they double
+# the target directory (tens of GB across the test, clippy and feature builds).
+if [[ "${CI:-}" == "true" ]]; then
+    export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+fi
 
 step() { printf '\n==> %s\n' "$*"; }
 
