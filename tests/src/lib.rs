@@ -154,6 +154,9 @@ pub struct Ack {
 
 /// A [`Notifier`] that appends each call to a file and syncs it before
 /// returning, so that what was acknowledged survives a killed process.
+/// Each line is written with one `write` call on an `O_APPEND` file, so
+/// several processes can share one file without their lines interleaving;
+/// the order of the lines is the order the calls were heard.
 #[derive(Clone, Debug)]
 pub struct FileNotifier {
     path: PathBuf,
@@ -215,7 +218,7 @@ impl Notifier for FileNotifier {
         let io =
             |e: std::io::Error| Error::new(share_backup_core::ErrorKind::Unavailable, "notifier file").with_source(e);
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path).map_err(io)?;
-        writeln!(f, "{user} {method} {backup_id} {success}").map_err(io)?;
+        f.write_all(format!("{user} {method} {backup_id} {success}\n").as_bytes()).map_err(io)?;
         f.sync_all().map_err(io)?;
         Ok(())
     }

@@ -18,11 +18,10 @@
 //! kind and its [`IncompleteBackup`] detail. While the children run, the
 //! parent recovers the user in a loop on a third store instance.
 //!
-//! The wallet service is a shared, durable, append-only file (one line per
-//! `stored_client_backup_share`, each written with one `write` call on an
-//! `O_APPEND` file and synced, so the two processes' lines never interleave
-//! and their order is the order the wallet service heard them; the format is
-//! the one `share_backup_tests::FileNotifier::read` parses).
+//! The wallet service is one `share_backup_tests::FileNotifier` file shared
+//! by both processes (one synced `write` per line on an `O_APPEND` file, so
+//! their lines never interleave and their order is the order the wallet
+//! service heard them).
 //!
 //! What is asserted after every round, which is what the orchestrator
 //! promises (README: "Concurrency" and "When the protocol stops after
@@ -59,20 +58,16 @@
 //! `eval "$(scripts/test-servers.sh start)" && cargo test -p share-backup-tests --test race -- --nocapture`.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use async_trait::async_trait;
-use share_backup_core::{
-    BackupId, BackupShare, Configs, Envelope, Error, ErrorKind, ExposeSecret, MethodId, Registry, Result, UserId,
-};
+use share_backup_core::{BackupId, BackupShare, Configs, Envelope, ExposeSecret, MethodId, Registry, Result, UserId};
 use share_backup_object_store::ObjectCipherTextStore;
 use share_backup_orchestrator::{
-    BackupRequest, CipherTextStore, IncompleteBackup, Notifier, Orchestrator, RecoverRequest, VersionState,
+    BackupRequest, CipherTextStore, IncompleteBackup, Orchestrator, RecoverRequest, VersionState,
 };
 use share_backup_password::PasswordConfig;
 use share_backup_tests::{Ack, Backend, FileNotifier, backend, fast_password_provider, unique};
@@ -82,36 +77,12 @@ const M: MethodId = MethodId::PASSWORD;
 const CHILD: &str = "SB_RACE_CHILD";
 const OUTCOME: &str = "RACE-OUTCOME ";
 
-/// The wallet service: one line per call, appended by either process.
-#[derive(Debug)]
-struct SharedLog {
-    path: PathBuf,
-}
-
-#[async_trait]
-impl Notifier for SharedLog {
-    async fn stored_client_backup_share(
-        &self,
-        user: &UserId,
-        method: &MethodId,
-        backup_id: BackupId,
-        success: bool,
-    ) -> Result<()> {
-        let io = |e: std::io::Error| Error::new(ErrorKind::Unavailable, "the shared ack log").with_source(e);
-        // One write call per line: O_APPEND keeps two processes' lines whole.
-        let line = format!("{user} {method} {backup_id} {success}\n");
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path).map_err(io)?;
-        f.write_all(line.as_bytes()).map_err(io)?;
-        f.sync_all().map_err(io)
-    }
-}
-
 fn orchestrator(store: Arc<dyn CipherTextStore>, log: &Path) -> Orchestrator {
     Orchestrator::builder()
         .registry(Registry::empty())
         .provider(Arc::new(fast_password_provider()))
         .store(store)
-        .notifier(Arc::new(SharedLog { path: log.to_owned() }))
+        .notifier(Arc::new(FileNotifier::new(log)))
         .build()
         .unwrap()
 }

@@ -399,30 +399,14 @@ impl ObjectCipherTextStore {
         }
     }
 
-    /// Walks forward from `from` (a known commit record, or none to start at
-    /// 1) to the latest commit record. Returns it and whether the hint was stale.
-    async fn walk_forward(
-        &self,
-        user: &UserId,
-        method: &MethodId,
-        from: Option<CommitRecord>,
-    ) -> Result<(Option<CommitRecord>, bool)> {
+    /// Walks forward from `from`, a known commit record, to the latest one.
+    async fn walk_forward(&self, user: &UserId, method: &MethodId, from: CommitRecord) -> Result<CommitRecord> {
         let layout = &self.inner.layout;
-        let mut cur = match from {
-            Some(r) => r,
-            None => match self.read_record(&layout.commit(user, method, 1)).await? {
-                Some(r) => r,
-                None => return Ok((None, false)),
-            },
-        };
-        let mut stale = false;
+        let mut cur = from;
         for _ in 0..PROBE_LIMIT {
             match self.read_record(&layout.commit(user, method, cur.seq + 1)).await? {
-                Some(next) => {
-                    cur = next;
-                    stale = true;
-                }
-                None => return Ok((Some(cur), stale)),
+                Some(next) => cur = next,
+                None => return Ok(cur),
             }
         }
         // Far behind (many crashes between a commit and its hint): list the
@@ -441,9 +425,9 @@ impl ObjectCipherTextStore {
                 .await?
                 .ok_or_else(|| Error::new(ErrorKind::Unavailable, "a listed commit record vanished; retry"))?;
             // Anything newer than the listing is found by one more probe.
-            return Box::pin(self.walk_forward(user, method, Some(cur))).await;
+            return Box::pin(self.walk_forward(user, method, cur)).await;
         }
-        Ok((Some(cur), true))
+        Ok(cur)
     }
 
     fn cache_key(&self, user: &UserId, method: &MethodId) -> String {
@@ -513,7 +497,7 @@ impl ObjectCipherTextStore {
         let start = self.start(user, method, false, true).await?;
         let latest = match start.record {
             None => None,
-            Some(r) => self.walk_forward(user, method, Some(r)).await?.0,
+            Some(r) => Some(self.walk_forward(user, method, r).await?),
         };
         self.finish_read(user, method, latest.as_ref(), start.hint_seq).await;
         Ok(latest)
@@ -563,8 +547,7 @@ impl ObjectCipherTextStore {
             }
         }
         // Far behind: fall back to the general walk, and repair the hint.
-        let (latest, _) = self.walk_forward(user, method, Some(rec)).await?;
-        let Some(latest) = latest else { return Ok(None) };
+        let latest = self.walk_forward(user, method, rec).await?;
         self.finish_read(user, method, Some(&latest), Some(start.hint_seq.unwrap_or(0))).await;
         let envelope = self
             .read_envelope(&layout.version(user, method, latest.backup_id))
