@@ -8,6 +8,7 @@ use aes_siv::siv::Aes256Siv;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::ExposeSecret;
+use zeroize::Zeroizing;
 
 use crate::context::{BackupId, Binding};
 use crate::error::{Error, ErrorKind, Result};
@@ -129,14 +130,17 @@ impl Envelope {
     /// altered, or it is bound to another user, custodian or client.
     pub fn open(&self, key: &DataKey, binding: &Binding<'_>) -> Result<BackupShare> {
         let ad = binding.to_bytes();
-        let plain = match self.aead {
-            Aead::Aes256Siv => siv(key).decrypt([AAD_DOMAIN_V1, &self.header_bytes, &ad], &self.body),
+        // Decrypt in a buffer that is zeroized, spare capacity included, when
+        // it drops: AES-SIV leaves plain text past the share's end.
+        let mut buf = Zeroizing::new(self.body.clone());
+        match self.aead {
+            Aead::Aes256Siv => siv(key).decrypt_in_place([AAD_DOMAIN_V1, &self.header_bytes, &ad], &mut *buf),
         }
         .map_err(|_| {
             Error::new(ErrorKind::Integrity, "the envelope does not authenticate with this key for this user")
                 .with_method(self.method.clone())
         })?;
-        BackupShare::new(plain)
+        BackupShare::from_slice(&buf)
     }
 
     /// Parses an envelope string strictly.

@@ -5,6 +5,7 @@ use std::error::Error as StdError;
 use std::fmt;
 
 use crate::method::MethodId;
+use crate::registry::RegistryError;
 
 /// What went wrong, as a value a program can match on.
 ///
@@ -48,10 +49,16 @@ pub enum ErrorKind {
     /// A conditional write lost a race or a precondition failed.
     Conflict,
     /// No linked provider has the requested method id.
+    /// [`Error::registry_details`] gives the id and the available ones
+    /// ([`RegistryError::UnknownMethod`]).
     UnknownMethod,
     /// No provider of the default chain is linked.
+    /// [`Error::registry_details`] gives the chain and the available ids
+    /// ([`RegistryError::NoDefaultProvider`]).
     NoDefaultProvider,
     /// Two linked crates register the same method id.
+    /// [`Error::registry_details`] names both crates with their versions
+    /// ([`RegistryError::DuplicateRegistration`]).
     DuplicateRegistration,
     /// The operation was cancelled or timed out.
     Cancelled,
@@ -118,7 +125,9 @@ impl ErrorKind {
                 "pass a method explicitly, link a provider of the default chain, or configure the chain"
             }
             ErrorKind::DuplicateRegistration => "link only one crate per method id",
-            ErrorKind::Cancelled => "retry; the previous backup is unchanged",
+            ErrorKind::Cancelled => {
+                "the operation was stopped before it finished and the previous backup is unchanged; start it again if it should complete (it is not retried automatically)"
+            }
             ErrorKind::Internal => "this is a bug; please report it with the log",
         }
     }
@@ -142,14 +151,25 @@ impl fmt::Display for ErrorKind {
 /// underlying cause as [`std::error::Error::source`]. Messages never contain
 /// secrets: no password, share or key bytes.
 ///
+/// Errors of the registry also carry their ids as values:
+/// [`Error::registry_details`] returns a [`RegistryError`] (the requested
+/// and the available ids, the default chain, the two crates of a duplicate).
+///
 /// `Display` prints `method: message; hint`; `{:#}` adds the causes.
 pub struct Error {
     kind: ErrorKind,
     message: Cow<'static, str>,
     method: Option<MethodId>,
     retryable: Option<bool>,
-    hint: Option<Cow<'static, str>>,
+    // Rarely set, so boxed: keeps `Result<T, Error>` small.
+    extra: Option<Box<Extra>>,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+#[derive(Default)]
+struct Extra {
+    hint: Option<Cow<'static, str>>,
+    registry: Option<RegistryError>,
 }
 
 /// `Result` with [`Error`].
@@ -158,7 +178,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An error of `kind` with a message.
     pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
-        Error { kind, message: message.into(), method: None, retryable: None, hint: None, source: None }
+        Error { kind, message: message.into(), method: None, retryable: None, extra: None, source: None }
     }
 
     /// Attaches the method the error came from.
@@ -181,7 +201,7 @@ impl Error {
 
     /// Replaces the kind's default hint with a more specific one.
     pub fn with_hint(mut self, hint: impl Into<Cow<'static, str>>) -> Self {
-        self.hint = Some(hint.into());
+        self.extra.get_or_insert_with(Box::default).hint = Some(hint.into());
         self
     }
 
@@ -202,12 +222,24 @@ impl Error {
 
     /// What to do about it.
     pub fn hint(&self) -> &str {
-        self.hint.as_deref().unwrap_or_else(|| self.kind.hint())
+        self.extra.as_ref().and_then(|x| x.hint.as_deref()).unwrap_or_else(|| self.kind.hint())
     }
 
     /// Whether retrying the same call later can succeed.
     pub fn retryable(&self) -> bool {
         self.retryable.unwrap_or_else(|| self.kind.retryable())
+    }
+
+    /// The typed details of an error made by the registry (unknown method,
+    /// no default provider, duplicate or malformed registration); `None`
+    /// for every other error.
+    pub fn registry_details(&self) -> Option<&RegistryError> {
+        self.extra.as_ref().and_then(|x| x.registry.as_ref())
+    }
+
+    pub(crate) fn with_registry_details(mut self, details: RegistryError) -> Self {
+        self.extra.get_or_insert_with(Box::default).registry = Some(details);
+        self
     }
 
     /// The cause, for downcasting to a provider's own error type.
@@ -267,6 +299,9 @@ impl fmt::Debug for Error {
         }
         d.field("message", &self.message);
         d.field("retryable", &self.retryable());
+        if let Some(r) = self.registry_details() {
+            d.field("registry", r);
+        }
         if let Some(s) = &self.source {
             d.field("source", s);
         }
@@ -302,6 +337,73 @@ mod tests {
         assert!(format!("{e:#}").contains("caused by: disk on fire"));
         assert!(!format!("{e}").contains("disk on fire"));
         assert!(format!("{e:?}").contains("disk on fire"));
+    }
+
+    /// Every kind, with whether it is retryable and a phrase its hint must
+    /// contain. The match has no wildcard: a new kind does not compile until
+    /// it has a row here (add it to `ALL` too).
+    fn expected(kind: &ErrorKind) -> (bool, &'static str) {
+        match kind {
+            ErrorKind::InvalidInput => (false, "fix the input"),
+            ErrorKind::PolicyViolation => (false, "meets the requirements"),
+            ErrorKind::InvalidEnvelope => (false, "upgrade share-backup"),
+            ErrorKind::Integrity => (false, "fetch the right one"),
+            ErrorKind::WrongSecret => (false, "check the password"),
+            ErrorKind::NotFound => (false, "make a new backup"),
+            ErrorKind::Unauthenticated => (false, "sign the user in again"),
+            ErrorKind::PermissionDenied => (false, "grant the missing permission"),
+            ErrorKind::RateLimited => (true, "wait a little and retry"),
+            ErrorKind::Unavailable => (true, "retry later"),
+            ErrorKind::ExcessiveWork { .. } => (false, "refuse this envelope"),
+            ErrorKind::Unsupported => (false, "supports this operation"),
+            ErrorKind::InProgress => (true, "then retry"),
+            ErrorKind::Conflict => (true, "re-read the current state and retry"),
+            ErrorKind::UnknownMethod => (false, "link the provider crate"),
+            ErrorKind::NoDefaultProvider => (false, "configure the chain"),
+            ErrorKind::DuplicateRegistration => (false, "only one crate per method id"),
+            ErrorKind::Cancelled => (false, "not retried automatically"),
+            ErrorKind::Internal => (false, "this is a bug"),
+        }
+    }
+
+    const ALL: &[ErrorKind] = &[
+        ErrorKind::InvalidInput,
+        ErrorKind::PolicyViolation,
+        ErrorKind::InvalidEnvelope,
+        ErrorKind::Integrity,
+        ErrorKind::WrongSecret,
+        ErrorKind::NotFound,
+        ErrorKind::Unauthenticated,
+        ErrorKind::PermissionDenied,
+        ErrorKind::RateLimited,
+        ErrorKind::Unavailable,
+        ErrorKind::ExcessiveWork { required: 2, max: 1 },
+        ErrorKind::Unsupported,
+        ErrorKind::InProgress,
+        ErrorKind::Conflict,
+        ErrorKind::UnknownMethod,
+        ErrorKind::NoDefaultProvider,
+        ErrorKind::DuplicateRegistration,
+        ErrorKind::Cancelled,
+        ErrorKind::Internal,
+    ];
+
+    #[test]
+    fn every_kind_has_a_decided_retryability_and_a_hint_that_agrees() {
+        let mut names = std::collections::BTreeSet::new();
+        for kind in ALL {
+            let (retryable, phrase) = expected(kind);
+            assert_eq!(kind.retryable(), retryable, "{kind:?}");
+            assert!(kind.hint().contains(phrase), "{kind:?}: {:?} lacks {phrase:?}", kind.hint());
+            // A kind that is not retried must not tell the caller to just retry.
+            if !retryable {
+                assert!(!kind.hint().starts_with("retry"), "{kind:?}: {:?}", kind.hint());
+            }
+            let e = Error::new(kind.clone(), "m");
+            assert_eq!(e.retryable(), retryable, "{kind:?}");
+            assert_eq!(e.hint(), kind.hint());
+            assert!(names.insert(kind.name()), "{kind:?} shares its name");
+        }
     }
 
     #[test]

@@ -21,7 +21,9 @@ pub use error::{Error, ErrorKind, Result};
 pub use method::{MAX_METHOD_LEN, MethodId};
 pub use progress::{Progress, ProgressSink, Status};
 pub use provider::{BackupProvider, BackupProviderExt, Capabilities, KeyHeader, SealedKey};
-pub use registry::{BuildFn, DEFAULT_CHAIN, MethodInfo, Registration, Registry, linked_registrations};
+pub use registry::{
+    BuildFn, DEFAULT_CHAIN, MethodInfo, Registration, RegistrationOrigin, Registry, RegistryError, linked_registrations,
+};
 pub use retry::{Delays, RetryPolicy};
 pub use secret::{BackupShare, DataKey, fill_random};
 pub use settings::{SettingSpec, Settings};

@@ -22,32 +22,38 @@ use serde::{Deserialize, Serialize};
 ///
 /// A failed operation ends with [`Failed`](Status::Failed). The last event
 /// of every operation has `done = true`, and only the last.
+///
+/// **Order.** The variants are declared in that one order, so the derived
+/// `Ord` is the order of the steps; [`Status::rank`] numbers the same
+/// order, giving alternatives of one step the same rank (`Generating`,
+/// `DerivingKey` and `FetchingKey`; `Done` and `Failed`). For any two
+/// statuses, `a.rank() < b.rank()` implies `a < b`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Status {
     /// Reading the share (backup) or fetching the cipher text (recovery).
     Reading,
+    /// Parsing the cipher text.
+    Parsing,
     /// Generating a random data key.
     Generating,
     /// Deriving the data key from the user's secret.
     DerivingKey,
-    /// Storing the data key with the provider (e.g. in the user's Drive).
-    UploadingKey,
-    /// Parsing the cipher text.
-    Parsing,
     /// Fetching the data key from the provider.
     FetchingKey,
+    /// Storing the data key with the provider (e.g. in the user's Drive).
+    UploadingKey,
     /// Sealing the share into an envelope.
     Encrypting,
+    /// Opening the envelope.
+    Decrypting,
     /// Opening the new envelope again before anything is acknowledged.
     Verifying,
     /// Handing the cipher text to the cipher-text store.
     Storing,
     /// Telling the wallet service the outcome (`stored_client_backup_share`).
     Acknowledging,
-    /// Opening the envelope.
-    Decrypting,
     /// Finished successfully.
     Done,
     /// Finished with an error.
@@ -224,6 +230,86 @@ mod tests {
         sink.finish(true);
         let statuses: Vec<_> = log.lock().unwrap().iter().map(|p| p.status).collect();
         assert_eq!(statuses, vec![Status::Reading, Status::DerivingKey, Status::Encrypting, Status::Done]);
+    }
+
+    /// Every status, in declaration order. The match in `rank_of` below has
+    /// no wildcard, so a new status does not compile until it is placed.
+    const ALL: &[Status] = &[
+        Status::Reading,
+        Status::Parsing,
+        Status::Generating,
+        Status::DerivingKey,
+        Status::FetchingKey,
+        Status::UploadingKey,
+        Status::Encrypting,
+        Status::Decrypting,
+        Status::Verifying,
+        Status::Storing,
+        Status::Acknowledging,
+        Status::Done,
+        Status::Failed,
+    ];
+
+    fn placed(s: Status) -> bool {
+        match s {
+            Status::Reading
+            | Status::Parsing
+            | Status::Generating
+            | Status::DerivingKey
+            | Status::FetchingKey
+            | Status::UploadingKey
+            | Status::Encrypting
+            | Status::Decrypting
+            | Status::Verifying
+            | Status::Storing
+            | Status::Acknowledging
+            | Status::Done
+            | Status::Failed => ALL.contains(&s),
+        }
+    }
+
+    #[test]
+    fn ord_and_rank_agree_on_every_pair() {
+        assert!(ALL.iter().all(|s| placed(*s)));
+        assert!(ALL.windows(2).all(|w| w[0] < w[1]), "ALL is in declaration order");
+        for a in ALL {
+            for b in ALL {
+                if a.rank() < b.rank() {
+                    assert!(a < b, "{a} ranks before {b} but sorts after it");
+                }
+                if a < b {
+                    assert!(a.rank() <= b.rank(), "{a} sorts before {b} but ranks after it");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn documented_backup_and_recovery_sequences_are_increasing() {
+        use Status::*;
+        let backups: &[&[Status]] = &[
+            &[Reading, Generating, UploadingKey, Encrypting, Verifying, Storing, Acknowledging, Done],
+            &[Reading, DerivingKey, Encrypting, Verifying, Storing, Acknowledging, Done],
+            &[Reading, Generating, Encrypting, Failed],
+        ];
+        let recoveries: &[&[Status]] = &[
+            &[Reading, Parsing, DerivingKey, Decrypting, Done],
+            &[Reading, Parsing, FetchingKey, Decrypting, Done],
+            &[Reading, Parsing, Failed],
+        ];
+        for seq in backups.iter().chain(recoveries) {
+            assert!(seq.windows(2).all(|w| w[0] < w[1] && w[0].rank() < w[1].rank()), "{seq:?}");
+            // The sink lets each documented sequence through unchanged.
+            let (sink, log) = ProgressSink::recording();
+            let (last, steps) = seq.split_last().unwrap();
+            for s in steps {
+                sink.report(*s);
+            }
+            sink.finish(*last == Done);
+            let got: Vec<_> = log.lock().unwrap().iter().map(|p| p.status).collect();
+            assert_eq!(&got, seq);
+        }
+        assert!(Parsing < DerivingKey && Parsing < Generating, "recovery parses before it derives");
     }
 
     #[test]

@@ -24,6 +24,12 @@ pub type BuildFn = fn(&Settings) -> Result<Arc<dyn BackupProvider>>;
 /// );
 /// ```
 ///
+/// [`register_provider!`](crate::register_provider) also records the
+/// registering crate's version and module path
+/// ([`Registration::origin`]), so that two versions of one crate that
+/// register the same id can be told apart in a
+/// [`RegistryError::DuplicateRegistration`].
+///
 /// Remember that rustc drops a dependency nothing names: an application
 /// links a provider with `use my_vault_provider as _;`.
 #[derive(Clone, Copy)]
@@ -31,6 +37,8 @@ pub struct Registration {
     method: &'static str,
     summary: &'static str,
     crate_name: &'static str,
+    version: Option<&'static str>,
+    module_path: Option<&'static str>,
     settings: &'static [SettingSpec],
     build: BuildFn,
 }
@@ -39,7 +47,34 @@ impl Registration {
     /// A registration: method id, one-line summary, the registering crate's
     /// name (`env!("CARGO_PKG_NAME")`) and the build function.
     pub const fn new(method: &'static str, summary: &'static str, crate_name: &'static str, build: BuildFn) -> Self {
-        Registration { method, summary, crate_name, settings: &[], build }
+        Registration { method, summary, crate_name, version: None, module_path: None, settings: &[], build }
+    }
+
+    /// Records the registering crate's version (`env!("CARGO_PKG_VERSION")`).
+    /// [`register_provider!`](crate::register_provider) does this for you.
+    pub const fn with_version(mut self, version: &'static str) -> Self {
+        self.version = Some(version);
+        self
+    }
+
+    /// Records the module that registers it (`module_path!()`).
+    /// [`register_provider!`](crate::register_provider) does this for you.
+    pub const fn with_module_path(mut self, module_path: &'static str) -> Self {
+        self.module_path = Some(module_path);
+        self
+    }
+
+    /// Fills in the version and module path where they are not set yet
+    /// (what [`register_provider!`](crate::register_provider) calls).
+    #[doc(hidden)]
+    pub const fn __with_caller(mut self, version: &'static str, module_path: &'static str) -> Self {
+        if self.version.is_none() {
+            self.version = Some(version);
+        }
+        if self.module_path.is_none() {
+            self.module_path = Some(module_path);
+        }
+        self
     }
 
     /// Documents the settings the build function accepts.
@@ -61,6 +96,12 @@ impl Registration {
     /// The crate that registered it.
     pub fn crate_name(&self) -> &'static str {
         self.crate_name
+    }
+
+    /// Where it was registered: crate name, and version and module path
+    /// when known.
+    pub fn origin(&self) -> RegistrationOrigin {
+        RegistrationOrigin { crate_name: self.crate_name, version: self.version, module_path: self.module_path }
     }
 
     /// The documented settings.
@@ -102,12 +143,151 @@ impl fmt::Debug for Registration {
             .field("method", &self.method)
             .field("summary", &self.summary)
             .field("crate_name", &self.crate_name)
+            .field("version", &self.version)
+            .field("module_path", &self.module_path)
             .field("settings", &self.settings.iter().map(|s| s.key).collect::<Vec<_>>())
             .finish()
     }
 }
 
 inventory::collect!(Registration);
+
+/// Where a [`Registration`] comes from: the crate, and where known its
+/// version and the module that registered it.
+///
+/// `Display` prints `name version (module)`, e.g.
+/// `share-backup-gdrive 0.1.0 (share_backup_gdrive)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub struct RegistrationOrigin {
+    /// The crate name given to [`Registration::new`].
+    pub crate_name: &'static str,
+    /// The crate's version (`CARGO_PKG_VERSION`), recorded by
+    /// [`register_provider!`](crate::register_provider).
+    pub version: Option<&'static str>,
+    /// The registering module (`module_path!()`), recorded by
+    /// [`register_provider!`](crate::register_provider).
+    pub module_path: Option<&'static str>,
+}
+
+impl fmt::Display for RegistrationOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.crate_name)?;
+        if let Some(v) = self.version {
+            write!(f, " {v}")?;
+        }
+        if let Some(m) = self.module_path {
+            write!(f, " ({m})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The typed details of a registry error, for programs that act on them
+/// (list the available methods in a UI, say which crates collide, ...).
+///
+/// [`Error::registry_details`] returns it for every error the registry
+/// makes; [`ErrorKind`] stays a plain comparable value
+/// (`err.kind() == &ErrorKind::UnknownMethod`), and [`RegistryError::kind`]
+/// gives the kind each variant maps to.
+///
+/// ```
+/// use share_backup_core::{ErrorKind, MethodId, Registry, RegistryError};
+/// let err = Registry::empty().resolve(Some(&MethodId::PASSWORD)).unwrap_err();
+/// assert_eq!(err.kind(), &ErrorKind::UnknownMethod);
+/// match err.registry_details() {
+///     Some(RegistryError::UnknownMethod { requested, available }) => {
+///         assert_eq!(requested, &MethodId::PASSWORD);
+///         assert!(available.is_empty());
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// No provider with the requested id is available
+    /// ([`ErrorKind::UnknownMethod`]).
+    UnknownMethod {
+        /// The id asked for.
+        requested: MethodId,
+        /// The ids available, sorted.
+        available: Vec<MethodId>,
+    },
+    /// `resolve(None)` found no provider of the default chain
+    /// ([`ErrorKind::NoDefaultProvider`]).
+    NoDefaultProvider {
+        /// The default chain, in order.
+        chain: Vec<MethodId>,
+        /// The ids available, sorted.
+        available: Vec<MethodId>,
+    },
+    /// Two registrations share a method id
+    /// ([`ErrorKind::DuplicateRegistration`]). `first` sorts before `second`.
+    DuplicateRegistration {
+        /// The id registered twice.
+        method: MethodId,
+        /// One registering crate.
+        first: RegistrationOrigin,
+        /// The other one.
+        second: RegistrationOrigin,
+    },
+    /// A registration's method id does not match the grammar
+    /// ([`ErrorKind::InvalidInput`]).
+    MalformedMethodId {
+        /// The id as registered.
+        registered: &'static str,
+        /// The registering crate.
+        origin: RegistrationOrigin,
+    },
+}
+
+impl RegistryError {
+    /// The [`ErrorKind`] of the [`Error`] this becomes.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            RegistryError::UnknownMethod { .. } => ErrorKind::UnknownMethod,
+            RegistryError::NoDefaultProvider { .. } => ErrorKind::NoDefaultProvider,
+            RegistryError::DuplicateRegistration { .. } => ErrorKind::DuplicateRegistration,
+            RegistryError::MalformedMethodId { .. } => ErrorKind::InvalidInput,
+        }
+    }
+}
+
+fn id_list(ids: &[MethodId]) -> String {
+    ids.iter().map(MethodId::as_str).collect::<Vec<_>>().join(", ")
+}
+
+impl fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegistryError::UnknownMethod { requested, available } => {
+                write!(f, "no provider for method {requested} is linked; available: [{}]", id_list(available))
+            }
+            RegistryError::NoDefaultProvider { chain, available } => write!(
+                f,
+                "no method was given and no provider of the default chain [{}] is linked; available: [{}]",
+                id_list(chain),
+                id_list(available)
+            ),
+            RegistryError::DuplicateRegistration { method, first, second } => {
+                write!(f, "method {method} is registered twice: by crate {first} and by crate {second}")
+            }
+            RegistryError::MalformedMethodId { registered, origin } => write!(
+                f,
+                "crate {origin} registers a malformed method id {registered:?}: it must match [a-z0-9][a-z0-9-]{{0,31}}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
+impl From<RegistryError> for Error {
+    fn from(details: RegistryError) -> Self {
+        Error::new(details.kind(), details.to_string()).with_registry_details(details)
+    }
+}
 
 /// Every registration linked into this binary, in no particular order,
 /// duplicates included (see [`Registry::linked`] for the checked view).
@@ -147,6 +327,13 @@ enum Entry {
 /// let err = reg.resolve(None).unwrap_err();
 /// assert_eq!(err.kind(), &ErrorKind::NoDefaultProvider);
 /// assert!(err.to_string().contains("gdrive"));
+/// assert_eq!(
+///     err.registry_details(),
+///     Some(&share_backup_core::RegistryError::NoDefaultProvider {
+///         chain: vec![MethodId::GDRIVE],
+///         available: vec![],
+///     })
+/// );
 /// ```
 pub struct Registry {
     entries: BTreeMap<MethodId, Entry>,
@@ -162,9 +349,11 @@ impl Registry {
     /// The registry of every provider linked into this binary.
     ///
     /// # Errors
-    /// [`ErrorKind::DuplicateRegistration`] naming both crates when two
-    /// registrations share a method id; [`ErrorKind::InvalidInput`] naming
-    /// the crate when a registered id is malformed.
+    /// [`ErrorKind::DuplicateRegistration`] naming both crates (with their
+    /// versions) when two registrations share a method id;
+    /// [`ErrorKind::InvalidInput`] naming the crate when a registered id is
+    /// malformed. [`Error::registry_details`] gives both as a
+    /// [`RegistryError`].
     pub fn linked() -> Result<Self> {
         Self::from_registrations(linked_registrations())
     }
@@ -176,20 +365,12 @@ impl Registry {
     pub fn from_registrations(regs: impl IntoIterator<Item = &'static Registration>) -> Result<Self> {
         let mut r = Registry::empty();
         for reg in regs {
-            let id = MethodId::new(reg.method).map_err(|e| {
-                Error::invalid_input(format!(
-                    "crate {} registers a malformed method id: {}",
-                    reg.crate_name,
-                    e.message()
-                ))
-            })?;
+            let id = MethodId::new(reg.method)
+                .map_err(|_| RegistryError::MalformedMethodId { registered: reg.method, origin: reg.origin() })?;
             if let Some(Entry::Linked { reg: other, .. }) = r.entries.get(&id) {
-                let mut names = [other.crate_name, reg.crate_name];
-                names.sort_unstable();
-                return Err(Error::new(
-                    ErrorKind::DuplicateRegistration,
-                    format!("method {id} is registered twice: by crate {} and by crate {}", names[0], names[1]),
-                ));
+                let (a, b) = (other.origin(), reg.origin());
+                let (first, second) = if a <= b { (a, b) } else { (b, a) };
+                return Err(RegistryError::DuplicateRegistration { method: id, first, second }.into());
             }
             r.entries.insert(id, Entry::Linked { reg, settings: Settings::new(), built: Mutex::new(None) });
         }
@@ -275,19 +456,12 @@ impl Registry {
     /// The method `resolve(None)` would pick, or the error it would give.
     ///
     /// # Errors
-    /// [`ErrorKind::NoDefaultProvider`] naming the chain and what is available.
+    /// [`ErrorKind::NoDefaultProvider`] naming the chain and what is available
+    /// ([`RegistryError::NoDefaultProvider`] through
+    /// [`Error::registry_details`]).
     pub fn default_method(&self) -> Result<MethodId> {
         self.chain.iter().find(|m| self.entries.contains_key(*m)).cloned().ok_or_else(|| {
-            let chain: Vec<&str> = self.chain.iter().map(MethodId::as_str).collect();
-            let avail = self.method_list();
-            Error::new(
-                ErrorKind::NoDefaultProvider,
-                format!(
-                    "no method was given and no provider of the default chain [{}] is linked; available: [{}]",
-                    chain.join(", "),
-                    avail.iter().map(MethodId::as_str).collect::<Vec<_>>().join(", ")
-                ),
-            )
+            RegistryError::NoDefaultProvider { chain: self.chain.clone(), available: self.method_list() }.into()
         })
     }
 
@@ -295,7 +469,8 @@ impl Registry {
     ///
     /// # Errors
     /// [`ErrorKind::UnknownMethod`] listing the available ids;
-    /// [`ErrorKind::NoDefaultProvider`] naming the chain and what is linked;
+    /// [`ErrorKind::NoDefaultProvider`] naming the chain and what is linked
+    /// (both with a [`RegistryError`] in [`Error::registry_details`]);
     /// the provider's build error for a linked provider whose settings fail.
     pub fn resolve(&self, method: Option<&MethodId>) -> Result<Arc<dyn BackupProvider>> {
         let id = match method {
@@ -319,13 +494,7 @@ impl Registry {
 }
 
 fn unknown(id: &MethodId, available: &[MethodId]) -> Error {
-    Error::new(
-        ErrorKind::UnknownMethod,
-        format!(
-            "no provider for method {id} is linked; available: [{}]",
-            available.iter().map(MethodId::as_str).collect::<Vec<_>>().join(", ")
-        ),
-    )
+    RegistryError::UnknownMethod { requested: id.clone(), available: available.to_vec() }.into()
 }
 
 impl fmt::Debug for Registry {
@@ -339,6 +508,9 @@ impl fmt::Debug for Registry {
 
 /// Registers a provider with the link-time registry.
 ///
+/// It records the calling crate's version (`CARGO_PKG_VERSION`) and module
+/// path in the registration, unless the registration sets them itself.
+///
 /// ```ignore
 /// share_backup_core::register_provider!(
 ///     share_backup_core::Registration::new("my-vault", "Keys in My Vault", env!("CARGO_PKG_NAME"), build)
@@ -347,6 +519,8 @@ impl fmt::Debug for Registry {
 #[macro_export]
 macro_rules! register_provider {
     ($registration:expr) => {
-        $crate::inventory::submit! { $registration }
+        $crate::inventory::submit! {
+            $crate::Registration::__with_caller($registration, ::core::env!("CARGO_PKG_VERSION"), ::core::module_path!())
+        }
     };
 }

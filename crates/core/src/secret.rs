@@ -6,6 +6,7 @@
 use std::fmt;
 
 use secrecy::{ExposeSecret, SecretBox, SecretSlice};
+use zeroize::Zeroize;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -27,27 +28,59 @@ impl BackupShare {
 
     /// Takes ownership of the share's bytes.
     ///
+    /// The share ends up in an allocation of exactly its length. When `bytes`
+    /// has spare capacity, the bytes are copied into such an allocation and
+    /// the whole of `bytes`, spare capacity included, is zeroized before it
+    /// is freed (shrinking the `Vec` in place would let the allocator copy
+    /// the share and free the old block unzeroized). Copies left behind by
+    /// the caller's own earlier reallocations of `bytes` are out of reach.
+    ///
     /// # Errors
     /// [`ErrorKind::InvalidInput`] when empty or longer than [`Self::MAX_LEN`];
     /// the rejected bytes are zeroized.
-    pub fn new(bytes: Vec<u8>) -> Result<Self> {
+    pub fn new(mut bytes: Vec<u8>) -> Result<Self> {
         let len = bytes.len();
-        let secret = SecretSlice::from(bytes);
         if len == 0 || len > Self::MAX_LEN {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                format!("a share must be 1 to {} bytes long, got {len}", Self::MAX_LEN),
-            ));
+            bytes.zeroize();
+            return Err(Self::bad_len(len));
         }
-        Ok(BackupShare(secret))
+        let exact: Box<[u8]> = if bytes.capacity() == len {
+            // `into_boxed_slice` reallocates only when capacity > len.
+            bytes.into_boxed_slice()
+        } else {
+            let exact = Box::<[u8]>::from(bytes.as_slice());
+            bytes.zeroize();
+            exact
+        };
+        Ok(BackupShare(SecretSlice::from(exact)))
     }
 
-    /// Copies the share from a slice (the caller zeroizes its own copy).
+    /// Copies the share from a slice into an allocation of exactly its
+    /// length. The slice is left as it is: the caller zeroizes its own copy
+    /// (or uses [`Self::take_from`]).
     ///
     /// # Errors
     /// As [`Self::new`].
     pub fn from_slice(bytes: &[u8]) -> Result<Self> {
-        Self::new(bytes.to_vec())
+        if bytes.is_empty() || bytes.len() > Self::MAX_LEN {
+            return Err(Self::bad_len(bytes.len()));
+        }
+        Ok(BackupShare(SecretSlice::from(Box::<[u8]>::from(bytes))))
+    }
+
+    /// Copies the share out of `bytes` and zeroizes `bytes`, also when the
+    /// length is refused.
+    ///
+    /// # Errors
+    /// As [`Self::new`].
+    pub fn take_from(bytes: &mut [u8]) -> Result<Self> {
+        let share = Self::from_slice(bytes);
+        bytes.zeroize();
+        share
+    }
+
+    fn bad_len(len: usize) -> Error {
+        Error::new(ErrorKind::InvalidInput, format!("a share must be 1 to {} bytes long, got {len}", Self::MAX_LEN))
     }
 
     /// The length in bytes (not secret).
@@ -69,7 +102,7 @@ impl ExposeSecret<[u8]> for BackupShare {
 
 impl Clone for BackupShare {
     fn clone(&self) -> Self {
-        BackupShare(SecretSlice::from(self.0.expose_secret().to_vec()))
+        BackupShare(SecretSlice::from(Box::<[u8]>::from(self.0.expose_secret())))
     }
 }
 
@@ -99,14 +132,37 @@ impl DataKey {
         Ok(DataKey(key))
     }
 
-    /// A key from bytes the provider derived or fetched (moves them into the box).
-    pub fn from_bytes(bytes: [u8; Self::LEN]) -> Self {
+    /// A key from an array (for fixed test keys).
+    ///
+    /// `[u8; 64]` is `Copy`: the caller's array stays where it was, and only
+    /// the copy passed in is zeroized here. For key material, use
+    /// [`Self::take_from`] (zeroizes the source) or [`Self::from_slice`] on a
+    /// `Zeroizing` buffer.
+    pub fn from_bytes(mut bytes: [u8; Self::LEN]) -> Self {
+        let key = Self::copy_of(&bytes);
+        bytes.zeroize();
+        key
+    }
+
+    /// Copies the key out of `bytes` and zeroizes `bytes` (the whole slice,
+    /// also when its length is refused).
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] when the slice is not exactly 64 bytes.
+    pub fn take_from(bytes: &mut [u8]) -> Result<Self> {
+        let key = Self::from_slice(bytes);
+        bytes.zeroize();
+        key
+    }
+
+    fn copy_of(bytes: &[u8; Self::LEN]) -> Self {
         let mut key = SecretBox::new(Box::new([0u8; Self::LEN]));
-        *secrecy::ExposeSecretMut::expose_secret_mut(&mut key) = bytes;
+        secrecy::ExposeSecretMut::expose_secret_mut(&mut key).copy_from_slice(bytes);
         DataKey(key)
     }
 
-    /// A key from a slice.
+    /// Copies a key from a slice (the caller zeroizes its own copy, or uses
+    /// [`Self::take_from`]).
     ///
     /// # Errors
     /// [`ErrorKind::InvalidInput`] when the slice is not exactly 64 bytes.
@@ -170,6 +226,42 @@ mod tests {
         assert_eq!(BackupShare::new(vec![]).unwrap_err().kind(), &ErrorKind::InvalidInput);
         assert!(BackupShare::new(vec![7; BackupShare::MAX_LEN]).is_ok());
         assert_eq!(BackupShare::new(vec![7; BackupShare::MAX_LEN + 1]).unwrap_err().kind(), &ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn a_vec_with_spare_capacity_gives_exactly_its_bytes() {
+        let mut v = Vec::with_capacity(64);
+        v.extend_from_slice(b"share bytes");
+        assert!(v.capacity() > v.len());
+        let share = BackupShare::new(v).unwrap();
+        assert_eq!(share.expose_secret(), b"share bytes");
+        assert_eq!(share.len(), 11);
+        // The decryption path: aes-siv leaves the buffer 16 bytes longer than
+        // the share, holding plain text in that spare capacity.
+        let mut v = b"0123456789abcdef-the-share".to_vec();
+        v.copy_within(16.., 0);
+        v.truncate(10);
+        assert_eq!(BackupShare::new(v).unwrap().expose_secret(), b"-the-share");
+        assert_eq!(share.clone().expose_secret(), b"share bytes");
+    }
+
+    #[test]
+    fn take_from_zeroizes_the_source_also_when_refused() {
+        let mut buf = *b"client share";
+        let share = BackupShare::take_from(&mut buf).unwrap();
+        assert_eq!(share.expose_secret(), b"client share");
+        assert_eq!(buf, [0; 12]);
+        let mut empty: [u8; 0] = [];
+        assert_eq!(BackupShare::take_from(&mut empty).unwrap_err().kind(), &ErrorKind::InvalidInput);
+
+        let mut k = [0x5au8; 64];
+        let key = DataKey::take_from(&mut k).unwrap();
+        assert_eq!(key.expose_secret(), &[0x5a; 64]);
+        assert_eq!(k, [0; 64]);
+        let mut short = [7u8; 63];
+        assert_eq!(DataKey::take_from(&mut short).unwrap_err().kind(), &ErrorKind::InvalidInput);
+        assert_eq!(short, [0; 63]);
+        assert_eq!(DataKey::from_bytes([0x5a; 64]), key);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use share_backup_core::{
     BackupProvider, Capabilities, Context, DataKey, Error, ErrorKind, KeyHeader, MethodId, Registration, Registry,
-    Result, SealedKey, SettingSpec, Settings, async_trait, linked_registrations,
+    RegistryError, Result, SealedKey, SettingSpec, Settings, async_trait, linked_registrations,
 };
 
 #[derive(Debug)]
@@ -59,6 +59,16 @@ static ALPHA_AGAIN: Registration = Registration::new("alpha", "Second alpha", "o
 static LIAR: Registration = Registration::new("liar", "Reports another id", "liar-crate", build_liar);
 static BAD_ID: Registration = Registration::new("Bad Id", "Malformed id", "bad-crate", build_alpha);
 static GDRIVE: Registration = Registration::new("gdrive", "Fake gdrive", "fake-gdrive-crate", build_gdrive);
+static ALPHA_V1: Registration = Registration::new("alpha", "Alpha 1", "alpha-crate", build_alpha)
+    .with_version("1.4.0")
+    .with_module_path("alpha_v1");
+static ALPHA_V2: Registration = Registration::new("alpha", "Alpha 2", "alpha-crate", build_alpha)
+    .with_version("2.0.1")
+    .with_module_path("alpha_v2");
+
+fn alpha() -> MethodId {
+    MethodId::new("alpha").unwrap()
+}
 
 #[test]
 fn linked_lists_what_this_binary_registers() {
@@ -71,36 +81,100 @@ fn linked_lists_what_this_binary_registers() {
 }
 
 #[test]
+fn the_macro_records_the_registering_crates_version_and_module() {
+    let reg = linked_registrations().next().unwrap();
+    let origin = reg.origin();
+    assert_eq!(origin.crate_name, "alpha-crate");
+    assert_eq!(origin.version, Some(env!("CARGO_PKG_VERSION")));
+    assert_eq!(origin.module_path, Some(module_path!()));
+    assert_eq!(origin.to_string(), format!("alpha-crate {} ({})", env!("CARGO_PKG_VERSION"), module_path!()));
+    // A plain static registration has no version unless it sets one.
+    assert_eq!(ALPHA_AGAIN.origin().version, None);
+    assert_eq!(ALPHA_V1.origin().version, Some("1.4.0"));
+}
+
+#[test]
 fn two_registrations_of_one_id_name_both_crates() {
     let regs: Vec<&'static Registration> = linked_registrations().chain([&ALPHA_AGAIN]).collect();
     let e = Registry::from_registrations(regs).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::DuplicateRegistration);
+    let Some(RegistryError::DuplicateRegistration { method, first, second }) = e.registry_details() else {
+        panic!("no typed details: {e:?}");
+    };
+    assert_eq!(method, &alpha());
+    assert_eq!((first.crate_name, second.crate_name), ("alpha-crate", "other-alpha-crate"));
+    assert_eq!(first.version, Some(env!("CARGO_PKG_VERSION")));
     let msg = e.to_string();
     assert!(msg.contains("alpha-crate") && msg.contains("other-alpha-crate"), "{msg}");
+}
+
+#[test]
+fn two_versions_of_one_crate_are_told_apart() {
+    // Either order of discovery gives the same, sorted, error.
+    for regs in [[&ALPHA_V2, &ALPHA_V1], [&ALPHA_V1, &ALPHA_V2]] {
+        let e = Registry::from_registrations(regs).unwrap_err();
+        let Some(RegistryError::DuplicateRegistration { first, second, .. }) = e.registry_details() else {
+            panic!("no typed details: {e:?}");
+        };
+        assert_eq!(first, &ALPHA_V1.origin());
+        assert_eq!(second, &ALPHA_V2.origin());
+        assert_ne!(first, second);
+        assert!(
+            e.message().contains("alpha-crate 1.4.0 (alpha_v1)")
+                && e.message().contains("alpha-crate 2.0.1 (alpha_v2)"),
+            "{e}"
+        );
+    }
 }
 
 #[test]
 fn a_malformed_registered_id_names_the_crate() {
     let e = Registry::from_registrations([&BAD_ID]).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::InvalidInput);
+    assert_eq!(
+        e.registry_details(),
+        Some(&RegistryError::MalformedMethodId { registered: "Bad Id", origin: BAD_ID.origin() })
+    );
     assert!(e.to_string().contains("bad-crate"), "{e}");
 }
 
 #[test]
 fn resolving_an_unknown_method_lists_the_available_ones() {
     let reg = Registry::linked().unwrap();
-    let e = reg.resolve(Some(&MethodId::new("icloud").unwrap())).unwrap_err();
+    let icloud = MethodId::new("icloud").unwrap();
+    let e = reg.resolve(Some(&icloud)).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::UnknownMethod);
+    assert_eq!(
+        e.registry_details(),
+        Some(&RegistryError::UnknownMethod { requested: icloud, available: vec![alpha()] })
+    );
+    assert_eq!(e.registry_details().unwrap().kind(), ErrorKind::UnknownMethod);
     assert!(e.to_string().contains("icloud") && e.to_string().contains("[alpha]"), "{e}");
 }
 
 #[test]
 fn default_chain_without_gdrive_is_a_typed_error_not_a_fallback() {
-    let reg = Registry::linked().unwrap();
+    let mut reg = Registry::linked().unwrap();
     let e = reg.resolve(None).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::NoDefaultProvider);
+    assert_eq!(
+        e.registry_details(),
+        Some(&RegistryError::NoDefaultProvider { chain: vec![MethodId::GDRIVE], available: vec![alpha()] })
+    );
     let msg = e.to_string();
     assert!(msg.contains("[gdrive]") && msg.contains("available: [alpha]"), "{msg}");
+    let chain = vec![MethodId::new("passkey").unwrap(), MethodId::GDRIVE];
+    reg.set_default_chain(chain.clone());
+    let e = reg.default_method().unwrap_err();
+    assert_eq!(e.registry_details(), Some(&RegistryError::NoDefaultProvider { chain, available: vec![alpha()] }));
+}
+
+#[test]
+fn errors_not_made_by_the_registry_carry_no_registry_details() {
+    let mut reg = Registry::linked().unwrap();
+    let e = reg.configure(&alpha(), Settings::from_pairs([("lable", "typo")])).unwrap_err();
+    assert_eq!(e.registry_details(), None);
+    assert_eq!(Error::not_found("x").registry_details(), None);
 }
 
 #[test]
@@ -125,8 +199,10 @@ fn configure_validates_settings_at_once() {
     reg.configure(&alpha, Settings::from_pairs([("label", "configured")])).unwrap();
     let p = reg.resolve(Some(&alpha)).unwrap();
     assert!(format!("{p:?}").contains("configured"));
-    let e = reg.configure(&MethodId::new("nope").unwrap(), Settings::new()).unwrap_err();
+    let nope = MethodId::new("nope").unwrap();
+    let e = reg.configure(&nope, Settings::new()).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::UnknownMethod);
+    assert_eq!(e.registry_details(), Some(&RegistryError::UnknownMethod { requested: nope, available: vec![alpha] }));
 }
 
 #[test]
