@@ -3,7 +3,8 @@
 # installs what is missing (cargo-deny; moto and Azurite through
 # scripts/test-servers.sh), starts the test servers on 127.0.0.1, then runs
 # fmt, clippy, the whole test suite, the provider linkage matrix, the
-# dependency guards and cargo-deny. `.ci/run` calls exactly this.
+# independent check of the envelope vectors, the dependency guards and
+# cargo-deny. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -41,6 +42,9 @@ cargo test -p share-backup-gdrive --features oauth
 cargo clippy -p share-backup-gdrive --features oauth --all-targets -- -D warnings
 
 step "provider linkage matrix (facade features: none, password, gdrive, both)"
+# `cargo test --workspace` above covers only the default cell (both): cargo
+# unifies features within one invocation, so each other cell needs its own
+# build of the facade. See crates/share-backup/tests/linkage.rs.
 for features in "--no-default-features" \
                 "--no-default-features --features password" \
                 "--no-default-features --features gdrive" \
@@ -50,29 +54,56 @@ for features in "--no-default-features" \
     cargo test -p share-backup $features --test linkage
 done
 
+step "envelope vectors against an independent AES-SIV (OpenSSL, via python cryptography)"
+if python3 -c 'import cryptography' 2>/dev/null; then
+    python3 crates/core/testdata/check_vectors.py >/dev/null
+    echo "ok: crates/core/testdata/envelope-v1.json agrees with OpenSSL's AES-SIV"
+else
+    echo "skipped: python3 cannot import cryptography (pip install cryptography)" >&2
+fi
+
 step "dependency guard: share-backup-core pulls no HTTP, TLS, runtime or Google crate"
-core_tree=$(cargo tree -p share-backup-core -e normal --prefix none --format '{p}')
-if grep -E '^(hyper|http|reqwest|rustls|openssl|native-tls|tokio|google-|yup-oauth2|aws-lc|ring|object_store) ' <<<"$core_tree"; then
+# A crate is forbidden when its name is one of these or starts with one of
+# them followed by - or _ (google-drive3, aws-lc-rs, hyper-rustls, tokio-rustls,
+# webpki-roots, ...). `cargo tree --format '{p}'` prints "name vX.Y.Z".
+FORBIDDEN='^(hyper|http|h2|reqwest|rustls|tokio|webpki|openssl|native-tls|yup-oauth2|ring|object_store|google|aws-lc|aws-sdk|gcp_auth|tonic)([-_][^ ]*)? v'
+forbidden_in() { grep -E "$FORBIDDEN" <<<"$1"; }
+# The guard must be able to fail: it has to catch each of these.
+canary=$'google-drive3 v7.0.0\naws-lc-rs v1.13.0\nhyper-rustls v0.27.7\nhyper-util v0.1.16\nh2 v0.4.12\nhttp-body v1.0.1\ntokio-rustls v0.26.2\nwebpki-roots v1.0.2\nring v0.17.14\nyup-oauth2 v12.1.0\nrustls v0.23.31'
+if [[ $(forbidden_in "$canary" | wc -l) -ne $(wc -l <<<"$canary") ]]; then
+    echo "the dependency guard pattern misses a forbidden crate of the canary list" >&2
+    exit 1
+fi
+if forbidden_in $'httparse v1.10.1\nstring-interner v0.1.0\nhex v0.4.3' >/dev/null; then
+    echo "the dependency guard pattern matches an allowed crate" >&2
+    exit 1
+fi
+core_tree=$(cargo tree -p share-backup-core -e normal,build --target all --prefix none --format '{p}')
+if forbidden_in "$core_tree"; then
     echo "share-backup-core must not depend on the crates above" >&2
     exit 1
 fi
-echo "ok: $(wc -l <<<"$core_tree") crates in core's tree, none of them HTTP/TLS/runtime/Google"
+echo "ok: $(sort -u <<<"$core_tree" | wc -l) crates in core's tree, none of them HTTP/TLS/runtime/Google"
 
 step "cargo deny (licenses, bans, sources, advisories from ../shared/advisory-db)"
 if ! command -v cargo-deny >/dev/null 2>&1; then
     cargo install cargo-deny --locked
 fi
 DB_SRC="$ROOT/../shared/advisory-db"
-DB_DIR="${CARGO_HOME:-$HOME/.cargo}/advisory-dbs/advisory-db-3157b0e258782691"
+# deny.toml sets db-path = "target/advisory-dbs" (relative to this directory);
+# the subdirectory name is the one cargo-deny derives from the default RustSec
+# URL. Only this copy inside target/ is replaced, never $CARGO_HOME's.
+DB_DIR="$ROOT/target/advisory-dbs/advisory-db-3157b0e258782691"
 if [[ -d "$DB_SRC" ]]; then
     rm -rf "$DB_DIR"
     mkdir -p "$DB_DIR"
     cp -R "$DB_SRC/." "$DB_DIR/"
+    rm -rf "$DB_DIR/.git"
     git -C "$DB_DIR" init -q
     git -C "$DB_DIR" add -A
     git -C "$DB_DIR" -c user.name=ci -c user.email=ci@localhost commit -qm "advisory-db snapshot" --no-verify
 else
-    echo "warning: $DB_SRC not found; checking advisories against whatever database is cached" >&2
+    echo "warning: $DB_SRC not found; checking advisories against whatever is in $DB_DIR" >&2
 fi
 cargo fetch --locked --quiet # every package of the lock file, so --offline finds them all
 cargo deny --offline check
