@@ -6,15 +6,23 @@
 //! 2. peak memory (VmHWM of a child process) of one derivation against the
 //!    memory the costs ask for;
 //! 3. a whole password backup (`seal_share`: policy, KDF, HKDF, AES-SIV) and
-//!    recovery (`open_envelope`) ÷ one KDF at the same costs.
+//!    recovery (`open_envelope`) ÷ one KDF at the same costs, and the
+//!    non-KDF overhead measured directly: the same orchestrator backup with
+//!    the smallest KDF (64 blocks × 1 round), whose own KDF time is also
+//!    measured and subtracted;
+//! 4. what `calibrate(1 s)` picks here and how long one derivation at those
+//!    costs then takes.
 //!
-//! Options: `--quick` (smaller costs, fewer runs), `--child S T P` (internal).
+//! Each section prints the load average (`/proc/loadavg`) before and after.
+//!
+//! Options: `--quick` (smaller costs, fewer runs), `--only N[,M]` (sections),
+//! `--child S T P` (internal).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use share_backup_core::{BackupId, BackupProviderExt, BackupShare, Configs, Context, UserId};
-use share_backup_password::{KdfParams, PasswordConfig, PasswordProvider, Policy, balloon_sha256};
+use share_backup_password::{KdfParams, MIN_SEAL_SPACE_COST, PasswordConfig, PasswordProvider, Policy, balloon_sha256};
 
 const SALT: [u8; 32] = [0x42; 32];
 const PASSWORD: &[u8] = b"correct horse battery staple";
@@ -26,6 +34,22 @@ fn min(v: Vec<Duration>) -> Duration {
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// `median [min–max]` of values, for a spread column.
+fn spread(mut v: Vec<f64>, digits: usize) -> String {
+    v.sort_by(f64::total_cmp);
+    format!("{:.*} [{:.*}–{:.*}]", digits, v[v.len() / 2], digits, v[0], digits, v[v.len() - 1])
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
 }
 
 /// Best of `n` runs after a warm-up: on a shared, loaded machine the
@@ -351,14 +375,22 @@ fn end_to_end_section(quick: bool) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let s = if quick { 1 << 15 } else { 1 << 17 };
     let params = KdfParams::new(s, 3, 1).unwrap();
+    let tiny = KdfParams::new(MIN_SEAL_SPACE_COST, 1, 1).unwrap();
     let provider = Arc::new(PasswordProvider::builder().policy(Policy::password()).kdf_params(params).build().unwrap());
+    let tiny_provider =
+        Arc::new(PasswordProvider::builder().policy(Policy::password()).kdf_params(tiny).build().unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let orch = Orchestrator::builder()
-        .provider(provider.clone())
-        .store(Arc::new(ObjectCipherTextStore::local_dir(dir.path()).unwrap()))
-        .notifier(Arc::new(RecordingNotifier::new()))
-        .build()
-        .unwrap();
+    let tiny_dir = tempfile::tempdir().unwrap();
+    let orchestrator = |p: Arc<PasswordProvider>, d: &std::path::Path| {
+        Orchestrator::builder()
+            .provider(p)
+            .store(Arc::new(ObjectCipherTextStore::local_dir(d).unwrap()))
+            .notifier(Arc::new(RecordingNotifier::new()))
+            .build()
+            .unwrap()
+    };
+    let orch = orchestrator(provider.clone(), dir.path());
+    let tiny_orch = orchestrator(tiny_provider, tiny_dir.path());
     let user = UserId::new("bench-user").unwrap();
     let share = BackupShare::new(vec![7u8; 4096]).unwrap();
     let pw = || PasswordConfig::new("correct horse battery staple");
@@ -369,8 +401,9 @@ fn end_to_end_section(quick: bool) {
     let backup_req =
         || BackupRequest::new(user.clone(), share.clone()).with_method(MethodId::PASSWORD).with_config(pw());
     rt.block_on(orch.backup(backup_req())).unwrap();
+    rt.block_on(tiny_orch.backup(backup_req())).unwrap();
     // Interleaved, so that load from other processes hits all alike.
-    let mut t: [Vec<Duration>; 5] = Default::default();
+    let mut t: [Vec<Duration>; 7] = Default::default();
     for _ in 0..runs {
         let mut time = |i: usize, f: &mut dyn FnMut()| {
             let t0 = Instant::now();
@@ -393,15 +426,32 @@ fn end_to_end_section(quick: bool) {
             let req = RecoverRequest::new(user.clone()).with_method(MethodId::PASSWORD).with_config(pw());
             black_box(rt.block_on(orch.recover(req)).unwrap());
         });
+        // The overhead alone: a whole backup whose KDF costs almost nothing...
+        time(5, &mut || {
+            black_box(rt.block_on(tiny_orch.backup(backup_req())).unwrap());
+        });
+        // ...and that almost-nothing, measured to subtract it.
+        time(6, &mut || {
+            for _ in 0..10 {
+                black_box(balloon_sha256(PASSWORD, &SALT, &tiny).unwrap());
+            }
+        });
     }
+    let paired: Vec<f64> = t[2].iter().zip(&t[0]).map(|(b, k)| b.as_secs_f64() / k.as_secs_f64()).collect();
+    let overhead: Vec<f64> = t[5].iter().zip(&t[6]).map(|(b, k)| ms(*b) - ms(*k) / 10.0).collect();
+    let kdf_ms: Vec<f64> = t[0].iter().map(|d| ms(*d)).collect();
+    let tiny_kdf_ms: Vec<f64> = t[6].iter().map(|d| ms(*d) / 10.0).collect();
+    let mut sorted_overhead = overhead.clone();
+    sorted_overhead.sort_by(f64::total_cmp);
+    let over_med = sorted_overhead[sorted_overhead.len() / 2];
+    let over_max = sorted_overhead[sorted_overhead.len() - 1];
     let mins: Vec<Duration> = t.iter().map(|v| *v.iter().min().unwrap()).collect();
-    let [kdf, seal, backup, open, recover] = t.map(median);
+    let [kdf, seal, backup, open, recover, _, _] = t.map(median);
     println!(
         "costs: {params}; share 4 KiB; local-directory store (share-backup-object-store, file://), recording notifier; median of {runs}, interleaved\n"
     );
     println!("| operation | median ms | ÷ one KDF (medians) | min ms | ÷ one KDF (minima) |");
     println!("| --- | --- | --- | --- | --- |");
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let row = |name: &str, d: Duration, m: Duration| {
         println!("| {name} | {:.1} | {:.3} | {:.1} | {:.3} |", ms(d), ms(d) / ms(kdf), ms(m), ms(m) / ms(mins[0]))
     };
@@ -411,7 +461,45 @@ fn end_to_end_section(quick: bool) {
     row("provider open_envelope", open, mins[3]);
     row("orchestrator recover", recover, mins[4]);
     println!();
+    println!("per-run orchestrator backup ÷ the KDF run just before it: {}", spread(paired, 3));
+    println!("one KDF ms: {}", spread(kdf_ms.clone(), 1));
+    println!(
+        "non-KDF overhead, measured directly (orchestrator backup at {tiny} minus that KDF's own {} ms): {} ms",
+        spread(tiny_kdf_ms, 3),
+        spread(overhead, 2)
+    );
+    let mut k = kdf_ms;
+    k.sort_by(f64::total_cmp);
+    let kdf_med = k[k.len() / 2];
+    println!(
+        "=> backup ÷ one KDF = 1 + overhead ÷ KDF: {:.4} (medians), {:.4} (largest overhead ÷ smallest KDF)\n",
+        1.0 + over_med / kdf_med,
+        1.0 + over_max / k[0]
+    );
 }
+
+fn calibrate_section(quick: bool) {
+    println!("## 4. Calibration: what calibrate(target) picks here\n");
+    let targets: &[u64] = if quick { &[250] } else { &[1000, 1000, 1000] };
+    println!(
+        "| target | picked costs | calibrate's own measurement ms | one derivation at those costs, ms: median [min–max] of 5 |"
+    );
+    println!("| --- | --- | --- | --- |");
+    for &target in targets {
+        let c = share_backup_password::calibrate(Duration::from_millis(target)).unwrap();
+        let mut runs = Vec::new();
+        for _ in 0..5 {
+            let t0 = Instant::now();
+            black_box(balloon_sha256(PASSWORD, &SALT, &c.params).unwrap());
+            runs.push(ms(t0.elapsed()));
+        }
+        println!("| {target} ms | {} | {:.0} | {} |", c.params, ms(c.measured), spread(runs, 0));
+    }
+    println!();
+}
+
+/// One bench section, given `--quick`.
+type Section = fn(bool);
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -420,7 +508,18 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
-    rate_section(quick);
-    memory_section(quick);
-    end_to_end_section(quick);
+    let only: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--only")
+        .map(|i| args.get(i + 1).map(|v| v.split(',').map(str::to_owned).collect()).unwrap_or_default());
+    let run = |n: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == n));
+    let sections: [(&str, Section); 4] =
+        [("1", rate_section), ("2", memory_section), ("3", end_to_end_section), ("4", calibrate_section)];
+    for (n, section) in sections {
+        if run(n) {
+            let before = loadavg();
+            section(quick);
+            println!("(section {n}: load average {before} before, {} after)\n", loadavg());
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! carries the costs and the salt; the cost cap; calibration.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use balloon_hash::{Algorithm as BalloonAlgorithm, Balloon, Params};
@@ -100,8 +101,11 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
-    /// The default costs: 2^17 blocks (4 MiB), 3 rounds, 1 thread, about a
-    /// second on a phone-class core (see the README and BENCHMARKS.md).
+    /// The default costs: 2^17 blocks (4 MiB), 3 rounds, 1 thread: 0.65–0.85 s
+    /// on the project's server core with SHA-NI, estimated at 1.0–1.6 s on a
+    /// 2 GHz ARMv8 core with SHA extensions (see the README and
+    /// BENCHMARKS.md for the figures and the estimate); call [`calibrate`]
+    /// on the device to know.
     pub const DEFAULT: KdfParams = KdfParams { space_cost: 1 << 17, time_cost: 3, parallelism: 1 };
 
     /// Costs with these values.
@@ -218,34 +222,82 @@ impl CostCap {
         self.max_memory_bytes
     }
 
-    /// Whether `params` fits under the cap.
+    /// Whether `params` fits under the cap. Work is checked first, then memory.
     ///
     /// # Errors
-    /// [`ErrorKind::ExcessiveWork`] with `required` and `max` in block-rounds
-    /// when the work is too high, or in bytes when the memory is (the message
-    /// says which).
+    /// [`ErrorKind::ExcessiveWork`] `{ required, max }`, whose unit depends on
+    /// the limit that fired: **block-rounds** (`space × time × parallelism`)
+    /// for the work limit, **bytes** for the memory limit. The error's
+    /// source is a [`CapExceeded`] naming the limit and its unit (downcast
+    /// [`Error::source_ref`] to it); the message names the unit too.
+    ///
+    /// ```
+    /// use share_backup_core::ErrorKind;
+    /// use share_backup_password::{CapExceeded, CostCap, KdfParams};
+    ///
+    /// let cap = CostCap::new(u64::MAX, 1 << 20).unwrap();
+    /// let e = cap.check(&KdfParams::new(1 << 16, 1, 1).unwrap()).unwrap_err();
+    /// assert_eq!(e.kind(), &ErrorKind::ExcessiveWork { required: 2 << 20, max: 1 << 20 });
+    /// let which = e.source_ref().unwrap().downcast_ref::<CapExceeded>().unwrap();
+    /// assert_eq!(which, &CapExceeded::Memory { required_bytes: 2 << 20, max_bytes: 1 << 20 });
+    /// assert_eq!(which.unit(), "bytes");
+    /// ```
     pub fn check(&self, params: &KdfParams) -> Result<()> {
-        if params.work() > self.max_work {
-            return Err(Error::new(
-                ErrorKind::ExcessiveWork { required: params.work(), max: self.max_work },
-                format!(
-                    "the backup asks for {} block-rounds of key derivation, more than the {} this process allows",
-                    params.work(),
-                    self.max_work
-                ),
-            ));
+        let exceeded = if params.work() > self.max_work {
+            CapExceeded::Work { required_block_rounds: params.work(), max_block_rounds: self.max_work }
+        } else if params.memory_bytes() > self.max_memory_bytes {
+            CapExceeded::Memory { required_bytes: params.memory_bytes(), max_bytes: self.max_memory_bytes }
+        } else {
+            return Ok(());
+        };
+        let (required, max) = exceeded.values();
+        Err(Error::new(
+            ErrorKind::ExcessiveWork { required, max },
+            format!("the backup asks for more than this process allows: {exceeded}"),
+        )
+        .with_source(exceeded))
+    }
+}
+
+/// Which limit of a [`CostCap`] an envelope went over, with its unit: the
+/// `source` of the [`ErrorKind::ExcessiveWork`] error (whose `required` and
+/// `max` carry the same two numbers, in this limit's unit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum CapExceeded {
+    /// The work limit: `space × time × parallelism` block-rounds.
+    #[error("{required_block_rounds} block-rounds of key derivation asked, at most {max_block_rounds} allowed")]
+    Work {
+        /// Block-rounds the envelope asks for.
+        required_block_rounds: u64,
+        /// The cap's [`CostCap::max_work`], in block-rounds.
+        max_block_rounds: u64,
+    },
+    /// The memory limit: `space × parallelism × 32` bytes.
+    #[error("{required_bytes} bytes of key-derivation memory asked, at most {max_bytes} allowed")]
+    Memory {
+        /// Bytes the envelope asks for.
+        required_bytes: u64,
+        /// The cap's [`CostCap::max_memory_bytes`].
+        max_bytes: u64,
+    },
+}
+
+impl CapExceeded {
+    /// The unit of `required` and `max`: `"block-rounds"` or `"bytes"`.
+    pub fn unit(&self) -> &'static str {
+        match self {
+            CapExceeded::Work { .. } => "block-rounds",
+            CapExceeded::Memory { .. } => "bytes",
         }
-        if params.memory_bytes() > self.max_memory_bytes {
-            return Err(Error::new(
-                ErrorKind::ExcessiveWork { required: params.memory_bytes(), max: self.max_memory_bytes },
-                format!(
-                    "the backup asks for {} bytes of key-derivation memory, more than the {} this process allows",
-                    params.memory_bytes(),
-                    self.max_memory_bytes
-                ),
-            ));
+    }
+
+    /// `(required, max)`, in [`Self::unit`].
+    pub fn values(&self) -> (u64, u64) {
+        match *self {
+            CapExceeded::Work { required_block_rounds, max_block_rounds } => (required_block_rounds, max_block_rounds),
+            CapExceeded::Memory { required_bytes, max_bytes } => (required_bytes, max_bytes),
         }
-        Ok(())
     }
 }
 
@@ -395,8 +447,10 @@ pub fn balloon_sha256(password: &[u8], salt: &[u8], params: &KdfParams) -> Resul
     Ok(out)
 }
 
-/// Derives the data key and key-check value for `header`'s costs and salt.
-fn derive_for(password: &NormalizedPassword, header: &PasswordHeader) -> Result<Derived> {
+/// Derives the data key and key-check value for `header`'s costs and salt,
+/// counting the derivation in `started` before any hashing.
+fn derive_for(password: &NormalizedPassword, header: &PasswordHeader, started: &AtomicU64) -> Result<Derived> {
+    started.fetch_add(1, Ordering::Relaxed);
     let prefix = header.prefix();
     let raw = match header.algorithm {
         KdfAlgorithm::BalloonMSha256 => {
@@ -414,10 +468,14 @@ fn derive_for(password: &NormalizedPassword, header: &PasswordHeader) -> Result<
 }
 
 /// Makes a header with a fresh random salt and derives its key.
-pub(crate) fn seal(password: &NormalizedPassword, params: &KdfParams) -> Result<(Derived, PasswordHeader)> {
+pub(crate) fn seal(
+    password: &NormalizedPassword,
+    params: &KdfParams,
+    started: &AtomicU64,
+) -> Result<(Derived, PasswordHeader)> {
     let mut salt = vec![0u8; SALT_LEN];
     fill_random(&mut salt)?;
-    seal_with_salt(password, params, salt)
+    seal_with_salt(password, params, salt, started)
 }
 
 /// As [`seal`] with a given salt (test vectors).
@@ -425,22 +483,28 @@ pub(crate) fn seal_with_salt(
     password: &NormalizedPassword,
     params: &KdfParams,
     salt: Vec<u8>,
+    started: &AtomicU64,
 ) -> Result<(Derived, PasswordHeader)> {
     if !(MIN_SALT_LEN..=MAX_SALT_LEN).contains(&salt.len()) {
         return Err(Error::invalid_input(format!("a salt is {MIN_SALT_LEN} to {MAX_SALT_LEN} bytes")));
     }
     let mut header = PasswordHeader { algorithm: KdfAlgorithm::BalloonMSha256, params: *params, salt, kcv: [0; 16] };
-    let d = derive_for(password, &header)?;
+    let d = derive_for(password, &header, started)?;
     header.kcv = d.kcv;
     Ok((d, header))
 }
 
 /// Parses `header`, checks it against `cap` (before any hashing), derives,
-/// and checks the key-check value.
-pub(crate) fn open(password: &NormalizedPassword, header: &KeyHeader, cap: &CostCap) -> Result<DataKey> {
+/// and checks the key-check value; `started` counts the derivation.
+pub(crate) fn open(
+    password: &NormalizedPassword,
+    header: &KeyHeader,
+    cap: &CostCap,
+    started: &AtomicU64,
+) -> Result<DataKey> {
     let header = PasswordHeader::parse(header.as_bytes())?;
     cap.check(&header.params)?;
-    let d = derive_for(password, &header)?;
+    let d = derive_for(password, &header, started)?;
     if !ct_eq(&d.kcv, &header.kcv) {
         return Err(Error::new(ErrorKind::WrongSecret, "the password does not open this backup"));
     }
@@ -576,10 +640,16 @@ mod tests {
         let cap = CostCap::new(1000, 1 << 20).unwrap();
         let e = cap.check(&KdfParams::new(1000, 2, 1).unwrap()).unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::ExcessiveWork { required: 2000, max: 1000 });
+        let which = e.source_ref().and_then(|s| s.downcast_ref::<CapExceeded>()).unwrap();
+        assert_eq!(which, &CapExceeded::Work { required_block_rounds: 2000, max_block_rounds: 1000 });
+        assert_eq!(which.unit(), "block-rounds");
+        assert!(e.message().contains("2000 block-rounds"), "{e}");
         let cap = CostCap::new(1 << 20, 1 << 20).unwrap();
         let e = cap.check(&KdfParams::new(1 << 16, 1, 1).unwrap()).unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::ExcessiveWork { required: 2 << 20, max: 1 << 20 });
-        assert!(e.message().contains("memory"));
+        assert!(e.message().contains("2097152 bytes of key-derivation memory"), "{e}");
+        let which = e.source_ref().and_then(|s| s.downcast_ref::<CapExceeded>()).unwrap();
+        assert_eq!((which.unit(), which.values()), ("bytes", (2 << 20, 1 << 20)));
         let cap = CostCap::new(u64::MAX, 1 << 30).unwrap();
         assert!(cap.check(&KdfParams::new(1 << 16, 1, 1).unwrap()).is_ok());
     }

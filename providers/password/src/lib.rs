@@ -9,6 +9,7 @@ mod settings;
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -19,9 +20,9 @@ use share_backup_core::{
 use tracing::Instrument;
 
 pub use kdf::{
-    BLOCK_LEN, Calibration, CostCap, HEADER_VERSION, KCV_LEN, KdfAlgorithm, KdfParams, MAX_PARALLELISM, MAX_SALT_LEN,
-    MAX_SPACE_COST, MAX_TIME_COST, MIN_SALT_LEN, MIN_SEAL_SPACE_COST, PasswordHeader, SALT_LEN, balloon_sha256,
-    calibrate, calibrate_with,
+    BLOCK_LEN, Calibration, CapExceeded, CostCap, HEADER_VERSION, KCV_LEN, KdfAlgorithm, KdfParams, MAX_PARALLELISM,
+    MAX_SALT_LEN, MAX_SPACE_COST, MAX_TIME_COST, MIN_SALT_LEN, MIN_SEAL_SPACE_COST, PasswordHeader, SALT_LEN,
+    balloon_sha256, calibrate, calibrate_with,
 };
 pub use normalize::{NormalizeError, NormalizedPassword};
 pub use policy::{
@@ -94,6 +95,7 @@ pub struct PasswordProvider {
     cap: CostCap,
     limit: Arc<tokio::sync::Semaphore>,
     max_concurrent: usize,
+    derivations: Arc<AtomicU64>,
 }
 
 /// Builds a [`PasswordProvider`]; every setting has a default.
@@ -180,7 +182,17 @@ fn default_concurrency() -> usize {
 impl PasswordProvider {
     fn with_parts(policy: Policy, params: KdfParams, cap: CostCap, max_concurrent: usize) -> Self {
         let limit = Arc::new(tokio::sync::Semaphore::new(max_concurrent));
-        PasswordProvider { policy, params, cap, limit, max_concurrent }
+        PasswordProvider { policy, params, cap, limit, max_concurrent, derivations: Arc::new(AtomicU64::new(0)) }
+    }
+
+    /// How many key derivations this provider has started (sealing and
+    /// opening), counted inside the KDF module just before the Balloon
+    /// hashing begins; clones of the provider share the count. A diagnostic
+    /// for tests and metrics: a refused envelope (over the [`CostCap`],
+    /// malformed) leaves it unchanged, because it is refused before any
+    /// hashing.
+    pub fn derivations_started(&self) -> u64 {
+        self.derivations.load(Ordering::Relaxed)
     }
 
     /// The most key derivations run at once.
@@ -316,9 +328,9 @@ impl BackupProvider for PasswordProvider {
             let pw = normalized(ctx)?;
             violations_to_error(self.policy.check_normalized(&pw, &[ctx.user().as_str()]))?;
             ctx.report(Status::DerivingKey);
-            let params = self.params;
+            let (params, started) = (self.params, self.derivations.clone());
             let t0 = Instant::now();
-            let (derived, header) = self.derive(move || kdf::seal(&pw, &params)).await?;
+            let (derived, header) = self.derive(move || kdf::seal(&pw, &params, &started)).await?;
             tracing::info!(ms = t0.elapsed().as_millis() as u64, "derived the data key of a new backup");
             Ok(SealedKey { key: derived.key, header: KeyHeader::new(header.to_bytes())? })
         }
@@ -344,9 +356,9 @@ impl BackupProvider for PasswordProvider {
                 .with_hint("check for a stray line break or tab, then try again")
             })?;
             ctx.report(Status::DerivingKey);
-            let (cap, header) = (self.cap, header.clone());
+            let (cap, header, started) = (self.cap, header.clone(), self.derivations.clone());
             let t0 = Instant::now();
-            let r = self.derive(move || kdf::open(&pw, &header, &cap)).await;
+            let r = self.derive(move || kdf::open(&pw, &header, &cap, &started)).await;
             tracing::info!(ms = t0.elapsed().as_millis() as u64, ok = r.is_ok(), "derived a backup's data key");
             r
         }
@@ -395,7 +407,7 @@ pub mod __private {
     /// Seals with a fixed salt (test vectors only): returns the header bytes and key.
     pub fn seal_with_salt(password: &str, params: &KdfParams, salt: Vec<u8>) -> Result<(Vec<u8>, DataKey)> {
         let pw = NormalizedPassword::new(password).map_err(|e| Error::invalid_input(e.to_string()))?;
-        let (d, h) = kdf::seal_with_salt(&pw, params, salt)?;
+        let (d, h) = kdf::seal_with_salt(&pw, params, salt, &AtomicU64::new(0))?;
         Ok((h.to_bytes(), d.key))
     }
 }

@@ -555,10 +555,15 @@ impl std::str::FromStr for Preset {
 
 /// The integrator's requirements on the secret a user chooses.
 ///
-/// Defaults follow NIST SP 800-63B: no composition rules (no "one upper-case
-/// letter, one digit, one symbol"), long passphrases welcome, every
-/// printable character allowed (spaces and emoji too), and a check against
-/// common, repeated and sequential choices. Length counts Unicode
+/// Every preset takes NIST SP 800-63B's approach: no composition rules (no
+/// "one upper-case letter, one digit, one symbol"), long passphrases
+/// welcome, every printable character allowed (spaces and emoji too), and a
+/// check against common, repeated and sequential choices. Only
+/// [`password`](Policy::password) also meets 800-63B's minimum of 8
+/// characters for a secret the user chooses; [`pin`](Policy::pin) and
+/// [`passcode`](Policy::passcode) (6) and [`custom`](Policy::custom) (1)
+/// deliberately do not, and normalization is NFC (RFC 8265) where NIST
+/// suggests NFKC or NFKD (see the crate README). Length counts Unicode
 /// characters after normalization (`é` is one character however it was typed).
 ///
 /// | preset | length | characters | blocklist and patterns | minimum zxcvbn score |
@@ -823,6 +828,33 @@ impl Policy {
 
     /// Every requirement `password` breaks, for a UI to show as the user
     /// types; empty when it is acceptable.
+    ///
+    /// Every rule is evaluated on the normalized text and each one that
+    /// fails adds its violation, always in this order:
+    /// [`TooShort`](Violation::TooShort), [`TooLong`](Violation::TooLong),
+    /// [`DisallowedClass`](Violation::DisallowedClass) (one per class, in
+    /// [`CharClass::ALL`] order), [`MissingClass`](Violation::MissingClass)
+    /// (likewise), [`Common`](Violation::Common),
+    /// [`Repeated`](Violation::Repeated), [`Sequential`](Violation::Sequential),
+    /// [`ContainsUserId`](Violation::ContainsUserId),
+    /// [`TooGuessable`](Violation::TooGuessable) (zxcvbn runs whenever the
+    /// policy has a minimum score, whatever else failed).
+    ///
+    /// Two cases stand alone, because there is no normalized text to check
+    /// the other rules on: an empty input is only [`Violation::Empty`], and
+    /// an input that cannot be normalized (a control character or an
+    /// unassigned code point) is only [`Violation::InvalidCharacter`].
+    /// `Repeated` and `Sequential` never appear together: no text is both
+    /// (a sequence's characters change by a fixed step that no period of
+    /// 1 to 4 characters brings back to the start).
+    ///
+    /// ```
+    /// use share_backup_password::{Policy, Violation};
+    ///
+    /// let v = Policy::password().check("qwerty");
+    /// assert_eq!(&v[..2], &[Violation::TooShort { min: 8, actual: 6 }, Violation::Common]);
+    /// assert!(matches!(v[2], Violation::TooGuessable { score: 0, min: 3, .. }));
+    /// ```
     pub fn check(&self, password: &str) -> Vec<Violation> {
         self.check_with_inputs(password, &[])
     }
@@ -868,19 +900,21 @@ impl Policy {
             out.push(Violation::Common);
         }
         if self.patterns {
+            // Both rules are always evaluated; no text is both (see `is_sequential`).
             let lower: Vec<char> = text.to_lowercase().chars().collect();
             if is_repeated(&lower) {
                 out.push(Violation::Repeated);
-            } else if is_sequential(&lower) {
+            }
+            if is_sequential(&lower) {
                 out.push(Violation::Sequential);
             }
         }
         if contains_user_input(text, user_inputs) {
             out.push(Violation::ContainsUserId);
         }
-        if let Some(min) = self.min_score
-            && out.is_empty()
-        {
+        // Scored whatever else failed, so a UI sees the strength problem
+        // next to the others (at most 100 characters: about 2 ms).
+        if let Some(min) = self.min_score {
             let scored: String = chars.iter().take(MAX_SCORED_CHARS).collect();
             let entropy = zxcvbn::zxcvbn(&scored, user_inputs);
             let score = u8::from(entropy.score());
@@ -971,6 +1005,11 @@ fn is_repeated(c: &[char]) -> bool {
 /// The whole text is an arithmetic run of at least 4 characters: digits
 /// with a step of ±1 or ±2 (wrapping, `7890`), or ASCII letters with a step
 /// of ±1.
+///
+/// Never true of a text [`is_repeated`] accepts: a period `p` of 1 to 4
+/// would need `p × step ≡ 0 (mod 10)` for digits, which no step of 1, 2, 8
+/// or 9 gives, and letters never wrap (pinned by
+/// `no_text_is_both_repeated_and_sequential`).
 fn is_sequential(c: &[char]) -> bool {
     if c.len() < 4 {
         return false;
@@ -1041,6 +1080,36 @@ mod tests {
         for s in ["123", "1235", "280417", "1470", "abce", "aceg", "12ab"] {
             assert!(!is_sequential(&s.chars().collect::<Vec<_>>()), "{s}");
         }
+    }
+
+    #[test]
+    fn no_text_is_both_repeated_and_sequential() {
+        // Every sequence is_sequential accepts, at every length up to 24: none is also repeated.
+        let mut checked = 0;
+        for len in 4..=24usize {
+            for start in 0..10u32 {
+                for step in [1u32, 2, 8, 9] {
+                    let s: Vec<char> =
+                        (0..len as u32).map(|i| char::from_digit((start + i * step) % 10, 10).unwrap()).collect();
+                    assert!(is_sequential(&s), "{s:?}");
+                    assert!(!is_repeated(&s), "{s:?}");
+                    checked += 1;
+                }
+            }
+            for start in b'a'..=b'z' {
+                for up in [true, false] {
+                    let s: Option<Vec<char>> = (0..len as u8)
+                        .map(|i| if up { start.checked_add(i) } else { start.checked_sub(i) })
+                        .map(|c| c.filter(u8::is_ascii_lowercase).map(char::from))
+                        .collect();
+                    if let Some(s) = s {
+                        assert!(is_sequential(&s) && !is_repeated(&s), "{s:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 800, "{checked}");
     }
 
     #[test]

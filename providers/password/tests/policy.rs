@@ -34,16 +34,42 @@ fn password_preset_allows_long_passphrases_up_to_256_characters() {
     assert_eq!(Policy::password().check(&longer), vec![Violation::TooLong { max: 256, actual: 257 }]);
 }
 
+/// The stable codes of the violations, in order (zxcvbn's warning texts vary).
+fn codes(v: &[Violation]) -> Vec<&'static str> {
+    v.iter().map(Violation::code).collect()
+}
+
 #[test]
 fn password_preset_refuses_short_common_and_guessable_choices() {
     let p = Policy::password();
-    assert_eq!(p.check("short"), vec![Violation::TooShort { min: 8, actual: 5 }]);
-    assert_eq!(p.check("Password"), vec![Violation::Common]);
-    assert_eq!(p.check("P@ssw0rd"), vec![Violation::Common]);
-    assert_eq!(p.check("aaaaaaaa"), vec![Violation::Repeated]);
-    assert_eq!(p.check("abcdefghij"), vec![Violation::Sequential]);
+    assert_eq!(p.check("short")[0], Violation::TooShort { min: 8, actual: 5 });
+    assert_eq!(codes(&p.check("short")), ["too_short", "too_guessable"]);
+    assert_eq!(codes(&p.check("Password")), ["common", "too_guessable"]);
+    assert_eq!(codes(&p.check("P@ssw0rd")), ["common", "too_guessable"]);
+    assert_eq!(codes(&p.check("aaaaaaaa")), ["repeated", "too_guessable"]);
+    assert_eq!(codes(&p.check("abcdefghij")), ["sequential", "too_guessable"]);
     let v = p.check("iloveyou2");
     assert!(matches!(&v[..], [Violation::TooGuessable { min: 3, score, .. }] if *score < 3), "{v:?}");
+}
+
+#[test]
+fn check_reports_every_violation_together_including_the_strength_score() {
+    let p = Policy::password();
+    // Too short, on the blocklist and too guessable, all at once.
+    let v = p.check("qwerty");
+    assert_eq!(&v[..2], &[Violation::TooShort { min: 8, actual: 6 }, Violation::Common]);
+    assert!(matches!(v[2..], [Violation::TooGuessable { score: 0, min: 3, .. }]), "{v:?}");
+    // Four rules broken by one text, in the documented order.
+    assert_eq!(codes(&p.check("1111")), ["too_short", "common", "repeated", "too_guessable"]);
+    assert_eq!(codes(&p.check("aaaa")), ["too_short", "repeated", "too_guessable"]);
+    // The user id and the score are reported next to the length.
+    assert_eq!(codes(&p.check_with_inputs("alice", &["alice"])), ["too_short", "contains_user_id", "too_guessable"]);
+    // A composition rule next to the score.
+    let custom = Policy::custom()
+        .with_min_score(Some(3))
+        .with_required(CharClasses::NONE.with(CharClass::Digit))
+        .with_blocklist(Blocklist::empty());
+    assert_eq!(codes(&custom.check("dragonfly")), ["missing_class", "too_guessable"]);
 }
 
 #[test]
@@ -75,7 +101,7 @@ fn passcode_preset_takes_letters_and_digits() {
         p.check("k7 m2q9"),
         vec![Violation::DisallowedClass { class: CharClass::Space, allowed: CharClasses::ALPHANUMERIC }]
     );
-    assert_eq!(p.check("abc123"), vec![Violation::Common]);
+    assert_eq!(codes(&p.check("abc123")), ["common", "too_guessable"]);
     assert_eq!(p.check("k7m2"), vec![Violation::TooShort { min: 6, actual: 4 }]);
     assert!(
         matches!(&p.check("purple")[..], [Violation::TooGuessable { score: 0, min: 1, .. }]),
@@ -105,8 +131,10 @@ fn custom_policy_enforces_the_integrators_rules() {
             Violation::MissingClass { class: CharClass::Upper },
             Violation::MissingClass { class: CharClass::Digit },
             Violation::MissingClass { class: CharClass::Symbol },
+            Violation::TooGuessable { score: 3, min: 4, warning: None },
         ]
     );
+    // zxcvbn scores these 4 (it does not know the integrator's list): only the blocklist catches them.
     assert_eq!(
         p.check("acmewallet#2024"),
         vec![Violation::MissingClass { class: CharClass::Upper }, Violation::Common]

@@ -7,8 +7,8 @@ use share_backup_core::{
     ProgressSink, Registry, Settings, Status, UserId,
 };
 use share_backup_password::{
-    CostCap, KdfParams, METHOD, PasswordConfig, PasswordHeader, PasswordProvider, Policy, PolicyViolations, SETTINGS,
-    Violation,
+    CapExceeded, CostCap, KdfParams, METHOD, PasswordConfig, PasswordHeader, PasswordProvider, Policy,
+    PolicyViolations, SETTINGS, Violation,
 };
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -194,7 +194,12 @@ async fn a_header_asking_for_huge_costs_is_excessive_work_before_any_hashing() {
     let e = p.open_key(&hostile_header(1 << 26, 1 << 16, 64), &ctx).await.unwrap_err();
     let max = CostCap::DEFAULT.max_work();
     assert_eq!(e.kind(), &ErrorKind::ExcessiveWork { required: (1u64 << 26) * (1 << 16) * 64, max });
+    assert_eq!(
+        e.source_ref().and_then(|s| s.downcast_ref::<CapExceeded>()),
+        Some(&CapExceeded::Work { required_block_rounds: (1u64 << 26) * (1 << 16) * 64, max_block_rounds: max })
+    );
     assert!(log.lock().unwrap().is_empty(), "no derivation may start: {:?}", log.lock().unwrap());
+    assert_eq!(p.derivations_started(), 0, "the KDF was entered for a header over the work cap");
     // Memory alone over the cap: 2^25 blocks = 1 GiB, one round.
     let p = PasswordProvider::builder()
         .kdf_params(small())
@@ -203,6 +208,37 @@ async fn a_header_asking_for_huge_costs_is_excessive_work_before_any_hashing() {
         .unwrap();
     let e = p.open_key(&hostile_header(1 << 25, 1, 1), &ctx).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::ExcessiveWork { required: 1 << 30, max: 256 << 20 });
+    assert_eq!(
+        e.source_ref().and_then(|s| s.downcast_ref::<CapExceeded>()),
+        Some(&CapExceeded::Memory { required_bytes: 1 << 30, max_bytes: 256 << 20 })
+    );
+    assert!(log.lock().unwrap().is_empty(), "no derivation may start: {:?}", log.lock().unwrap());
+    assert_eq!(p.derivations_started(), 0, "the KDF was entered for a header over the memory cap");
+    // The count is live: an honest seal and open each start one derivation.
+    let (env, _) = p.seal_share(&share(), &ctx).await.unwrap();
+    p.open_envelope(&env, &ctx).await.unwrap();
+    assert_eq!(p.derivations_started(), 2);
+}
+
+#[tokio::test]
+async fn an_envelope_over_the_cap_is_refused_through_open_envelope_without_a_derivation() {
+    let maker = PasswordProvider::builder().kdf_params(KdfParams::new(256, 2, 1).unwrap()).build().unwrap();
+    let ctx = ctx_for("alice", Some(PASSWORD));
+    let (env, _) = maker.seal_share(&share(), &ctx).await.unwrap();
+    let by_work =
+        PasswordProvider::builder().kdf_params(small()).cost_cap(CostCap::new(511, u64::MAX).unwrap()).build().unwrap();
+    let by_memory = PasswordProvider::builder()
+        .kdf_params(small())
+        .cost_cap(CostCap::new(u64::MAX, 256 * 32 - 1).unwrap())
+        .build()
+        .unwrap();
+    for (p, kind) in [
+        (&by_work, ErrorKind::ExcessiveWork { required: 512, max: 511 }),
+        (&by_memory, ErrorKind::ExcessiveWork { required: 256 * 32, max: 256 * 32 - 1 }),
+    ] {
+        assert_eq!(p.open_envelope(&env, &ctx).await.unwrap_err().kind(), &kind);
+        assert_eq!(p.derivations_started(), 0, "{kind}");
+    }
 }
 
 #[tokio::test]
