@@ -23,7 +23,7 @@ use crate::cli::{
 use crate::config::{self, Dirs, Resolved, env_prefix};
 use crate::input::{self, Output, can_prompt, prompt_hidden, read_secret_line, secret_from_env};
 use crate::output::{Mode, Reporter};
-use crate::{exit, notify, prompt};
+use crate::{cloud, exit, notify, prompt};
 
 /// How many times a mistyped password may be retried at the prompt on recovery.
 const RECOVER_ATTEMPTS: usize = 3;
@@ -59,6 +59,7 @@ pub fn run(cli: Cli) -> u8 {
     };
     // Do not wait for work an interruption abandoned (a key derivation on
     // the blocking pool): its result is no longer wanted.
+    let r = r.map_err(|e| cloud::explain(&app.resolved.store_url, &app.cloud, e));
     app.rt.shutdown_background();
     match r {
         Ok(()) => exit::OK,
@@ -101,6 +102,8 @@ struct App {
     global: Global,
     reporter: Reporter,
     resolved: Resolved,
+    /// Which cloud credentials are set (names only).
+    cloud: cloud::Given,
     rt: tokio::runtime::Runtime,
     #[cfg(unix)]
     sigint: std::sync::Mutex<Option<tokio::signal::unix::Signal>>,
@@ -127,10 +130,18 @@ impl App {
         for w in &resolved.warnings {
             reporter.note(w);
         }
+        let cloud = cloud::Given::new(
+            std::env::vars_os().filter_map(|(k, v)| {
+                let k = k.into_string().ok()?;
+                (k.starts_with("AWS_") || k.starts_with("AZURE_")).then(|| (k, !v.is_empty()))
+            }),
+            resolved.store_options.iter().map(|(k, _)| k.as_str()),
+        );
         Ok(App {
             global,
             reporter,
             resolved,
+            cloud,
             rt,
             #[cfg(unix)]
             sigint: std::sync::Mutex::new(sigint),
@@ -168,6 +179,7 @@ impl App {
     /// The orchestrator, and the store's label (its URL without credentials).
     fn orchestrator(&self) -> Result<(Orchestrator, String), Error> {
         let registry = self.registry()?;
+        cloud::precheck(&self.resolved.store_url, &self.cloud)?;
         let store = {
             let _g = self.rt.enter();
             ObjectCipherTextStore::from_url(&self.resolved.store_url, self.resolved.store_options.clone())?
@@ -276,6 +288,7 @@ impl App {
         what: &str,
     ) -> Result<Option<SecretString>, Error> {
         if args.password_stdin {
+            refuse_terminal_stdin("--password-stdin")?;
             let lock = stdin.get_or_insert_with(|| std::io::stdin().lock());
             return read_secret_line(lock, what).map(Some);
         }
@@ -476,6 +489,9 @@ impl App {
             if method == MethodId::PASSWORD { self.given_password(&a.password, &mut stdin, "password")? } else { None };
         drop(stdin);
         let prompting = method == MethodId::PASSWORD && given.is_none();
+        let label =
+            if method == MethodId::PASSWORD { Self::password_label(&self.password_policy()?) } else { "password" };
+        let prompt_text = format!("{}: ", capitalized(label));
         let mut given = given;
         let attempts = if prompting { RECOVER_ATTEMPTS } else { 1 };
         let mut attempt = 0;
@@ -483,7 +499,7 @@ impl App {
             attempt += 1;
             let mut configs = base.clone();
             if method == MethodId::PASSWORD {
-                let p = self.existing_password(given.take(), "Password: ", "--password-stdin or --password-env VAR")?;
+                let p = self.existing_password(given.take(), &prompt_text, "--password-stdin or --password-env VAR")?;
                 configs.insert(PasswordConfig::from(p));
             }
             let mut req = RecoverRequest::new(user.clone())
@@ -501,7 +517,7 @@ impl App {
                 Err(e) if e.kind() == &ErrorKind::WrongSecret && attempt < attempts => {
                     let _ = writeln!(
                         std::io::stderr(),
-                        "That password does not open this backup. Try again ({} attempt(s) left).",
+                        "That {label} does not open this backup. Try again ({} attempt(s) left).",
                         attempts - attempt
                     );
                 }
@@ -626,6 +642,7 @@ impl App {
             let mut stdin = None;
             let current = self.given_password(&a.password, &mut stdin, "current password")?;
             let new_given = if a.new_password_stdin {
+                refuse_terminal_stdin("--new-password-stdin")?;
                 let lock = stdin.get_or_insert_with(|| std::io::stdin().lock());
                 Some(read_secret_line(lock, "new password")?)
             } else if let Some(var) = &a.new_password_env {
@@ -634,8 +651,10 @@ impl App {
                 None
             };
             drop(stdin);
-            let current =
-                self.existing_password(current, "Current password: ", "--password-stdin or --password-env VAR")?;
+            let current = match current {
+                Some(c) => c,
+                None => self.checked_current_password(&orch, &user, &custodian, &client, &old)?,
+            };
             let next = self.new_password(new_given, &user, "--new-password-stdin or --new-password-env VAR")?;
             old.insert(PasswordConfig::from(current));
             new.insert(PasswordConfig::from(next));
@@ -653,6 +672,45 @@ impl App {
         let receipt = self.block(orch.rotate(req))?;
         self.receipt("rotate", &user, &store, &receipt);
         Ok(())
+    }
+
+    /// The current password, asked at the prompt and checked against the
+    /// backup before the new one is chosen; a mistyped one can be typed again.
+    fn checked_current_password(
+        &self,
+        orch: &Orchestrator,
+        user: &UserId,
+        custodian: &Option<CustodianId>,
+        client: &Option<ClientId>,
+        base: &Configs,
+    ) -> Result<SecretString, Error> {
+        let label = Self::password_label(&self.password_policy()?);
+        let prompt_text = format!("Current {label}: ");
+        for attempt in 1..=RECOVER_ATTEMPTS {
+            let p = self.existing_password(None, &prompt_text, "--password-stdin or --password-env VAR")?;
+            let mut configs = base.clone();
+            configs.insert(PasswordConfig::from(p.clone()));
+            let mut req = RecoverRequest::new(user.clone()).with_method(MethodId::PASSWORD).with_configs(configs);
+            if let Some(c) = custodian {
+                req = req.with_custodian(c.clone());
+            }
+            if let Some(c) = client {
+                req = req.with_client(c.clone());
+            }
+            match self.block(orch.recover(req)) {
+                // The recovered share is dropped (and zeroized) at once: this only checks the password.
+                Ok(_) => return Ok(p),
+                Err(e) if e.kind() == &ErrorKind::WrongSecret && attempt < RECOVER_ATTEMPTS => {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "That {label} does not open this backup. Try again ({} attempt(s) left).",
+                        RECOVER_ATTEMPTS - attempt
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::new(ErrorKind::WrongSecret, format!("the current {label} does not open this backup")))
     }
 
     // ---- calibrate ----
@@ -760,6 +818,27 @@ impl App {
         store_r?;
         Ok(())
     }
+}
+
+/// Refuses to read a password from stdin when stdin is the terminal: what
+/// is typed would be shown.
+fn refuse_terminal_stdin(flag: &str) -> Result<(), Error> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        return Err(Error::invalid_input(format!(
+            "{flag} reads stdin, which is the terminal here: what you type would be shown"
+        ))
+        .with_hint(format!(
+            "drop {flag} to type it at the hidden prompt, or pipe it in (printf '%s\\n' \"$PW\" | share-backup ...)"
+        )));
+    }
+    Ok(())
+}
+
+/// `pin` → `PIN` is already upper case; `passcode` → `Passcode`.
+fn capitalized(label: &str) -> String {
+    let mut c = label.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
 fn health_line(h: &HealthReport) -> String {

@@ -185,6 +185,64 @@ pub fn env_settings(
     Ok(out)
 }
 
+fn names(linked: &[MethodId]) -> String {
+    let mut v: Vec<&str> = linked.iter().map(MethodId::as_str).collect();
+    v.sort_unstable();
+    format!("linked: {}", v.join(", "))
+}
+
+/// The edit distance of two short ASCII strings.
+fn distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, x) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, y) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(x != y)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Refuses `SHARE_BACKUP_<NAME>_<KEY>` variables whose `<NAME>` is a
+/// misspelling of a linked method's: not the method's own prefix, but
+/// within one letter of it (two for names of more than four letters), e.g.
+/// `SHARE_BACKUP_PASWORD_POLICY`. Other `SHARE_BACKUP_*` variables are left
+/// alone: they may belong to other tools (the project's test scripts use
+/// `SHARE_BACKUP_S3_*`, `SHARE_BACKUP_SERVERS_DIR`, ...).
+pub fn check_misspelt_env<'a>(
+    names_set: impl IntoIterator<Item = &'a OsString>,
+    linked: &[MethodId],
+) -> Result<(), Error> {
+    let methods: Vec<(String, &MethodId)> =
+        linked.iter().map(|m| (env_prefix(m)[ENV_PREFIX.len()..].trim_end_matches('_').to_owned(), m)).collect();
+    for k in names_set {
+        let Some(k) = k.to_str() else { continue };
+        let Some(rest) = k.strip_prefix(ENV_PREFIX) else { continue };
+        if RESERVED_ENV.contains(&k) || methods.iter().any(|(name, _)| rest.starts_with(&format!("{name}_"))) {
+            continue;
+        }
+        // Every `<NAME>` the variable could mean: the words before each `_` but the last.
+        let cuts = rest.match_indices('_').map(|(i, _)| &rest[..i]);
+        for cand in cuts {
+            for (name, m) in &methods {
+                let limit = if name.len() > 4 { 2 } else { 1 };
+                let d = distance(cand, name);
+                if d > 0 && d <= limit {
+                    let key = &rest[cand.len() + 1..];
+                    return Err(Error::invalid_input(format!(
+                        "environment variable {k} names no linked provider ({}); it looks like a setting of method {m}",
+                        names(linked)
+                    ))
+                    .with_hint(format!("rename it to {ENV_PREFIX}{name}_{key}, or unset it")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Parses a comma-separated default chain.
 pub fn parse_chain(items: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Vec<MethodId>, Error> {
     let chain: Vec<MethodId> = items
@@ -219,7 +277,7 @@ pub fn resolve(
         }
     };
     let file = file.unwrap_or_default();
-    let mut warnings = Vec::new();
+    let warnings = Vec::new();
 
     let store_url = match global.store.clone().or(file.store.url.clone()) {
         Some(u) => u,
@@ -252,16 +310,18 @@ pub fn resolve(
         let id = MethodId::new(method)
             .map_err(|e| Error::invalid_input(format!("config file: [providers.{method}]: {}", e.message())))?;
         if !linked.contains(&id) {
-            warnings.push(format!(
-                "the config file has settings for method {id}, which this build does not link; they are ignored"
-            ));
-            continue;
+            return Err(Error::invalid_input(format!(
+                "config file: [providers.{id}] is not a provider this build links ({})",
+                names(linked)
+            ))
+            .with_hint("fix the section's name, or remove it; `share-backup providers` lists the linked providers"));
         }
         let s = settings.entry(id).or_default();
         for (k, v) in table {
             s.insert(k.clone(), value_to_setting(k, v)?);
         }
     }
+    check_misspelt_env(vars.iter().map(|(k, _)| k), linked)?;
     for (m, env) in env_settings(vars.iter().cloned(), linked)? {
         let s = settings.entry(m).or_default();
         for (k, v) in env.iter() {
@@ -373,6 +433,27 @@ mod tests {
         assert!(e.message().contains("stor"), "{e}");
         let e = parse_file("[notifier]\nkind = \"carrier-pigeon\"\n").unwrap_err();
         assert!(e.message().contains("carrier-pigeon") || e.message().contains("variant"), "{e}");
+    }
+
+    #[test]
+    fn a_misspelt_method_in_an_env_variable_is_refused_naming_the_right_one() {
+        let linked = [MethodId::PASSWORD, MethodId::GDRIVE];
+        let check = |k: &str| check_misspelt_env([&OsString::from(k)], &linked);
+        let e = check("SHARE_BACKUP_PASWORD_POLICY").unwrap_err();
+        assert!(e.to_string().contains("SHARE_BACKUP_PASSWORD_POLICY"), "{e}");
+        assert!(e.to_string().contains("linked: gdrive, password"), "{e}");
+        assert!(check("SHARE_BACKUP_GDRIV_FOLDER_MODE").is_err());
+        for fine in [
+            "SHARE_BACKUP_PASSWORD_POLICY",
+            "SHARE_BACKUP_STORE",
+            "SHARE_BACKUP_S3_ENDPOINT",
+            "SHARE_BACKUP_SERVERS_DIR",
+            "SHARE_BACKUP_AZURITE_KEY",
+            "SHARE_BACKUP_REQUIRE_SERVERS",
+            "OTHER_PASWORD_X",
+        ] {
+            assert!(check(fine).is_ok(), "{fine}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod cli;
+mod cloud;
 mod commands;
 mod config;
 mod exit;
@@ -10,6 +11,7 @@ mod input;
 mod notify;
 mod output;
 mod prompt;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -28,13 +30,11 @@ use clap::Parser;
 /// }
 /// ```
 pub fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match cli::Cli::try_parse_from(&args) {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            // clap: 0 for --help and --version, 2 for a usage error.
-            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(exit::USAGE));
-        }
+        // --help and --version exit 0; a usage error is one line, exit 2.
+        Err(e) => return ExitCode::from(usage::report(&e, &args)),
     };
     init_tracing(cli.global.verbose);
     ExitCode::from(commands::run(cli))

@@ -241,6 +241,15 @@ fn a_password_cannot_be_given_as_an_argument() {
     assert_eq!(o.status.code(), Some(2));
     let (out, err) = texts(&o);
     assert!(!out.contains("Backed up"), "{out}{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(
+            "share-backup: error: there is no option --password: passwords and tokens are never taken as arguments"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("--password-stdin") && err.contains("--password-env"), "{err}");
+    assert_no_secret(&o, &[PASSWORD]);
 }
 
 #[test]
@@ -465,12 +474,12 @@ fn the_portal_notifier_without_a_key_fails_before_anything_is_done() {
 }
 
 #[test]
-fn the_feature_build_lists_keydir_exactly_when_the_feature_is_on() {
+fn the_plain_binary_links_only_the_built_in_providers() {
     let env = Env::new();
     let o = env.cmd().args(["--json", "providers"]).output().unwrap();
     let r = json_lines(&texts(&o).0).pop().unwrap();
-    let has_keydir = r["providers"].as_array().unwrap().iter().any(|p| p["method"] == "keydir");
-    assert_eq!(has_keydir, cfg!(feature = "example-keydir"));
+    let methods: Vec<&str> = r["providers"].as_array().unwrap().iter().map(|p| p["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["gdrive", "password"], "a third-party provider comes only with a binary that names it");
 }
 
 #[test]
