@@ -1,6 +1,7 @@
 //! What the suite needs to know about a provider beyond the trait: how to
 //! make the per-call configs of a user, a wrong secret, which cases to skip.
 
+use std::any::{Any, type_name};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use share_backup_core::{ClientId, Configs, CustodianId, UserId};
 
 type ConfigsFn = dyn Fn(&UserId) -> Configs + Send + Sync;
 type SecretsFn = dyn Fn(&UserId) -> Vec<String> + Send + Sync;
+type ConfigDebugFn = dyn Fn(&Configs) -> Option<(&'static str, String)> + Send + Sync;
 
 /// How to drive a provider through the suite.
 ///
@@ -27,11 +29,16 @@ type SecretsFn = dyn Fn(&UserId) -> Vec<String> + Send + Sync;
 /// use share_backup_conformance::Harness;
 /// use share_backup_core::{Configs, UserId};
 ///
-/// #[derive(Debug)]
 /// struct Pin(String);
+/// impl std::fmt::Debug for Pin {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("Pin(..)") // never the PIN itself
+///     }
+/// }
 ///
 /// let harness = Harness::new()
 ///     .with_configs(|user: &UserId| Configs::new().with(Pin(format!("pin-for-{user}"))))
+///     .with_config_type::<Pin>()
 ///     .with_wrong_secret(|_user: &UserId| Configs::new().with(Pin("not-the-pin".into())))
 ///     .with_secrets(|user: &UserId| vec![format!("pin-for-{user}")])
 ///     .skip("cancellation", "the backend cannot be interrupted in tests");
@@ -42,6 +49,8 @@ pub struct Harness {
     configs: Arc<ConfigsFn>,
     wrong_secret: Option<Arc<ConfigsFn>>,
     secrets: Option<Arc<SecretsFn>>,
+    config_types: Vec<Arc<ConfigDebugFn>>,
+    debug_values: Vec<(String, Arc<dyn fmt::Debug + Send + Sync>)>,
     custodian: Option<CustodianId>,
     client: Option<ClientId>,
     skips: BTreeMap<String, String>,
@@ -62,11 +71,13 @@ impl Harness {
             configs: Arc::new(|_| Configs::new()),
             wrong_secret: None,
             secrets: None,
+            config_types: Vec::new(),
+            debug_values: Vec::new(),
             custodian: None,
             client: None,
             skips: BTreeMap::new(),
             timeout: Duration::from_secs(120),
-            tamper_samples: 48,
+            tamper_samples: 64,
         }
     }
 
@@ -92,6 +103,29 @@ impl Harness {
     /// `1234`), so that a chance match cannot happen.
     pub fn with_secrets(mut self, f: impl Fn(&UserId) -> Vec<String> + Send + Sync + 'static) -> Self {
         self.secrets = Some(Arc::new(f));
+        self
+    }
+
+    /// Declares a per-call config type the harness passes (`PasswordConfig`,
+    /// a token type), so that `no_secret_in_debug` can format the `Debug`
+    /// (`{:?}` and `{:#?}`) of each such value in the configs it builds and
+    /// check that no secret shows. [`Configs`] is a type map that cannot
+    /// format its values, so the suite needs the type: declare every type
+    /// you put into [`Self::with_configs`], or the case fails and says which
+    /// values it could not reach.
+    pub fn with_config_type<T: Any + fmt::Debug + Send + Sync>(mut self) -> Self {
+        self.config_types
+            .push(Arc::new(|c: &Configs| c.get::<T>().map(|v| (type_name::<T>(), format!("{v:?} {v:#?}")))));
+        self
+    }
+
+    /// Another value whose `Debug` must show no secret: a provider builder,
+    /// a settings struct, a credential source. `no_secret_in_debug` formats
+    /// it (`{:?}` and `{:#?}`) and looks for the share, the data key and
+    /// every string of [`Self::with_secrets`] (return a builder's own secret,
+    /// e.g. an OAuth client secret, from that closure too).
+    pub fn with_debug_value(mut self, what: impl Into<String>, value: impl fmt::Debug + Send + Sync + 'static) -> Self {
+        self.debug_values.push((what.into(), Arc::new(value)));
         self
     }
 
@@ -121,8 +155,12 @@ impl Harness {
         self
     }
 
-    /// How many positions of an envelope's body the tamper case changes
-    /// (default 48; the header is always covered byte by byte).
+    /// Up to how many positions of an envelope's body the tamper case changes
+    /// (default 64). A body of at most this many characters (of the envelope
+    /// string) and bytes (decoded) is changed at every position, as is the
+    /// 32-byte share's body the case uses (48 bytes, 64 characters); a longer
+    /// body at its first and last 8 and this many evenly spread positions. The
+    /// header is always changed at every character and every byte.
     pub fn with_tamper_samples(mut self, n: usize) -> Self {
         self.tamper_samples = n.max(1);
         self
@@ -146,6 +184,17 @@ impl Harness {
     /// The secret strings of `user`'s configs.
     pub fn secrets(&self, user: &UserId) -> Vec<String> {
         self.secrets.as_ref().map(|f| f(user)).unwrap_or_default()
+    }
+
+    /// `(type name, Debug)` of each value in `configs` whose type was
+    /// declared with [`Self::with_config_type`].
+    pub fn config_debugs(&self, configs: &Configs) -> Vec<(&'static str, String)> {
+        self.config_types.iter().filter_map(|f| f(configs)).collect()
+    }
+
+    /// `(what, Debug)` of each value given to [`Self::with_debug_value`].
+    pub fn debug_values(&self) -> Vec<(String, String)> {
+        self.debug_values.iter().map(|(w, v)| (w.clone(), format!("{v:?} {v:#?}"))).collect()
     }
 
     /// The custodian id, if any.
@@ -179,6 +228,8 @@ impl fmt::Debug for Harness {
         f.debug_struct("Harness")
             .field("wrong_secret", &self.wrong_secret.is_some())
             .field("secrets", &self.secrets.is_some())
+            .field("config_types", &self.config_types.len())
+            .field("debug_values", &self.debug_values.iter().map(|(w, _)| w.as_str()).collect::<Vec<_>>())
             .field("custodian", &self.custodian)
             .field("client", &self.client)
             .field("skips", &self.skips)

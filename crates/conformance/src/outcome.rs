@@ -14,12 +14,25 @@ pub enum Outcome {
         /// Why it was skipped.
         reason: String,
     },
+    /// Every check that applied held, but some checks of the case did not
+    /// apply: each entry names the check and says why (for example
+    /// `delete_key` on a provider whose capabilities say it does not delete).
+    /// Counts as passed; the reports list the entries.
+    PartlySkipped {
+        /// The checks that did not run, each with its reason.
+        skipped: Vec<String>,
+    },
 }
 
 impl Outcome {
     /// A skip with this reason.
     pub fn skipped(reason: impl Into<String>) -> Self {
         Outcome::Skipped { reason: reason.into() }
+    }
+
+    /// [`Outcome::Passed`] when `skipped` is empty, else [`Outcome::PartlySkipped`].
+    pub fn passed_except(skipped: Vec<String>) -> Self {
+        if skipped.is_empty() { Outcome::Passed } else { Outcome::PartlySkipped { skipped } }
     }
 }
 
@@ -105,6 +118,15 @@ impl Report {
         })
     }
 
+    /// The cases that passed with some checks skipped, with what was
+    /// skipped and why.
+    pub fn partly_skipped(&self) -> impl Iterator<Item = (&'static str, &[String])> {
+        self.cases.iter().filter_map(|c| match &c.result {
+            Ok(Outcome::PartlySkipped { skipped }) => Some((c.case, skipped.as_slice())),
+            _ => None,
+        })
+    }
+
     /// The result of one case, if it ran.
     pub fn get(&self, case: &str) -> Option<&CaseResult> {
         self.cases.iter().find(|c| c.case == case).map(|c| &c.result)
@@ -124,10 +146,17 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (mut passed, mut skipped, mut failed) = (0, 0, 0);
+        let (mut passed, mut skipped, mut failed, mut partly) = (0, 0, 0, 0);
         for c in &self.cases {
             match &c.result {
                 Ok(Outcome::Passed) => passed += 1,
+                Ok(Outcome::PartlySkipped { skipped }) => {
+                    passed += 1;
+                    partly += 1;
+                    for s in skipped {
+                        writeln!(f, "partly  {} [{}]: not checked: {s}", c.case, c.subject)?;
+                    }
+                }
                 Ok(Outcome::Skipped { reason }) => {
                     skipped += 1;
                     writeln!(f, "skipped {} [{}]: {reason}", c.case, c.subject)?;
@@ -139,7 +168,11 @@ impl fmt::Display for Report {
                 }
             }
         }
-        write!(f, "{passed} passed, {failed} failed, {skipped} skipped")
+        write!(f, "{passed} passed, {failed} failed, {skipped} skipped")?;
+        if partly > 0 {
+            write!(f, " ({partly} passed with checks skipped)")?;
+        }
+        Ok(())
     }
 }
 
@@ -154,12 +187,20 @@ mod tests {
                 CaseReport { case: "a", subject: "m".into(), result: Ok(Outcome::Passed) },
                 CaseReport { case: "b", subject: "m".into(), result: Ok(Outcome::skipped("no secret")) },
                 CaseReport { case: "c", subject: "m".into(), result: Err(Failure::new("keys differ", "they match")) },
+                CaseReport {
+                    case: "d",
+                    subject: "m".into(),
+                    result: Ok(Outcome::passed_except(vec!["the NotFound check: deletes is false".into()])),
+                },
             ],
         };
         let text = r.to_string();
         assert!(text.contains("skipped b [m]: no secret"), "{text}");
         assert!(text.contains("FAILED  c [m]:\n    contract: keys differ\n    observed: they match"), "{text}");
-        assert!(text.ends_with("1 passed, 1 failed, 1 skipped"), "{text}");
+        assert!(text.contains("partly  d [m]: not checked: the NotFound check: deletes is false"), "{text}");
+        assert!(text.ends_with("2 passed, 1 failed, 1 skipped (1 passed with checks skipped)"), "{text}");
+        assert_eq!(r.partly_skipped().map(|(c, s)| (c, s.len())).collect::<Vec<_>>(), vec![("d", 1)]);
+        assert_eq!(Outcome::passed_except(vec![]), Outcome::Passed);
         assert!(!r.passed());
         assert_eq!(r.failures().map(|(c, _)| c).collect::<Vec<_>>(), vec!["c"]);
         let panic = std::panic::catch_unwind(|| r.assert_passed()).unwrap_err();

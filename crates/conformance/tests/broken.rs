@@ -12,8 +12,11 @@ use share_backup_conformance::{
     CaseResult, Harness, Outcome, PROVIDER_CASES, Report, STORE_CASES, Suite, run_provider_case, run_provider_cases,
     run_store_case, run_store_cases,
 };
-use share_backup_core::BackupProvider;
-use support::{Flaw, MemKeys, PinFlaw, PinKeys, RefStore, StoreFlaw, pin_harness, token_harness};
+use share_backup_core::{BackupProvider, Configs};
+use support::{
+    EXAMPLE_API_KEY, Flaw, LeakyToken, MemKeys, PinFlaw, PinKeys, RefStore, StoreFlaw, Token, leaky_token_harness,
+    pin_harness, token_harness,
+};
 
 fn unregistered() -> Harness {
     Harness::new().skip("registration", "test double, not registered")
@@ -46,6 +49,8 @@ async fn the_reference_providers_pass_every_case() {
     let r = run_provider_cases(PinKeys::shared(PinFlaw::None), pin_harness()).await;
     r.assert_passed();
     assert_eq!(r.skipped().count(), 0, "a provider that needs a secret runs every case:\n{r}");
+    let partly: Vec<_> = r.partly_skipped().map(|(c, _)| c).collect();
+    assert_eq!(partly, vec!["delete_key"], "only the NotFound half of delete_key is skipped:\n{r}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,8 +77,109 @@ async fn a_provider_whose_open_key_returns_a_wrong_key_fails_the_round_trips() {
     for c in ["roundtrip_1b", "roundtrip_64kib", "repeated_backups", "tampered_envelope", "concurrency"] {
         assert!(failed.contains(&c), "{c} must fail:\n{r}");
     }
-    assert_fails(r.get("roundtrip_1b").unwrap().clone(), &["a fresh envelope of a 1-byte share recovers", "integrity"]);
+    assert_fails(
+        r.get("roundtrip_1b").unwrap().clone(),
+        &["open_key gives back exactly the key seal_key produced", "open_key returned a different key than seal_key"],
+    );
     assert_fails(r.get("tampered_envelope").unwrap().clone(), &["the untouched envelope recovers (before tampering)"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_provider_whose_open_key_returns_a_wrong_key_is_reported_as_a_wrong_key_not_a_wrong_secret() {
+    for size in [1, 64 * 1024] {
+        let name = if size == 1 { "roundtrip_1b" } else { "roundtrip_64kib" };
+        let r = case(name, PinKeys::shared(PinFlaw::WrongKey), pin_harness()).await;
+        let f = r.expect_err("a wrong key must fail the round trip");
+        assert_eq!(
+            f.observed(),
+            "open_key returned a different key than seal_key produced (with the same user, configs and key header)"
+        );
+        assert!(!f.to_string().contains("wrong_secret") && !f.to_string().contains("secret does not open"), "{f}");
+    }
+}
+
+#[tokio::test]
+async fn a_config_type_with_a_derived_debug_that_shows_the_token_fails_no_secret_in_debug() {
+    let r = case("no_secret_in_debug", MemKeys::shared("memkeys", Flaw::None), leaky_token_harness()).await;
+    assert_fails(r, &["the Debug of the config value", "LeakyToken", "shows a harness secret in clear"]);
+}
+
+#[tokio::test]
+async fn the_suites_own_token_type_shows_no_token_in_debug() {
+    let r = case("no_secret_in_debug", MemKeys::shared("memkeys", Flaw::None), token_harness()).await;
+    assert_eq!(r.unwrap(), Outcome::Passed);
+    assert_eq!(format!("{:?}", Token("tok-secret".into())), "Token(..)");
+}
+
+#[tokio::test]
+async fn a_config_value_of_an_undeclared_type_fails_no_secret_in_debug_with_the_fix() {
+    let h = Harness::new().with_configs(|u| Configs::new().with(LeakyToken(format!("t-{u}"))));
+    let r = case("no_secret_in_debug", MemKeys::shared("memkeys", Flaw::None), h).await;
+    assert_fails(r, &["every per-call config value's Debug is checked", "Harness::with_config_type::<YourConfig>()"]);
+}
+
+#[tokio::test]
+async fn a_builder_whose_debug_shows_its_secret_fails_no_secret_in_debug() {
+    #[derive(Debug)]
+    #[allow(dead_code)]
+    struct Builder {
+        client_secret: String,
+    }
+    let h = Harness::new()
+        .with_debug_value("the provider's builder", Builder { client_secret: "GOCSPX-builder-secret-77".into() })
+        .with_secrets(|_| vec!["GOCSPX-builder-secret-77".into()]);
+    let r = case("no_secret_in_debug", MemKeys::shared("memkeys", Flaw::None), h).await;
+    assert_fails(r, &["the Debug of the provider's builder (Harness::with_debug_value)", "a harness secret in clear"]);
+}
+
+#[tokio::test]
+async fn a_provider_built_from_its_documented_settings_that_shows_a_setting_fails_no_secret_in_debug() {
+    let h = Harness::new().with_secrets(|_| vec![EXAMPLE_API_KEY.to_owned()]);
+    let r = case("no_secret_in_debug", MemKeys::shared("settingleak", Flaw::None), h).await;
+    assert_fails(r, &["the Debug of the provider built from its documented settings", "a harness secret in clear"]);
+}
+
+#[tokio::test]
+async fn an_unregistered_provider_passes_no_secret_in_debug_saying_the_built_provider_was_not_checked() {
+    let r = case("no_secret_in_debug", MemKeys::shared("not-registered", Flaw::None), Harness::new()).await;
+    let Outcome::PartlySkipped { skipped } = r.unwrap() else { panic!("must say what it did not check") };
+    assert_eq!(skipped.len(), 1);
+    assert!(skipped[0].contains("no linked registration of \"not-registered\""), "{skipped:?}");
+}
+
+#[tokio::test]
+async fn delete_key_on_a_provider_that_does_not_delete_reports_the_not_found_check_as_skipped() {
+    let r = case("delete_key", PinKeys::shared(PinFlaw::None), pin_harness()).await;
+    let Outcome::PartlySkipped { skipped } = r.unwrap() else { panic!("must say what it did not check") };
+    assert_eq!(skipped.len(), 1);
+    assert!(skipped[0].contains("NotFound") && skipped[0].contains("capabilities: deletes is false"), "{skipped:?}");
+}
+
+#[tokio::test]
+async fn progress_of_a_failed_backup_runs_by_cancellation_for_a_provider_without_secrets() {
+    let r = case("progress", MemKeys::shared("memkeys", Flaw::None), Harness::new()).await;
+    assert_eq!(r.unwrap(), Outcome::Passed, "memkeys pends at its first poll, so the cut backup is the failed one");
+}
+
+#[tokio::test]
+async fn progress_reports_the_failed_backup_half_as_skipped_when_no_backup_can_be_made_to_fail() {
+    let r = case("progress", MemKeys::shared("memkeys", Flaw::Synchronous), Harness::new()).await;
+    let Outcome::PartlySkipped { skipped } = r.unwrap() else { panic!("must say what it did not check") };
+    assert_eq!(skipped.len(), 1);
+    assert!(skipped[0].contains("progress of a failed backup") && skipped[0].contains("first poll"), "{skipped:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_cases_can_be_called_directly_from_a_test() {
+    use share_backup_conformance::{provider, store};
+    let p = MemKeys::shared("memkeys", Flaw::None);
+    assert_eq!(provider::roundtrip(&p, &Harness::new(), 1024).await.unwrap(), Outcome::Passed);
+    assert_eq!(provider::key_scoped_to_user(&p, &Harness::new()).await.unwrap(), Outcome::Passed);
+    let broken = MemKeys::shared("broken-user", Flaw::IgnoresUser);
+    assert!(provider::key_scoped_to_user(&broken, &Harness::new()).await.is_err());
+    let s = RefStore::shared(StoreFlaw::None);
+    assert_eq!(store::store_commit(&s).await.unwrap(), Outcome::Passed);
+    assert!(store::store_commit(&RefStore::shared(StoreFlaw::CommitIgnoresExpected)).await.is_err());
 }
 
 #[tokio::test]

@@ -49,16 +49,44 @@ pub enum Flaw {
     PanicsWithoutToken,
     /// Emits no tracing at all.
     Silent,
+    /// Never awaits anything pending: every call completes at its first poll.
+    Synchronous,
+    /// Built from settings, `Debug` prints its `api_key` setting.
+    LeaksApiKey,
 }
 
 /// A per-call credential that [`MemKeys`] reads when the harness passes it.
-#[derive(Debug)]
+/// Its `Debug` never shows the token.
 pub struct Token(pub String);
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(..)")
+    }
+}
+
+/// A credential type whose derived `Debug` shows the token: the defect the
+/// suite must catch in a third party's config type.
+#[derive(Debug)]
+pub struct LeakyToken(pub String);
+
+fn token_of(u: &UserId) -> String {
+    format!("tok-9vQ2-{u}")
+}
 
 pub fn token_harness() -> share_backup_conformance::Harness {
     share_backup_conformance::Harness::new()
-        .with_configs(|u| Configs::new().with(Token(format!("tok-{u}"))))
-        .with_secrets(|u| vec![format!("tok-{u}")])
+        .with_configs(|u| Configs::new().with(Token(token_of(u))))
+        .with_config_type::<Token>()
+        .with_secrets(|u| vec![token_of(u)])
+}
+
+/// Configs with a [`LeakyToken`], declared so that the suite formats it.
+pub fn leaky_token_harness() -> share_backup_conformance::Harness {
+    share_backup_conformance::Harness::new()
+        .with_configs(|u| Configs::new().with(LeakyToken(token_of(u))))
+        .with_config_type::<LeakyToken>()
+        .with_secrets(|u| vec![token_of(u)])
 }
 
 type Slot = (String, [u8; 16]);
@@ -69,16 +97,28 @@ pub struct MemKeys {
     flaw: Flaw,
     keys: Mutex<HashMap<Slot, [u8; 64]>>,
     last: Mutex<Option<[u8; 64]>>,
+    api_key: String,
 }
 
 impl MemKeys {
     pub fn shared(method: &str, flaw: Flaw) -> Arc<dyn BackupProvider> {
+        Self::with_api_key(method, flaw, String::new())
+    }
+
+    fn with_api_key(method: &str, flaw: Flaw, api_key: String) -> Arc<dyn BackupProvider> {
         Arc::new(MemKeys {
             method: MethodId::new(method).unwrap(),
             flaw,
             keys: Mutex::new(HashMap::new()),
             last: Mutex::new(None),
+            api_key,
         })
+    }
+
+    async fn pause(&self) {
+        if self.flaw != Flaw::Synchronous {
+            tokio::task::yield_now().await;
+        }
     }
 
     fn trace(&self, call: &str, ctx: &Context) {
@@ -105,6 +145,9 @@ impl fmt::Debug for MemKeys {
         d.field("method", &self.method.as_str()).field("keys", &self.keys.lock().unwrap().len());
         if self.flaw == Flaw::LeaksKeyInDebug {
             d.field("last_key", &self.last.lock().unwrap().map(hex::encode));
+        }
+        if self.flaw == Flaw::LeaksApiKey {
+            d.field("api_key", &self.api_key);
         }
         d.finish()
     }
@@ -136,12 +179,12 @@ impl BackupProvider for MemKeys {
             Flaw::ReportsForeignStep => ctx.report(Status::Decrypting),
             _ => {}
         }
-        tokio::task::yield_now().await;
+        self.pause().await;
         let key = if self.flaw == Flaw::ReusesKey { DataKey::from_bytes([7; 64]) } else { DataKey::generate()? };
         let id = *ctx.backup_id().as_bytes();
         self.keys.lock().unwrap().insert(self.slot(ctx.user(), id), *key.expose_secret());
         *self.last.lock().unwrap() = Some(*key.expose_secret());
-        tokio::task::yield_now().await;
+        self.pause().await;
         let mut header = vec![1];
         header.extend_from_slice(&id);
         Ok(SealedKey { key, header: KeyHeader::new(header)? })
@@ -159,7 +202,7 @@ impl BackupProvider for MemKeys {
             }
             _ => header_id(header)?,
         };
-        tokio::task::yield_now().await;
+        self.pause().await;
         if self.flaw == Flaw::WrongKey {
             return DataKey::generate();
         }
@@ -205,6 +248,8 @@ pub enum PinFlaw {
     EmptyPinDefault,
     /// The key ignores the PIN.
     IgnoresPin,
+    /// `open_key` derives with a salt one bit off: a wrong key.
+    WrongKey,
 }
 
 /// A key derived from a per-call PIN and a random salt (no custody at
@@ -263,6 +308,11 @@ impl BackupProvider for PinKeys {
     }
     async fn open_key(&self, header: &KeyHeader, ctx: &Context) -> Result<DataKey> {
         match header.as_bytes() {
+            [1, salt @ ..] if salt.len() == 16 && self.flaw == PinFlaw::WrongKey => {
+                let mut off = salt.to_vec();
+                off[0] ^= 1;
+                self.derive(ctx, &off)
+            }
             [1, salt @ ..] if salt.len() == 16 => self.derive(ctx, salt),
             _ => Err(Error::invalid_envelope("not a pinkeys header")),
         }
@@ -280,6 +330,7 @@ pub fn pin_of(user: &UserId) -> String {
 pub fn pin_harness() -> share_backup_conformance::Harness {
     share_backup_conformance::Harness::new()
         .with_configs(|u| Configs::new().with(Pin(pin_of(u))))
+        .with_config_type::<Pin>()
         .with_wrong_secret(|u| Configs::new().with(Pin(format!("wrong-{}", pin_of(u)))))
         .with_secrets(|u| vec![pin_of(u), format!("wrong-{}", pin_of(u))])
 }
@@ -290,6 +341,14 @@ fn build_memkeys(s: &Settings) -> Result<Arc<dyn BackupProvider>> {
     Ok(MemKeys::shared("memkeys", Flaw::None))
 }
 
+/// The documented example of `settingleak`'s `api_key`: a secret its built provider's `Debug` shows.
+pub const EXAMPLE_API_KEY: &str = "sk-example-4f9a2c7e1b";
+
+fn build_settingleak(s: &Settings) -> Result<Arc<dyn BackupProvider>> {
+    s.deny_unknown(&["api_key"])?;
+    Ok(MemKeys::with_api_key("settingleak", Flaw::LeaksApiKey, s.get("api_key").unwrap_or_default().to_owned()))
+}
+
 fn build_pinkeys(s: &Settings) -> Result<Arc<dyn BackupProvider>> {
     s.deny_unknown(&[])?;
     Ok(PinKeys::shared(PinFlaw::None))
@@ -298,6 +357,10 @@ fn build_pinkeys(s: &Settings) -> Result<Arc<dyn BackupProvider>> {
 register_provider!(
     Registration::new("memkeys", "Keys in memory (conformance reference)", "conformance-tests", build_memkeys)
         .with_settings(&[SettingSpec::new("capacity", "how many keys to keep", "100")])
+);
+register_provider!(
+    Registration::new("settingleak", "Shows its api_key in Debug (broken)", "conformance-tests", build_settingleak)
+        .with_settings(&[SettingSpec::new("api_key", "the service's API key", EXAMPLE_API_KEY)])
 );
 register_provider!(Registration::new(
     "pinkeys",
