@@ -1,14 +1,18 @@
 //! The envelope test vectors of SPEC.md, read from `testdata/envelope-v1.json`.
 //!
 //! Regenerate (only when the format deliberately changes, which needs a new
-//! version): `SB_REGEN_VECTORS=1 cargo test -p share-backup-core --test vectors`.
+//! version, or when vectors are added):
+//! `SB_REGEN_VECTORS=1 cargo test -p share-backup-core --test vectors`.
+//! The valid vectors must come out byte for byte the same.
 
 use std::path::PathBuf;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use share_backup_core::{
-    Aead, BackupId, BackupShare, Binding, ClientId, CustodianId, DataKey, Envelope, ExposeSecret, KeyHeader, MethodId,
-    UserId,
+    Aead, BackupId, BackupShare, Binding, ClientId, CustodianId, DataKey, Envelope, ExposeSecret, KeyHeader,
+    MAX_BODY_LEN, MAX_ENVELOPE_LEN, MAX_HEADER_LEN, MethodId, UserId,
 };
 
 #[derive(Serialize, Deserialize)]
@@ -28,8 +32,37 @@ struct Valid {
 #[derive(Serialize, Deserialize)]
 struct Invalid {
     name: String,
+    /// The envelope string; with `fill`, the string with the fill inserted.
     envelope: String,
+    /// For vectors too long to write out: insert `count` copies of `char`
+    /// at byte offset `at` of `envelope`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fill: Option<Fill>,
+    /// The error kind (`ErrorKind::name`).
     error: String,
+    /// A phrase of this implementation's error message that names the rule
+    /// broken (informative: other implementations check `error` only).
+    message_contains: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Fill {
+    at: usize,
+    char: char,
+    count: usize,
+}
+
+impl Invalid {
+    fn text(&self) -> String {
+        match &self.fill {
+            None => self.envelope.clone(),
+            Some(f) => {
+                let mut s = self.envelope.clone();
+                s.insert_str(f.at, &f.char.to_string().repeat(f.count));
+                s
+            }
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -135,25 +168,169 @@ fn generate() -> Vectors {
     let flipped_body = String::from_utf8(flipped_body).unwrap();
     let other = &valid[1].envelope[4..];
     let (_h2, b2) = other.split_once('.').unwrap();
-    let bad = |name: &str, env: String, error: &str| Invalid { name: name.into(), envelope: env, error: error.into() };
+
+    // Headers built field by field from the first valid vector's.
+    let v0 = &valid[0];
+    let id0 = hex::decode(&v0.backup_id).unwrap();
+    let kh0 = hex::decode(&v0.key_header).unwrap();
+    let header = |version: u8, aead: u8, method: &[u8], id: &[u8], kh: &[u8], klen: u16, extra: &[u8]| {
+        let mut x = vec![version, aead, method.len() as u8];
+        x.extend_from_slice(method);
+        x.extend_from_slice(id);
+        x.extend_from_slice(&klen.to_be_bytes());
+        x.extend_from_slice(kh);
+        x.extend_from_slice(extra);
+        URL_SAFE_NO_PAD.encode(x)
+    };
+    let std_header =
+        |version: u8, aead: u8, method: &[u8]| header(version, aead, method, &id0, &kh0, kh0.len() as u16, &[]);
+    assert_eq!(std_header(1, 1, b"password"), h, "the header builder reproduces vector 0");
+    let with_header = |hh: String| format!("sb1.{hh}.{b}");
+    // Set a low bit the last character does not use (only canonical
+    // encodings are accepted).
+    let dirty_last = |part: &str| {
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let last = part.as_bytes()[part.len() - 1];
+        let i = alphabet.iter().position(|c| *c == last).unwrap();
+        assert_eq!(i & 1, 0, "the last character has a zero low bit");
+        let mut p = part[..part.len() - 1].to_string();
+        p.push(alphabet[i | 1] as char);
+        assert!(URL_SAFE_NO_PAD.decode(&p).is_err());
+        p
+    };
+    assert!(h.len() % 4 != 0 && b.len() % 4 != 0, "both parts end in a partial group");
+    let tag_only = URL_SAFE_NO_PAD.encode(&URL_SAFE_NO_PAD.decode(b).unwrap()[..16]);
+    let b64_len = |n: usize| (n * 4).div_ceil(3);
+
+    let bad = |name: &str, env: String, error: &str, rule: &str| Invalid {
+        name: name.into(),
+        envelope: env,
+        fill: None,
+        error: error.into(),
+        message_contains: rule.into(),
+    };
+    let filled = |name: &str, env: String, at: usize, count: usize, rule: &str| Invalid {
+        name: name.into(),
+        envelope: env,
+        fill: Some(Fill { at, char: 'A', count }),
+        error: "invalid_envelope".into(),
+        message_contains: rule.into(),
+    };
+    const IE: &str = "invalid_envelope";
+    const TAG: &str = "does not authenticate";
     let invalid = vec![
-        bad("empty string", String::new(), "invalid_envelope"),
-        bad("prefix only", "sb1.".into(), "invalid_envelope"),
-        bad("unknown version 2", format!("sb2.{h}.{b}"), "invalid_envelope"),
-        bad("upper-case prefix", format!("SB1.{h}.{b}"), "invalid_envelope"),
-        bad("missing body", format!("sb1.{h}"), "invalid_envelope"),
-        bad("extra part", format!("sb1.{h}.{b}.AA"), "invalid_envelope"),
-        bad("padding", format!("sb1.{h}=.{b}"), "invalid_envelope"),
-        bad("trailing newline", format!("{first}\n"), "invalid_envelope"),
+        // Text layer.
+        bad("empty string", String::new(), IE, "must start with \"sb1.\""),
+        bad("prefix only", "sb1.".into(), IE, "exactly three dot-separated parts"),
+        bad("prefix without its dot", "sb1".into(), IE, "must start with \"sb1.\""),
+        bad("unknown version 2", format!("sb2.{h}.{b}"), IE, "envelope version 2 is not supported"),
+        bad("unknown version 10", format!("sb10.{h}.{b}"), IE, "envelope version 10 is not supported"),
+        bad("upper-case prefix", format!("SB1.{h}.{b}"), IE, "must start with \"sb1.\""),
+        bad("missing body", format!("sb1.{h}"), IE, "exactly three dot-separated parts"),
+        bad("extra part", format!("sb1.{h}.{b}.AA"), IE, "exactly three dot-separated parts"),
+        bad("padding", format!("sb1.{h}=.{b}"), IE, "header is not canonical"),
+        bad("trailing newline", format!("{first}\n"), IE, "body is not canonical"),
+        bad("space inside the header", format!("sb1.{} {}.{b}", &h[..8], &h[8..]), IE, "header is not canonical"),
+        bad(
+            "character outside base64url in the header",
+            format!("sb1.!{}.{b}", &h[1..]),
+            IE,
+            "header is not canonical",
+        ),
         bad(
             "standard alphabet",
             format!("sb1.{h}.{}", b.replace('-', "+").replace('_', "/") + "+"),
-            "invalid_envelope",
+            IE,
+            "body is not canonical",
         ),
-        bad("header and body swapped", format!("sb1.{b}.{h}"), "invalid_envelope"),
-        bad("truncated body", format!("sb1.{h}.{}", &b[..b.len() - 2]), "invalid_envelope"),
-        bad("body from another envelope", format!("sb1.{h}.{b2}"), "integrity"),
-        bad("one body character changed", format!("sb1.{h}.{flipped_body}"), "integrity"),
+        bad(
+            "non-zero trailing bits in the header",
+            format!("sb1.{}.{b}", dirty_last(h)),
+            IE,
+            "header is not canonical",
+        ),
+        bad("non-zero trailing bits in the body", format!("sb1.{h}.{}", dirty_last(b)), IE, "body is not canonical"),
+        bad("header and body swapped", format!("sb1.{b}.{h}"), IE, "header version byte is"),
+        bad("truncated body", format!("sb1.{h}.{}", &b[..b.len() - 2]), IE, "body is not canonical"),
+        bad("body is only the 16-byte tag", format!("sb1.{h}.{tag_only}"), IE, "16-byte tag and at least one byte"),
+        // Size bounds, checked before decoding.
+        filled(
+            "header part one character over its bound",
+            format!("sb1..{b}"),
+            4,
+            b64_len(MAX_HEADER_LEN) + 1,
+            "envelope header is too long",
+        ),
+        filled(
+            "body part one character over its bound",
+            format!("sb1.{h}."),
+            5 + h.len(),
+            b64_len(MAX_BODY_LEN) + 1,
+            "envelope body is too long",
+        ),
+        filled(
+            "string one byte over MAX_ENVELOPE_LEN",
+            "sb1.".into(),
+            4,
+            MAX_ENVELOPE_LEN - 3,
+            &format!("more than the {MAX_ENVELOPE_LEN}"),
+        ),
+        // Header fields.
+        bad("empty header", format!("sb1..{b}"), IE, "header ends inside the version"),
+        bad("header version byte 2", with_header(std_header(2, 1, b"password")), IE, "header version byte is 2"),
+        bad("header version byte 0", with_header(std_header(0, 1, b"password")), IE, "header version byte is 0"),
+        bad("unknown AEAD id 2", with_header(std_header(1, 2, b"password")), IE, "unknown AEAD id 2"),
+        bad("AEAD id 0", with_header(std_header(1, 0, b"password")), IE, "unknown AEAD id 0"),
+        bad("method length 0", with_header(std_header(1, 1, b"")), IE, "method length 0 is outside 1..=32"),
+        bad("method length 33", with_header(std_header(1, 1, &[b'a'; 33])), IE, "method length 33 is outside 1..=32"),
+        bad(
+            "method id not in the grammar",
+            with_header(std_header(1, 1, b"Password")),
+            IE,
+            "method id in the header is malformed",
+        ),
+        bad("method id not ASCII", with_header(std_header(1, 1, &[0xff, 0xfe])), IE, "method id is not ASCII"),
+        bad(
+            "header ends inside the backup id",
+            with_header(URL_SAFE_NO_PAD.encode([&[1u8, 1, 8][..], b"password", &id0[..5]].concat())),
+            IE,
+            "header ends inside the backup id",
+        ),
+        bad(
+            "key header length 4097",
+            with_header(header(1, 1, b"password", &id0, &[7; 4097], 4097, &[])),
+            IE,
+            "key header length 4097 exceeds 4096",
+        ),
+        bad(
+            "key header length 65535",
+            with_header(header(1, 1, b"password", &id0, &kh0, 0xffff, &[])),
+            IE,
+            "key header length 65535 exceeds 4096",
+        ),
+        bad(
+            "key header length past the end of the header",
+            with_header(header(1, 1, b"password", &id0, &kh0, kh0.len() as u16 + 1, &[])),
+            IE,
+            "header ends inside the key header",
+        ),
+        bad(
+            "one extra byte after the key header",
+            with_header(header(1, 1, b"password", &id0, &kh0, kh0.len() as u16, &[0])),
+            IE,
+            "1 unexpected bytes after the key header",
+        ),
+        // Well-formed, but does not authenticate.
+        bad("body from another envelope", format!("sb1.{h}.{b2}"), "integrity", TAG),
+        bad("one body character changed", format!("sb1.{h}.{flipped_body}"), "integrity", TAG),
+        bad("method relabelled", with_header(std_header(1, 1, b"gdrive")), "integrity", TAG),
+        bad(
+            "backup id changed",
+            with_header(header(1, 1, b"password", &[0; 16], &kh0, kh0.len() as u16, &[])),
+            "integrity",
+            TAG,
+        ),
+        bad("key header changed", with_header(header(1, 1, b"password", &id0, &[1, 2, 4], 3, &[])), "integrity", TAG),
     ];
     Vectors { valid, invalid }
 }
@@ -185,16 +362,34 @@ fn invalid_vectors_are_refused_with_the_documented_kind() {
     let v0 = &vectors.valid[0];
     let key = DataKey::from_slice(&hex::decode(&v0.key).unwrap()).unwrap();
     let ids = Ids::of(v0);
-    assert!(vectors.invalid.len() >= 10);
+    assert!(vectors.invalid.len() >= 40);
+    let mut names = std::collections::BTreeSet::new();
     for bad in &vectors.invalid {
-        let kind = match Envelope::parse(&bad.envelope) {
-            Err(e) => e.kind().name(),
+        assert!(names.insert(&bad.name), "two vectors named {:?}", bad.name);
+        let text = bad.text();
+        let err = match Envelope::parse(&text) {
+            Err(e) => e,
             Ok(env) => match env.open(&key, &ids.binding()) {
-                Err(e) => e.kind().name(),
+                Err(e) => e,
                 Ok(_) => panic!("invalid vector {:?} opened", bad.name),
             },
         };
-        assert_eq!(kind, bad.error, "invalid vector {:?}", bad.name);
+        assert_eq!(err.kind().name(), bad.error, "invalid vector {:?}: {err}", bad.name);
+        assert!(
+            err.message().contains(&bad.message_contains),
+            "invalid vector {:?} is refused for another reason: {err}",
+            bad.name
+        );
+    }
+}
+
+#[test]
+fn spec_lists_every_invalid_vector() {
+    let spec = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("SPEC.md")).unwrap();
+    let vectors: Vectors = serde_json::from_str(&std::fs::read_to_string(path()).unwrap()).unwrap();
+    for bad in &vectors.invalid {
+        let row = format!("| {} | `{}` |", bad.name, bad.error);
+        assert!(spec.contains(&row), "SPEC.md lacks the row {row:?}");
     }
 }
 

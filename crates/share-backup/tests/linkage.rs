@@ -1,8 +1,33 @@
 //! The exact set of linked providers for this build's feature combination,
-//! and what `resolve(None)` gives. The test script runs this file once per
-//! combination: none, password, gdrive, both (see `scripts/test.sh`).
+//! and what `resolve(None)` gives.
+//!
+//! # The matrix, and why `cargo test --workspace` runs only one cell
+//!
+//! | facade features | linked ids | `resolve(None)` |
+//! | --- | --- | --- |
+//! | none (`--no-default-features`) | `[]` | `NoDefaultProvider { chain: [gdrive], available: [] }` |
+//! | `password` | `[password]` | `NoDefaultProvider { chain: [gdrive], available: [password] }` (no silent fallback) |
+//! | `gdrive` | `[gdrive]` | `gdrive` |
+//! | `password,gdrive` (default) | `[gdrive, password]` | `gdrive` |
+//!
+//! The expectations are computed from `cfg!(feature = ...)`, so one file
+//! covers all four cells, but one build of it covers only one: cargo unifies
+//! features across a single invocation, so `cargo test --workspace` builds
+//! the facade with its default features (the last row) and nothing else. The
+//! other three rows run in `scripts/test.sh` (and so in `.ci/run`), one
+//! `cargo test -p share-backup --no-default-features [--features ...] --test
+//! linkage` each. To run the whole matrix by hand:
+//!
+//! ```text
+//! for f in "" password gdrive password,gdrive; do
+//!   cargo test -p share-backup --no-default-features --features "$f" --test linkage
+//! done
+//! ```
+//!
+//! (No test here spawns those nested cargo builds: they would cost CI minutes
+//! for what the script already does.)
 
-use share_backup::{ErrorKind, MethodId, Registry, linked_registrations};
+use share_backup::{ErrorKind, MethodId, Registry, RegistryError, linked_registrations};
 
 fn expected() -> Vec<MethodId> {
     let mut v = Vec::new();
@@ -38,6 +63,10 @@ fn resolve_none_picks_gdrive_or_names_the_chain() {
                 panic!("gdrive is linked but resolve(None) failed: {e}");
             }
             assert_eq!(e.kind(), &ErrorKind::NoDefaultProvider);
+            assert_eq!(
+                e.registry_details(),
+                Some(&RegistryError::NoDefaultProvider { chain: vec![MethodId::GDRIVE], available: expected() })
+            );
             let msg = e.to_string();
             assert!(msg.contains("[gdrive]"), "{msg}");
             let avail = expected().iter().map(MethodId::as_str).collect::<Vec<_>>().join(", ");
@@ -53,6 +82,18 @@ fn each_linked_provider_resolves_by_id_and_builds_from_empty_settings() {
         let p = reg.resolve(Some(&id)).unwrap_or_else(|e| panic!("{id}: {e}"));
         assert_eq!(p.method(), &id);
     }
-    let e = reg.resolve(Some(&MethodId::new("icloud").unwrap())).err().unwrap();
+    let icloud = MethodId::new("icloud").unwrap();
+    let e = reg.resolve(Some(&icloud)).err().unwrap();
     assert_eq!(e.kind(), &ErrorKind::UnknownMethod);
+    assert_eq!(e.registry_details(), Some(&RegistryError::UnknownMethod { requested: icloud, available: expected() }));
+}
+
+#[test]
+fn each_provider_crate_registers_once_with_its_name_and_version() {
+    for reg in linked_registrations() {
+        let origin = reg.origin();
+        assert_eq!(origin.crate_name, format!("share-backup-{}", reg.method_str()), "{reg:?}");
+        assert_eq!(origin.version, Some(env!("CARGO_PKG_VERSION")), "the workspace shares one version: {reg:?}");
+        assert_eq!(origin.module_path, Some(origin.crate_name.replace('-', "_").as_str()), "{reg:?}");
+    }
 }
