@@ -79,6 +79,23 @@ pub enum Fault {
     InsufficientPermissions,
     /// 403 `storageQuotaExceeded`.
     StorageQuotaExceeded,
+    /// Any status with Google's JSON error body carrying this `reason`
+    /// (domain `usageLimits` for the rate-limit reasons, `global` otherwise),
+    /// e.g. 400 `badRequest`, 403 `forbidden` or `domainPolicy`, 404
+    /// `notFound`, 409 `conflict`, 412 `conditionNotMet`, 500 `backendError`.
+    Status {
+        /// The HTTP status (100 to 599; anything else answers 500).
+        code: u16,
+        /// Google's `reason` in `errors[0]`.
+        reason: String,
+    },
+}
+
+impl Fault {
+    /// [`Fault::Status`]: answer `code` with Google's error body for `reason`.
+    pub fn status(code: u16, reason: impl Into<String>) -> Fault {
+        Fault::Status { code, reason: reason.into() }
+    }
 }
 
 /// The place of a file in Drive.
@@ -123,6 +140,10 @@ pub struct FakeFile {
     pub content: Vec<u8>,
     /// Creation order (1, 2, ...), also its `createdTime` second.
     pub seq: u64,
+    /// Whether the app (a request through the API) created it, as opposed to
+    /// the user ([`FakeDrive::add_folder`]). A `drive.file` token sees only
+    /// files the app created, as in Drive.
+    pub created_by_app: bool,
 }
 
 impl FakeFile {
@@ -143,6 +164,7 @@ impl fmt::Debug for FakeFile {
             .field("space", &self.space)
             .field("trashed", &self.trashed)
             .field("content_len", &self.content.len())
+            .field("created_by_app", &self.created_by_app)
             .finish()
     }
 }
@@ -180,6 +202,10 @@ struct Inner {
     any_token: Option<Vec<Scope>>,
     files: Vec<FakeFile>,
     faults: VecDeque<(Fault, bool)>,
+    /// Refresh tokens the token endpoint accepts, with the scopes of the
+    /// access tokens it issues for them.
+    refresh_tokens: HashMap<String, Vec<Scope>>,
+    issued: u64,
     latency: Duration,
     log: Vec<RecordedRequest>,
     quota_limit: Option<u64>,
@@ -245,6 +271,21 @@ impl FakeDrive {
     /// `http://127.0.0.1:PORT/`: what google-drive3 calls the root URL (uploads go under it).
     pub fn root_url(&self) -> String {
         format!("http://{}/", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/token`: an OAuth 2 token endpoint (RFC 6749
+    /// section 6, `grant_type=refresh_token`) for the refresh tokens given to
+    /// [`FakeDrive::add_refresh_token`]; point a client secret's `token_uri`
+    /// at it. Its requests are logged; injected faults do not apply to it.
+    pub fn token_uri(&self) -> String {
+        format!("http://{}/token", self.addr)
+    }
+
+    /// Lets the token endpoint accept `refresh_token`: each refresh issues a
+    /// new access token (`fake-access-1`, `fake-access-2`, ...), accepted from
+    /// then on for [`DEFAULT_ACCOUNT`] with these scopes.
+    pub fn add_refresh_token(&self, refresh_token: &str, scopes: &[Scope]) {
+        self.shared.lock().refresh_tokens.insert(refresh_token.to_owned(), scopes.to_vec());
     }
 
     /// `http://127.0.0.1:PORT/drive/v3/`: what google-drive3 calls the base URL.
@@ -343,8 +384,20 @@ impl FakeDrive {
     }
 
     /// Creates a folder at the top of [`DEFAULT_ACCOUNT`]'s My Drive, as the
-    /// user (or another process) would; returns its id.
+    /// user would in Drive's web page; returns its id. A `drive.file` token
+    /// does not see it (the app did not create it).
     pub fn add_folder(&self, name: &str) -> String {
+        self.insert_folder(name, false)
+    }
+
+    /// Creates a folder at the top of [`DEFAULT_ACCOUNT`]'s My Drive as the
+    /// app would (another process of it, say); returns its id. A `drive.file`
+    /// token sees it.
+    pub fn add_app_folder(&self, name: &str) -> String {
+        self.insert_folder(name, true)
+    }
+
+    fn insert_folder(&self, name: &str, created_by_app: bool) -> String {
         let mut g = self.shared.lock();
         g.next_seq += 1;
         let id = server::new_id();
@@ -360,6 +413,7 @@ impl FakeDrive {
             app_properties: serde_json::Map::new(),
             content: Vec::new(),
             seq,
+            created_by_app,
         });
         id
     }

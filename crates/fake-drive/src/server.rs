@@ -57,8 +57,12 @@ fn gerror(code: u16, reason: &str, domain: &str, message: &str, location: Option
         401 => "UNAUTHENTICATED",
         403 => "PERMISSION_DENIED",
         404 => "NOT_FOUND",
+        409 => "ABORTED",
+        412 => "FAILED_PRECONDITION",
         429 => "RESOURCE_EXHAUSTED",
+        500 => "INTERNAL",
         503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
         _ => "UNKNOWN",
     };
     let body = json!({"error": {"code": code, "message": message, "errors": [item], "status": status_name}});
@@ -105,7 +109,43 @@ fn fault_reply(f: &Fault) -> Reply {
         Fault::Unauthorized => unauthorized(),
         Fault::InsufficientPermissions => insufficient_scope(),
         Fault::StorageQuotaExceeded => quota_exceeded(),
+        Fault::Status { code, reason } => {
+            let code = if (100..=599).contains(code) { *code } else { 500 };
+            let domain =
+                if reason.contains("RateLimit") || reason.contains("rateLimit") { "usageLimits" } else { "global" };
+            let message = StatusCode::from_u16(code).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error");
+            gerror(code, reason, domain, message, None)
+        }
     }
+}
+
+/// The OAuth 2 token endpoint: `grant_type=refresh_token` for the refresh
+/// tokens the test registered; errors as RFC 6749 section 5.2 says.
+fn token_endpoint(g: &mut Inner, headers: &HeaderMap, body: &[u8]) -> Reply {
+    let oauth_error = |status: StatusCode, error: &str| Reply::json(status, &json!({"error": error}));
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !ct.starts_with("application/x-www-form-urlencoded") {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    }
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let get = |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    if get("grant_type") != Some("refresh_token") {
+        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
+    }
+    if get("client_id").is_none_or(str::is_empty) {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    let Some(scopes) = get("refresh_token").and_then(|r| g.refresh_tokens.get(r)).cloned() else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    };
+    g.issued += 1;
+    let token = format!("fake-access-{}", g.issued);
+    let scope = scopes.iter().map(Scope::url).collect::<Vec<_>>().join(" ");
+    g.tokens.insert(token.clone(), (crate::DEFAULT_ACCOUNT.to_owned(), scopes));
+    Reply::json(
+        StatusCode::OK,
+        &json!({"access_token": token, "expires_in": 3599, "scope": scope, "token_type": "Bearer"}),
+    )
 }
 
 fn unauthorized() -> Reply {
@@ -176,8 +216,11 @@ async fn handle(
     }
     let reply = {
         let mut g = shared.lock();
-        let fault = g.faults.pop_front();
-        let reply = if let Some((f, false)) = &fault {
+        let token_request = method == Method::POST && uri.path() == "/token";
+        let fault = if token_request { None } else { g.faults.pop_front() };
+        let reply = if token_request {
+            token_endpoint(&mut g, &headers, &body)
+        } else if let Some((f, false)) = &fault {
             fault_reply(f)
         } else {
             let known = bearer
@@ -269,11 +312,20 @@ fn resolve_alias(id: &str) -> &str {
     }
 }
 
-/// Whether a token with `scopes` may see a file in `space`.
+/// Whether a token with `scopes` may use `space` at all.
 fn may_access(scopes: &[Scope], space: Space) -> bool {
     match space {
         Space::AppDataFolder => scopes.contains(&Scope::AppData),
         Space::Drive => scopes.contains(&Scope::Drive) || scopes.contains(&Scope::File),
+    }
+}
+
+/// Whether a token with `scopes` may see this file: `drive.file` sees only
+/// the files in My Drive that the app created, as in Drive.
+fn may_see(scopes: &[Scope], f: &FakeFile) -> bool {
+    match f.space {
+        Space::AppDataFolder => scopes.contains(&Scope::AppData),
+        Space::Drive => scopes.contains(&Scope::Drive) || (scopes.contains(&Scope::File) && f.created_by_app),
     }
 }
 
@@ -323,7 +375,11 @@ fn insert_file(g: &mut Inner, req: &Req<'_>, meta: Metadata, media: Option<(Vec<
     } else if parent == ROOT_ID {
         Space::Drive
     } else {
-        match g.files.iter().find(|f| f.id == parent && f.account == req.account && !f.trashed) {
+        match g
+            .files
+            .iter()
+            .find(|f| f.id == parent && f.account == req.account && !f.trashed && may_see(req.scopes, f))
+        {
             Some(p) if p.is_folder() => p.space,
             Some(_) => return Err(bad_request("The parent is not a folder.")),
             None => return Err(not_found(&parent)),
@@ -361,6 +417,7 @@ fn insert_file(g: &mut Inner, req: &Req<'_>, meta: Metadata, media: Option<(Vec<
         app_properties: meta.app_properties.unwrap_or_default(),
         content,
         seq: g.next_seq,
+        created_by_app: true,
     };
     let v = file_json(&f);
     g.files.push(f);
@@ -404,7 +461,7 @@ fn create_metadata(g: &mut Inner, req: &Req<'_>) -> Outcome {
 fn find<'a>(g: &'a Inner, req: &Req<'_>, id: &str) -> Result<&'a FakeFile, Reply> {
     match g.files.iter().find(|f| f.id == id) {
         // Files a token may not see (another account's, another space's) look absent, as in Drive.
-        Some(f) if f.account == req.account && may_access(req.scopes, f.space) => Ok(f),
+        Some(f) if f.account == req.account && may_see(req.scopes, f) => Ok(f),
         _ => Err(not_found(id)),
     }
 }
@@ -504,7 +561,7 @@ fn list(g: &mut Inner, req: &Req<'_>) -> Outcome {
     let mut matches: Vec<&FakeFile> = g
         .files
         .iter()
-        .filter(|f| f.account == req.account && spaces.contains(&f.space))
+        .filter(|f| f.account == req.account && spaces.contains(&f.space) && may_see(req.scopes, f))
         .filter(|f| {
             q.terms.iter().all(|t| match t {
                 Term::NameEq { value, negate } => (f.name == *value) != *negate,

@@ -338,3 +338,108 @@ async fn list_orders_by_creation_time_and_name() {
     assert_eq!(names(get(&format!("{base}files?orderBy=name")).await.json()), ["a", "b", "c"]);
     assert_eq!(names(get(&format!("{base}files")).await.json()), ["a", "c", "b"], "newest first by default");
 }
+
+#[tokio::test]
+async fn any_status_can_be_injected_with_googles_error_body() {
+    let fake = FakeDrive::start().await.unwrap();
+    let url = format!("{}files", fake.base_url());
+    let cases = [
+        (400, "badRequest"),
+        (403, "forbidden"),
+        (403, "domainPolicy"),
+        (404, "notFound"),
+        (408, "requestTimeout"),
+        (409, "conflict"),
+        (412, "conditionNotMet"),
+        (429, "userRateLimitExceeded"),
+    ];
+    for (code, reason) in cases {
+        fake.inject(Fault::status(code, reason));
+    }
+    for (code, reason) in cases {
+        assert_eq!(get(&url).await.google_error(code), reason);
+    }
+    fake.inject(Fault::status(429, "rateLimitExceeded"));
+    let v = get(&url).await.json();
+    assert_eq!(v["error"]["errors"][0]["domain"], "usageLimits");
+    // An impossible status is a 500, not a panic.
+    fake.inject(Fault::status(1000, "odd"));
+    assert_eq!(get(&url).await.google_error(500), "odd");
+    assert_eq!(get(&url).await.status, 200, "each fault answers once");
+}
+
+#[tokio::test]
+async fn a_drive_file_token_sees_only_what_the_app_created() {
+    let fake = FakeDrive::start().await.unwrap();
+    fake.add_token("file-only", &[Scope::File]);
+    let user_made = fake.add_folder("Wallet backup");
+    let app_made = fake.add_app_folder("Wallet backup");
+    let q = "name = 'Wallet backup' and trashed = false";
+    let url = format!("{}files?spaces=drive&q={}&fields=files(id)", fake.base_url(), q.replace(' ', "%20"));
+    let ids = |r: Resp| -> Vec<String> {
+        r.json()["files"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let narrow = send("GET", &url, Some("file-only"), None, vec![]).await;
+    assert_eq!(ids(narrow), vec![app_made.clone()]);
+    let mut wide = ids(get(&url).await);
+    wide.sort();
+    let mut both = vec![user_made.clone(), app_made.clone()];
+    both.sort();
+    assert_eq!(wide, both, "the drive scope sees every file");
+    let r = send("GET", &format!("{}files/{user_made}", fake.base_url()), Some("file-only"), None, vec![]).await;
+    assert_eq!(r.google_error(404), "notFound");
+    // Nor can it put a file in the user's folder.
+    let r = send(
+        "POST",
+        &format!("{}upload/drive/v3/files?uploadType=multipart", fake.root_url()),
+        Some("file-only"),
+        Some(&format!("multipart/related; boundary={B}")),
+        multipart(&json!({"name": "k", "parents": [user_made]}), b"x"),
+    )
+    .await;
+    assert_eq!(r.google_error(404), "notFound");
+    // What the app uploads with the narrow token, it sees again.
+    let r = send(
+        "POST",
+        &format!("{}upload/drive/v3/files?uploadType=multipart", fake.root_url()),
+        Some("file-only"),
+        Some(&format!("multipart/related; boundary={B}")),
+        multipart(&json!({"name": "k", "parents": [app_made]}), b"x"),
+    )
+    .await;
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let r = send("GET", &format!("{}files/{id}?alt=media", fake.base_url()), Some("file-only"), None, vec![]).await;
+    assert_eq!((r.status, r.body.as_slice()), (200, b"x".as_slice()));
+}
+
+#[tokio::test]
+async fn the_token_endpoint_exchanges_a_known_refresh_token_for_a_working_access_token() {
+    let fake = FakeDrive::start().await.unwrap();
+    fake.add_refresh_token("refresh-1", &[Scope::AppData]);
+    let form = |refresh: &str| {
+        format!(
+            "grant_type=refresh_token&client_id=c.apps.googleusercontent.com&client_secret=s&refresh_token={refresh}"
+        )
+        .into_bytes()
+    };
+    let ct = Some("application/x-www-form-urlencoded");
+    let r = send("POST", &fake.token_uri(), None, ct, form("refresh-1")).await;
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!((v["token_type"].as_str(), v["expires_in"].as_u64()), (Some("Bearer"), Some(3599)));
+    let token = v["access_token"].as_str().unwrap().to_owned();
+    let url = format!("{}files?spaces=appDataFolder", fake.base_url());
+    assert_eq!(send("GET", &url, Some(&token), None, vec![]).await.status, 200);
+    let drive = format!("{}files?spaces=drive", fake.base_url());
+    assert_eq!(send("GET", &drive, Some(&token), None, vec![]).await.google_error(403), "insufficientPermissions");
+    let r = send("POST", &fake.token_uri(), None, ct, form("unknown")).await;
+    assert_eq!((r.status, r.json()["error"].as_str()), (400, Some("invalid_grant")));
+    let r = send("POST", &fake.token_uri(), None, Some("application/json"), form("refresh-1")).await;
+    assert_eq!((r.status, r.json()["error"].as_str()), (400, Some("invalid_request")));
+    // Injected faults are for Drive requests; the token endpoint ignores them.
+    fake.inject(Fault::ServiceUnavailable);
+    let second = send("POST", &fake.token_uri(), None, ct, form("refresh-1")).await.json();
+    assert_ne!(second["access_token"].as_str().unwrap(), token, "a new token per refresh");
+    assert_eq!(fake.pending_faults(), 1);
+    assert_eq!(fake.requests().iter().filter(|r| r.path == "/token").count(), 4);
+}

@@ -7,18 +7,54 @@ use serde_json::Value;
 use share_backup_core::{Error, ErrorKind};
 
 use crate::METHOD;
+use crate::header::Location;
 
 /// What Google Drive (or the connection to it) answered, as carried in the
 /// `source` of a share-backup [`Error`]: the HTTP status, Google's `reason`
 /// (`rateLimitExceeded`, `insufficientPermissions`, ...) and message.
 ///
 /// Never holds a token or key: Google's error bodies carry neither.
+///
+/// Reach it from a share-backup [`Error`] with [`DriveError::of`]:
+///
+/// ```
+/// # fn handle(e: &share_backup_core::Error) {
+/// use share_backup_gdrive::DriveError;
+/// if let Some(regrant) = DriveError::of(e).and_then(DriveError::needs_regrant) {
+///     // Send the user through Google's consent screen again for `regrant.scope`.
+///     println!("re-grant {}", regrant.scope);
+/// }
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct DriveError {
     status: Option<u16>,
     reason: Option<String>,
     message: String,
+    regrant: Option<Regrant>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+/// The access token lacks the OAuth scope the operation needs: the app must
+/// send the user through Google's consent screen again for [`Regrant::scope`]
+/// (a new sign-in with the same scopes is not enough if the user unticked it).
+///
+/// Found with [`DriveError::needs_regrant`] or [`crate::needs_regrant`]; the
+/// error's kind is [`ErrorKind::PermissionDenied`], like any other refusal,
+/// so match on this, not on the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Regrant {
+    /// The full scope URL to request: [`crate::SCOPE_APPDATA`] for the
+    /// appDataFolder, [`crate::SCOPE_FILE`] for a visible folder.
+    pub scope: &'static str,
+}
+
+impl Regrant {
+    /// The scope's short name: `drive.appdata` or `drive.file`.
+    pub fn scope_name(&self) -> &'static str {
+        self.scope.rsplit('/').next().unwrap_or(self.scope)
+    }
 }
 
 impl fmt::Display for DriveError {
@@ -66,18 +102,38 @@ impl DriveError {
         &self.message
     }
 
+    /// `Some` when Google refused because the access token lacks the scope
+    /// the operation needs (403 `insufficientPermissions` and its variants):
+    /// which scope the app must ask the user to grant again.
+    pub fn needs_regrant(&self) -> Option<Regrant> {
+        self.regrant
+    }
+
+    /// The `DriveError` behind a share-backup error from this provider, if
+    /// Google (or the connection to it) caused it: a downcast of
+    /// [`Error::source_ref`].
+    pub fn of(e: &Error) -> Option<&DriveError> {
+        e.source_ref().and_then(|s| s.downcast_ref::<DriveError>())
+    }
+
     pub(crate) fn transport(
         message: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
-        DriveError { status: None, reason: None, message: message.into(), source: Some(Box::new(source)) }
+        DriveError {
+            status: None,
+            reason: None,
+            message: message.into(),
+            regrant: None,
+            source: Some(Box::new(source)),
+        }
     }
 
     pub(crate) fn transport_boxed(
         message: impl Into<String>,
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     ) -> Self {
-        DriveError { status: None, reason: None, message: message.into(), source: Some(source) }
+        DriveError { status: None, reason: None, message: message.into(), regrant: None, source: Some(source) }
     }
 
     pub(crate) fn not_a_key_file() -> Self {
@@ -85,16 +141,23 @@ impl DriveError {
             status: Some(200),
             reason: Some("notAKeyFile".into()),
             message: "the file is not a share-backup key file".into(),
+            regrant: None,
             source: None,
         }
     }
 
     pub(crate) fn timeout() -> Self {
-        DriveError { status: None, reason: None, message: "the request to Google Drive timed out".into(), source: None }
+        DriveError {
+            status: None,
+            reason: None,
+            message: "the request to Google Drive timed out".into(),
+            regrant: None,
+            source: None,
+        }
     }
 
     pub(crate) fn protocol(message: impl Into<String>) -> Self {
-        DriveError { status: Some(200), reason: None, message: message.into(), source: None }
+        DriveError { status: Some(200), reason: None, message: message.into(), regrant: None, source: None }
     }
 
     /// From a Google error body (`{"error": {"code", "message", "errors": [{"reason"}]}}`)
@@ -119,7 +182,7 @@ impl DriveError {
                     .and_then(|d| d.iter().find_map(|x| x.get("reason").and_then(Value::as_str)))
             })
             .map(|r| truncate(r, 64));
-        DriveError { status: status.or(code), reason, message, source: None }
+        DriveError { status: status.or(code), reason, message, regrant: None, source: None }
     }
 
     pub(crate) fn from_status(status: u16, body: &[u8]) -> Self {
@@ -129,6 +192,7 @@ impl DriveError {
                 status: Some(status),
                 reason: None,
                 message: format!("a non-JSON body of {} bytes", body.len()),
+                regrant: None,
                 source: None,
             },
         }
@@ -148,12 +212,19 @@ impl DriveError {
             common::Error::BadRequest(v) => DriveError::from_body(None, &v),
             common::Error::Failure(resp) => {
                 let status = resp.status().as_u16();
-                DriveError { status: Some(status), reason: None, message: "a non-JSON error body".into(), source: None }
+                DriveError {
+                    status: Some(status),
+                    reason: None,
+                    message: "a non-JSON error body".into(),
+                    regrant: None,
+                    source: None,
+                }
             }
             common::Error::MissingToken(err) => DriveError {
                 status: None,
                 reason: Some("missingToken".into()),
                 message: format!("no access token: {err}"),
+                regrant: None,
                 source: None,
             },
             common::Error::JsonDecodeError(_, err) => {
@@ -161,9 +232,13 @@ impl DriveError {
                 DriveError::protocol(format!("Google Drive sent a response that does not decode: {err}"))
             }
             common::Error::Io(err) => DriveError::transport("reading Google Drive's response failed", err),
-            other => {
-                DriveError { status: None, reason: Some("client".into()), message: other.to_string(), source: None }
-            }
+            other => DriveError {
+                status: None,
+                reason: Some("client".into()),
+                message: other.to_string(),
+                regrant: None,
+                source: None,
+            },
         }
     }
 
@@ -178,25 +253,42 @@ impl DriveError {
                 Class::Transient(ErrorKind::RateLimited)
             }
             Some(429) => Class::Transient(ErrorKind::RateLimited),
-            Some(408 | 500 | 502 | 503 | 504) => Class::Transient(ErrorKind::Unavailable),
+            // Exactly the statuses Google documents as retryable for Drive; 408
+            // is not among them (Google's front end does not send it for the
+            // API), so it is final like any other 4xx.
+            Some(500 | 502 | 503 | 504) => Class::Transient(ErrorKind::Unavailable),
             Some(403) if SCOPE_REASONS.contains(&reason) => Class::Fatal(ErrorKind::PermissionDenied),
             Some(403) if reason == "storageQuotaExceeded" => Class::Fatal(ErrorKind::Unavailable),
             Some(403) => Class::Fatal(ErrorKind::PermissionDenied),
-            Some(404) => Class::Fatal(ErrorKind::NotFound),
+            Some(404 | 410) => Class::Fatal(ErrorKind::NotFound),
             Some(409 | 412) => Class::Fatal(ErrorKind::Conflict),
-            Some(400) => Class::Fatal(ErrorKind::InvalidInput),
+            Some(408) => Class::Fatal(ErrorKind::Cancelled),
+            Some(405 | 501) => Class::Fatal(ErrorKind::Unsupported),
+            // Every other client error: the request was wrong (a bug or a bad setting).
+            Some(400..=499) => Class::Fatal(ErrorKind::InvalidInput),
             Some(200) if reason == "notAKeyFile" => Class::Fatal(ErrorKind::Integrity),
-            Some(200) => Class::Fatal(ErrorKind::Unavailable),
+            // A success that does not decode, or another server error: Drive's side.
             Some(_) => Class::Fatal(ErrorKind::Unavailable),
         }
     }
 
-    /// The share-backup error for this answer, after `attempts` tries of `op`.
-    /// `scope` is the OAuth scope the operation needs (for the re-grant hint).
-    pub(crate) fn into_error(self, op: &str, attempts: u32, scope_name: &str) -> Error {
+    /// The share-backup error for this answer, after `attempts` tries of `op`
+    /// on a key file in `location` (whose scope the hints name). `client_id`
+    /// is the app's OAuth client, named in the re-grant hint when known.
+    pub(crate) fn into_error(mut self, op: &str, attempts: u32, location: Location, client_id: Option<&str>) -> Error {
+        let scope_name = crate::scope_name(location);
         let tries = if attempts > 1 { format!(" after {attempts} attempts") } else { String::new() };
         let reason = self.reason.clone().unwrap_or_default();
+        let answer = match (self.status, reason.as_str()) {
+            (None, _) => "no answer".to_owned(),
+            (Some(s), "") => s.to_string(),
+            (Some(s), r) => format!("{s} {r}"),
+        };
         let class = self.class();
+        if class == Class::Fatal(ErrorKind::PermissionDenied) && SCOPE_REASONS.contains(&reason.as_str()) {
+            self.regrant = Some(Regrant { scope: crate::scope_of(location) });
+        }
+        let client = client_id.map(|c| format!(" for OAuth client {c}")).unwrap_or_default();
         let (kind, msg, hint, retryable): (ErrorKind, String, Option<String>, Option<bool>) = match class {
             Class::Transient(kind @ ErrorKind::RateLimited) => (
                 kind,
@@ -217,7 +309,7 @@ impl DriveError {
                 ErrorKind::PermissionDenied,
                 format!("the Google access token lacks the {scope_name} scope needed for {op}"),
                 Some(format!(
-                    "ask the user to grant the https://www.googleapis.com/auth/{scope_name} scope again (re-consent), then retry"
+                    "ask the user to grant the https://www.googleapis.com/auth/{scope_name} scope again{client} (re-consent; DriveError::needs_regrant says which), then retry"
                 )),
                 None,
             ),
@@ -244,7 +336,7 @@ impl DriveError {
             ),
             Class::Fatal(ErrorKind::InvalidInput) => (
                 ErrorKind::InvalidInput,
-                format!("Google Drive refused {op} as a bad request"),
+                format!("Google Drive refused {op} as a bad request ({answer})"),
                 Some("check the provider's settings (folder name, endpoint); if they are right, report a bug".into()),
                 None,
             ),
@@ -254,7 +346,28 @@ impl DriveError {
                 Some("this backup cannot be recovered from that file; make a new backup".into()),
                 None,
             ),
-            Class::Fatal(kind) => (kind, format!("Google Drive failed {op}"), None, Some(false)),
+            Class::Fatal(kind @ ErrorKind::Conflict) => (
+                kind,
+                format!("Google Drive refused {op}: a precondition failed ({answer})"),
+                Some(
+                    "this provider makes no conditional requests, so this is unexpected; retry once, then report it"
+                        .into(),
+                ),
+                Some(false),
+            ),
+            Class::Fatal(kind @ ErrorKind::Cancelled) => (
+                kind,
+                format!("Google Drive timed out {op} on its side ({answer})"),
+                Some("retry later; nothing was stored".into()),
+                Some(false),
+            ),
+            Class::Fatal(kind @ ErrorKind::Unsupported) => (
+                kind,
+                format!("Google Drive does not allow {op} ({answer})"),
+                Some("this is a bug in the provider or a change in the Drive API; report it".into()),
+                Some(false),
+            ),
+            Class::Fatal(kind) => (kind, format!("Google Drive failed {op} ({answer})"), None, Some(false)),
         };
         let mut e = Error::new(kind, msg).with_method(METHOD.clone()).with_source(self);
         if let Some(h) = hint {
@@ -303,17 +416,53 @@ mod tests {
         assert_eq!(body(403, "storageQuotaExceeded").class(), Class::Fatal(ErrorKind::Unavailable));
         assert_eq!(body(404, "notFound").class(), Class::Fatal(ErrorKind::NotFound));
         assert_eq!(body(400, "invalid").class(), Class::Fatal(ErrorKind::InvalidInput));
+        assert_eq!(body(403, "forbidden").class(), Class::Fatal(ErrorKind::PermissionDenied));
+        assert_eq!(body(409, "conflict").class(), Class::Fatal(ErrorKind::Conflict));
+        assert_eq!(body(412, "conditionNotMet").class(), Class::Fatal(ErrorKind::Conflict));
+        assert_eq!(body(408, "requestTimeout").class(), Class::Fatal(ErrorKind::Cancelled));
+        for s in [411, 413, 414, 415, 422, 451] {
+            assert_eq!(DriveError::from_status(s, b"").class(), Class::Fatal(ErrorKind::InvalidInput), "{s}");
+        }
+        assert_eq!(DriveError::from_status(501, b"").class(), Class::Fatal(ErrorKind::Unsupported));
+    }
+
+    #[test]
+    fn only_the_documented_statuses_are_transient() {
+        for s in 100..600u16 {
+            let transient = matches!(DriveError::from_status(s, b"").class(), Class::Transient(_));
+            assert_eq!(transient, [429, 500, 502, 503, 504].contains(&s), "{s}");
+        }
     }
 
     #[test]
     fn scope_errors_tell_the_app_to_regrant() {
-        let e = body(403, "insufficientPermissions").into_error("the key upload", 1, "drive.appdata");
+        let e = body(403, "insufficientPermissions").into_error("the key upload", 1, Location::AppData, None);
         assert_eq!(e.kind(), &ErrorKind::PermissionDenied);
         assert!(e.to_string().contains("drive.appdata"), "{e}");
         assert!(e.hint().contains("grant"), "{}", e.hint());
         assert!(!e.retryable());
-        let src = e.source_ref().and_then(|s| s.downcast_ref::<DriveError>()).unwrap();
+        let src = DriveError::of(&e).unwrap();
         assert_eq!((src.status(), src.reason()), (Some(403), Some("insufficientPermissions")));
+        assert_eq!(src.needs_regrant(), Some(Regrant { scope: crate::SCOPE_APPDATA }));
+        assert_eq!(src.needs_regrant().unwrap().scope_name(), "drive.appdata");
+        let e = body(403, "insufficientScopes").into_error(
+            "x",
+            1,
+            Location::Folder,
+            Some("1-a.apps.googleusercontent.com"),
+        );
+        assert_eq!(DriveError::of(&e).and_then(DriveError::needs_regrant).map(|r| r.scope), Some(crate::SCOPE_FILE));
+        assert!(e.hint().contains("1-a.apps.googleusercontent.com"), "{}", e.hint());
+    }
+
+    #[test]
+    fn other_refusals_need_no_regrant() {
+        for (code, reason) in
+            [(403, "forbidden"), (403, "domainPolicy"), (403, "storageQuotaExceeded"), (401, "authError")]
+        {
+            let e = body(code, reason).into_error("x", 1, Location::AppData, None);
+            assert_eq!(DriveError::of(&e).unwrap().needs_regrant(), None, "{code} {reason}");
+        }
     }
 
     #[test]

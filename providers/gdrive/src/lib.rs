@@ -29,7 +29,7 @@ use tracing::Instrument;
 use zeroize::Zeroizing;
 
 pub use config::{DriveConfig, StaticToken, TokenSource};
-pub use error::DriveError;
+pub use error::{DriveError, Regrant};
 pub use header::Location;
 #[cfg(feature = "oauth")]
 pub use oauth::{InstalledAppTokenSource, OAuthTokenSource};
@@ -82,6 +82,18 @@ impl FolderMode {
     }
 }
 
+/// Whether `e` (from this provider) means the user must grant a scope again,
+/// and which: shorthand for `DriveError::of(e).and_then(DriveError::needs_regrant)`.
+///
+/// ```
+/// use share_backup_core::{Error, ErrorKind};
+/// // An error that Google did not cause needs no re-grant.
+/// assert_eq!(share_backup_gdrive::needs_regrant(&Error::new(ErrorKind::PermissionDenied, "x")), None);
+/// ```
+pub fn needs_regrant(e: &Error) -> Option<Regrant> {
+    DriveError::of(e).and_then(DriveError::needs_regrant)
+}
+
 fn scope_of(location: Location) -> &'static str {
     match location {
         Location::AppData => SCOPE_APPDATA,
@@ -125,6 +137,7 @@ pub struct DriveProvider {
     retry: RetryPolicy,
     request_timeout: Duration,
     default_source: Option<Arc<dyn TokenSource>>,
+    client_id: Option<String>,
     folders: Mutex<HashMap<[u8; 32], String>>,
     /// One lock per user whose folder is being looked up or created, so that
     /// concurrent first backups of a user in this process make one folder.
@@ -139,6 +152,7 @@ impl fmt::Debug for DriveProvider {
             .field("retry", &self.retry)
             .field("request_timeout", &self.request_timeout)
             .field("default_source", &self.default_source)
+            .field("client_id", &self.client_id)
             .finish_non_exhaustive()
     }
 }
@@ -152,6 +166,7 @@ pub struct DriveProviderBuilder {
     retry: RetryPolicy,
     request_timeout: Duration,
     default_source: Option<Arc<dyn TokenSource>>,
+    client_id: Option<String>,
 }
 
 impl fmt::Debug for DriveProviderBuilder {
@@ -162,6 +177,7 @@ impl fmt::Debug for DriveProviderBuilder {
             .field("retry", &self.retry)
             .field("request_timeout", &self.request_timeout)
             .field("default_source", &self.default_source)
+            .field("client_id", &self.client_id)
             .finish()
     }
 }
@@ -174,6 +190,7 @@ impl Default for DriveProviderBuilder {
             retry: DEFAULT_RETRY,
             request_timeout: Duration::from_secs(30),
             default_source: None,
+            client_id: None,
         }
     }
 }
@@ -219,12 +236,24 @@ impl DriveProviderBuilder {
         self
     }
 
+    /// The app's Google OAuth client id (`....apps.googleusercontent.com`,
+    /// from Google Cloud Console): the client the app signs users in with to
+    /// get the access tokens it passes (Portal's SDK calls it the gdrive
+    /// `clientId`). Drive authenticates a request by its token alone, so the
+    /// provider sends it nowhere; it names it in re-grant hints, and with the
+    /// `oauth` feature the installed-app flow from settings refuses a client
+    /// secret file of another client. Optional.
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = Some(id.into());
+        self
+    }
+
     /// Builds the provider.
     ///
     /// # Errors
     /// `InvalidInput` for a bad endpoint (including `http://` to a
-    /// non-loopback host), an empty or overlong folder name, or a zero
-    /// request timeout.
+    /// non-loopback host), an empty or overlong folder name, a zero
+    /// request timeout, or a client id that is not a Google OAuth client id.
     pub fn build(self) -> Result<DriveProvider> {
         let endpoint = transport::check_endpoint(&self.endpoint).map_err(|e| e.with_method(METHOD.clone()))?;
         if let FolderMode::Folder(name) = &self.mode
@@ -236,6 +265,9 @@ impl DriveProviderBuilder {
         if self.request_timeout.is_zero() {
             return Err(Error::invalid_input("the request timeout must be more than zero").with_method(METHOD.clone()));
         }
+        if let Some(id) = &self.client_id {
+            check_client_id(id).map_err(|e| e.with_method(METHOD.clone()))?;
+        }
         let client = transport::client(&endpoint)?;
         let root_url = endpoint.to_string();
         Ok(DriveProvider {
@@ -246,9 +278,25 @@ impl DriveProviderBuilder {
             retry: self.retry,
             request_timeout: self.request_timeout,
             default_source: self.default_source,
+            client_id: self.client_id,
             folders: Mutex::new(HashMap::new()),
             folder_locks: Mutex::new(HashMap::new()),
         })
+    }
+}
+
+/// Google OAuth client ids look like `123456789012-abc...xyz.apps.googleusercontent.com`.
+fn check_client_id(id: &str) -> Result<()> {
+    const SUFFIX: &str = ".apps.googleusercontent.com";
+    let ok = id.len() <= 255
+        && id.strip_suffix(SUFFIX).is_some_and(|p| {
+            !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid_input(format!("the Google OAuth client id {id:?} is not of the form ...{SUFFIX}"))
+            .with_hint("copy the OAuth client id the app signs users in with from Google Cloud Console (APIs & Services > Credentials); it is not the wallet service's client id"))
     }
 }
 
@@ -266,6 +314,7 @@ pub const SETTINGS: &[SettingSpec] = &[
     SETTING_MAX_DELAY,
     SETTING_MAX_TOTAL,
     SETTING_TIMEOUT,
+    SETTING_CLIENT_ID,
     SettingSpec::new(
         "oauth_client_secret",
         "path of the OAuth desktop-client JSON: tokens from the installed-app flow when a call carries no DriveConfig",
@@ -289,6 +338,7 @@ pub const SETTINGS: &[SettingSpec] = &[
     SETTING_MAX_DELAY,
     SETTING_MAX_TOTAL,
     SETTING_TIMEOUT,
+    SETTING_CLIENT_ID,
 ];
 
 const SETTING_FOLDER_MODE: SettingSpec =
@@ -304,6 +354,11 @@ const SETTING_MIN_DELAY: SettingSpec =
 const SETTING_MAX_DELAY: SettingSpec = SettingSpec::new("max_delay_ms", "longest retry delay in milliseconds", "8000");
 const SETTING_MAX_TOTAL: SettingSpec =
     SettingSpec::new("max_total_ms", "most time an operation may spend retrying, in milliseconds", "30000");
+const SETTING_CLIENT_ID: SettingSpec = SettingSpec::new(
+    "client_id",
+    "the app's Google OAuth client id (users sign in with it; named in re-grant hints; with oauth, must match the client secret file)",
+    "123456789012-abcdefghijklmnopqrstuvwxyz012345.apps.googleusercontent.com",
+);
 const SETTING_TIMEOUT: SettingSpec =
     SettingSpec::new("request_timeout_ms", "longest single request, in milliseconds", "30000");
 
@@ -361,10 +416,17 @@ impl DriveProvider {
         if let Some(d) = ms("request_timeout_ms")? {
             b = b.request_timeout(d);
         }
+        let client_id = settings.get("client_id");
+        if let Some(id) = client_id {
+            b = b.client_id(id);
+        }
         #[cfg(feature = "oauth")]
         match (settings.get("oauth_client_secret"), settings.get("oauth_token_cache")) {
             (Some(secret), cache) => {
-                let src = InstalledAppTokenSource::new(secret, cache.map(std::path::PathBuf::from));
+                let mut src = InstalledAppTokenSource::new(secret, cache.map(std::path::PathBuf::from));
+                if let Some(id) = client_id {
+                    src = src.expect_client_id(id);
+                }
                 b = b.token_source(Arc::new(src));
             }
             (None, Some(_)) => {
@@ -378,6 +440,12 @@ impl DriveProvider {
     /// Where this provider puts new key files.
     pub fn mode(&self) -> &FolderMode {
         &self.mode
+    }
+
+    /// The app's Google OAuth client id, if configured
+    /// ([`DriveProviderBuilder::client_id`]).
+    pub fn client_id(&self) -> Option<&str> {
+        self.client_id.as_deref()
     }
 
     fn hub(&self, token: &SecretString) -> Hub {
@@ -399,8 +467,15 @@ impl DriveProvider {
         })
     }
 
-    /// Runs one Drive operation with the token, a single refresh on 401, a
+    /// Runs one Drive request with the token, a single refresh on 401, a
     /// timeout per attempt and bounded backoff on transient answers.
+    ///
+    /// Time bound: a retry is started only if its delay ends within the
+    /// policy's total bound, counted from the first attempt; that retry may
+    /// then run up to `request_timeout`. So one call takes at most the token
+    /// fetch + `max_total_delay` + `request_timeout` (+ one refresh after a
+    /// 401); an operation of several requests (folder lookup, create,
+    /// upload) has that bound per request.
     async fn call<T, F, Fut>(
         &self,
         op: &'static str,
@@ -463,12 +538,12 @@ impl DriveProvider {
                             reason = err.reason(),
                             "giving up on Drive"
                         );
-                        return Err(err.into_error(op, attempts, scope_name(location)));
+                        return Err(err.into_error(op, attempts, location, self.client_id.as_deref()));
                     }
                 },
                 _ => {
                     tracing::debug!(op, attempts, status = err.status(), reason = err.reason(), "drive request failed");
-                    return Err(err.into_error(op, attempts, scope_name(location)));
+                    return Err(err.into_error(op, attempts, location, self.client_id.as_deref()));
                 }
             }
         }
@@ -630,7 +705,7 @@ impl DriveProvider {
             })
             .await?;
         if bytes.len() != KEY_FILE_LEN || &bytes[..KEY_MAGIC.len()] != KEY_MAGIC {
-            return Err(DriveError::not_a_key_file().into_error("the key download", 1, scope_name(location)));
+            return Err(DriveError::not_a_key_file().into_error("the key download", 1, location, None));
         }
         DataKey::from_slice(&bytes[KEY_MAGIC.len()..])
     }
@@ -743,15 +818,43 @@ impl BackupProvider for DriveProvider {
         Capabilities::new().with_remote(true).with_deletes(true).with_probes(true)
     }
 
-    /// One request: a one-item listing of the key space (appDataFolder), or
-    /// the lookup of the visible folder (which it then caches). Proves the
+    /// One request, always: a one-item listing of the key space
+    /// (appDataFolder); in folder mode the lookup of the visible folder
+    /// (which it then caches), or, once its id is cached, a `files.get` of
+    /// the folder's id (and a new lookup if the folder is gone). Proves the
     /// token is valid and has the scope; creates nothing.
     async fn probe(&self, ctx: &Context) -> Result<()> {
         let span = tracing::info_span!("gdrive.probe", backup_id = %ctx.backup_id(), location = ?self.mode.location());
         async {
             let source = self.source(ctx)?;
             match &self.mode {
-                FolderMode::Folder(_) => self.folder_id(ctx, source.as_ref(), false).await.map(|_| ()),
+                FolderMode::Folder(_) => {
+                    let cached =
+                        self.folders.lock().unwrap_or_else(|e| e.into_inner()).get(&Self::folder_key(ctx)).cloned();
+                    if let Some(id) = cached {
+                        let r = self
+                            .call("the probe", source.as_ref(), Location::Folder, |hub| {
+                                let id = id.clone();
+                                async move {
+                                    hub.files()
+                                        .get(&id)
+                                        .param("fields", "id")
+                                        .add_scope(SCOPE_FILE)
+                                        .doit()
+                                        .await
+                                        .map(|_| ())
+                                        .map_err(DriveError::from_common)
+                                }
+                            })
+                            .await;
+                        match r {
+                            // The folder is gone (the user deleted it): the next backup makes it again.
+                            Err(e) if e.kind() == &ErrorKind::NotFound => self.forget_folder(ctx),
+                            r => return r,
+                        }
+                    }
+                    self.folder_id(ctx, source.as_ref(), false).await.map(|_| ())
+                }
                 FolderMode::AppData => {
                     self.call("the probe", source.as_ref(), Location::AppData, |hub| async move {
                         hub.files()

@@ -92,6 +92,7 @@ where
 pub struct InstalledAppTokenSource {
     secret_path: std::path::PathBuf,
     token_cache: Option<std::path::PathBuf>,
+    client_id: Option<String>,
     auth: tokio::sync::OnceCell<yup_oauth2::authenticator::DefaultAuthenticator>,
 }
 
@@ -99,7 +100,20 @@ impl InstalledAppTokenSource {
     /// The flow for the client secret at `secret_path`, keeping tokens in
     /// `token_cache` when given (make that file readable by the user only).
     pub fn new(secret_path: impl Into<std::path::PathBuf>, token_cache: Option<std::path::PathBuf>) -> Self {
-        InstalledAppTokenSource { secret_path: secret_path.into(), token_cache, auth: tokio::sync::OnceCell::new() }
+        InstalledAppTokenSource {
+            secret_path: secret_path.into(),
+            token_cache,
+            client_id: None,
+            auth: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// Refuses (at the first token) a client secret file of another OAuth
+    /// client than `client_id` (the provider's `client_id` setting), so that
+    /// a desktop build does not sign users in to the wrong Cloud project.
+    pub fn expect_client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
     }
 
     async fn auth(&self) -> Result<&yup_oauth2::authenticator::DefaultAuthenticator> {
@@ -114,6 +128,20 @@ impl InstalledAppTokenSource {
                     .with_hint("download the OAuth client (desktop app) JSON from Google Cloud Console and set oauth_client_secret to its path")
                     .with_source(e)
                 })?;
+                if let Some(expected) = &self.client_id
+                    && &secret.client_id != expected
+                {
+                    // Client ids are not secret; the client secret is never shown.
+                    return Err(Error::new(
+                        ErrorKind::InvalidInput,
+                        format!(
+                            "the OAuth client secret {} is for client {}, but the client_id setting is {expected}",
+                            self.secret_path.display(),
+                            secret.client_id
+                        ),
+                    )
+                    .with_hint("download the client secret JSON of the configured OAuth client, or fix the client_id setting"));
+                }
                 let mut b = yup_oauth2::InstalledFlowAuthenticator::builder(
                     secret,
                     yup_oauth2::InstalledFlowReturnMethod::HTTPRedirect,
@@ -134,6 +162,7 @@ impl fmt::Debug for InstalledAppTokenSource {
         f.debug_struct("InstalledAppTokenSource")
             .field("secret_path", &self.secret_path)
             .field("token_cache", &self.token_cache)
+            .field("client_id", &self.client_id)
             .finish_non_exhaustive()
     }
 }

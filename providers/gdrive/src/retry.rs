@@ -10,8 +10,15 @@ use share_backup_core::RetryPolicy;
 /// timeouts, broken connections): 5 retries, 250 ms doubling up to 8 s, with
 /// full jitter (from `backon`), and at most 30 s for the whole operation.
 ///
-/// The provider reads the policy's total bound as elapsed time, attempts
-/// included: it never starts a retry that would end after it.
+/// The provider reads the policy's total bound as elapsed time since the
+/// first attempt of a request, attempts included: it never starts a retry
+/// whose *delay* would end after the bound. The retry it starts may still
+/// run for up to the request timeout, so the worst case of one request is
+/// the token fetch + the total bound + one request timeout (+ one token
+/// refresh after a 401): with these defaults and the default 30 s request
+/// timeout, about 60 s plus the token source's time. An operation of several
+/// requests (a first folder-mode backup: lookup, create, upload; a recovery
+/// by name: get, lookup, get) has that bound per request.
 ///
 /// ```
 /// use std::time::Duration;

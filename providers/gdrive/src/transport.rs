@@ -49,10 +49,13 @@ fn root_store() -> Arc<rustls::RootCertStore> {
         .clone()
 }
 
-/// Whether the URL's host is a loopback address or `localhost`.
+/// Whether the URL's host is a loopback address literal (127.0.0.0/8, ::1).
+/// A name is never trusted, not even `localhost`: what it resolves to
+/// depends on the resolver and the hosts file, and plain HTTP carries the
+/// token and the key in clear.
 pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Domain(_)) => false,
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
         None => false,
@@ -72,7 +75,7 @@ pub(crate) fn check_endpoint(endpoint: &str) -> Result<Url> {
                 "refusing plain http:// to {}: tokens and keys would travel in clear",
                 url.host_str().unwrap_or("?")
             ))
-            .with_hint("use an https:// endpoint; http:// is allowed only to 127.0.0.1, ::1 or localhost (tests)"));
+            .with_hint("use an https:// endpoint; http:// is allowed only to a loopback address literal, 127.0.0.0/8 or [::1] (tests), not to a name such as localhost"));
         }
         other => {
             return Err(Error::invalid_input(format!(
@@ -116,14 +119,33 @@ mod tests {
 
     #[test]
     fn plain_http_is_for_loopback_only() {
-        for ok in ["https://www.googleapis.com/", "http://127.0.0.1:9/", "http://[::1]:9/x/", "http://localhost:1"] {
+        for ok in [
+            "https://www.googleapis.com/",
+            "https://localhost:8443/",
+            "http://127.0.0.1:9/",
+            "http://127.3.2.1:9/",
+            "http://[::1]:9/x/",
+        ] {
             assert!(check_endpoint(ok).is_ok(), "{ok}");
         }
-        for bad in ["http://www.googleapis.com/", "http://10.0.0.1/", "ftp://127.0.0.1/", "https://u:p@h/", "nope"] {
+        for bad in [
+            "http://www.googleapis.com/",
+            "http://10.0.0.1/",
+            "http://localhost:1/",
+            "http://LOCALHOST/",
+            "http://localhost./",
+            "http://127.0.0.1.nip.io/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://128.0.0.1/",
+            "ftp://127.0.0.1/",
+            "https://u:p@h/",
+            "nope",
+        ] {
             let e = check_endpoint(bad).unwrap_err();
             assert_eq!(e.kind(), &ErrorKind::InvalidInput, "{bad}");
         }
         assert!(check_endpoint("http://example.com/").unwrap_err().hint().contains("https"));
+        assert!(check_endpoint("http://localhost/").unwrap_err().hint().contains("127.0.0.0/8"));
         assert_eq!(check_endpoint("http://127.0.0.1:9/a").unwrap().as_str(), "http://127.0.0.1:9/a/");
     }
 

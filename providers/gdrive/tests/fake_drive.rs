@@ -11,7 +11,8 @@ use share_backup_core::{
 };
 use share_backup_fake_drive::{APPDATA_ID, DEFAULT_TOKEN, FOLDER_MIME, FakeDrive, Fault, ROOT_ID, Scope, Space};
 use share_backup_gdrive::{
-    DEFAULT_RETRY, DriveConfig, DriveError, DriveProvider, FolderMode, RetryPolicy, TokenSource,
+    DEFAULT_RETRY, DriveConfig, DriveError, DriveProvider, FolderMode, RetryPolicy, SCOPE_APPDATA, SCOPE_FILE,
+    TokenSource, needs_regrant,
 };
 
 fn fast_retry() -> RetryPolicy {
@@ -213,9 +214,12 @@ async fn transient_answers_are_retried_then_succeed() {
 async fn retries_are_bounded_and_end_in_a_typed_retryable_error() {
     let cases = [
         (Fault::TooManyRequests, ErrorKind::RateLimited),
+        (Fault::RateLimitExceeded, ErrorKind::RateLimited),
         (Fault::UserRateLimitExceeded, ErrorKind::RateLimited),
-        (Fault::ServiceUnavailable, ErrorKind::Unavailable),
+        (Fault::InternalError, ErrorKind::Unavailable),
         (Fault::BadGateway, ErrorKind::Unavailable),
+        (Fault::ServiceUnavailable, ErrorKind::Unavailable),
+        (Fault::GatewayTimeout, ErrorKind::Unavailable),
     ];
     for (fault, kind) in cases {
         let fake = FakeDrive::start().await.unwrap();
@@ -611,8 +615,8 @@ async fn a_yup_oauth2_authenticator_supplies_the_token() {
 async fn with_two_folders_of_the_name_the_oldest_is_used() {
     let fake = FakeDrive::start().await.unwrap();
     // Two processes raced to create the folder: each made one.
-    let older = fake.add_folder("Raced");
-    let _younger = fake.add_folder("Raced");
+    let older = fake.add_app_folder("Raced");
+    let _younger = fake.add_app_folder("Raced");
     let c = ctx("racer");
     folder_provider(&fake, "Raced").seal_key(&c).await.unwrap();
     let key = fake.files().into_iter().find(|f| !f.is_folder()).unwrap();
@@ -662,4 +666,263 @@ async fn a_refresh_and_transient_failures_combine_in_one_operation() {
     assert_eq!(e.kind(), &ErrorKind::Unauthenticated);
     assert_eq!(fake.request_count(), 2);
     assert_eq!(src.refreshes.load(Ordering::SeqCst), 2, "one refresh per operation");
+}
+
+#[tokio::test]
+async fn other_client_errors_are_final_typed_errors_after_one_request() {
+    let cases = [
+        (400, "badRequest", ErrorKind::InvalidInput),
+        (400, "invalid", ErrorKind::InvalidInput),
+        (403, "forbidden", ErrorKind::PermissionDenied),
+        (403, "domainPolicy", ErrorKind::PermissionDenied),
+        (403, "appNotAuthorizedToFile", ErrorKind::PermissionDenied),
+        (404, "notFound", ErrorKind::NotFound),
+        (405, "methodNotAllowed", ErrorKind::Unsupported),
+        (408, "requestTimeout", ErrorKind::Cancelled),
+        (409, "conflict", ErrorKind::Conflict),
+        (410, "deleted", ErrorKind::NotFound),
+        (412, "conditionNotMet", ErrorKind::Conflict),
+        (413, "uploadTooLarge", ErrorKind::InvalidInput),
+    ];
+    for (code, reason, kind) in cases {
+        let fake = FakeDrive::start().await.unwrap();
+        let p = provider(&fake);
+        fake.inject(Fault::status(code, reason));
+        let e = p.seal_key(&ctx("uri")).await.unwrap_err();
+        assert_eq!(e.kind(), &kind, "{code} {reason}: {e:#}");
+        assert_eq!(fake.request_count(), 1, "{code} {reason} is not retried");
+        assert!(!e.retryable(), "{code} {reason}");
+        let d = DriveError::of(&e).expect("a DriveError source");
+        assert_eq!((d.status(), d.reason()), (Some(code), Some(reason)));
+        assert_eq!(needs_regrant(&e), None, "{code} {reason} is no scope problem");
+        assert!(fake.files().is_empty(), "{code} {reason}");
+        assert!(
+            e.message().contains(&code.to_string())
+                || kind == ErrorKind::NotFound
+                || kind == ErrorKind::PermissionDenied,
+            "{e}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_missing_appdata_scope_asks_to_regrant_drive_appdata() {
+    let fake = FakeDrive::start().await.unwrap();
+    fake.add_token("file-only", &[Scope::File]);
+    let p = DriveProvider::builder()
+        .endpoint(fake.root_url())
+        .retry(fast_retry())
+        .client_id("123-abc.apps.googleusercontent.com")
+        .build()
+        .unwrap();
+    let c = ctx_with("wendy", DriveConfig::access_token("file-only"));
+    for e in [p.probe(&c).await.unwrap_err(), p.seal_key(&c).await.unwrap_err()] {
+        let r = needs_regrant(&e).expect("a re-grant answer");
+        assert_eq!((r.scope, r.scope_name()), (SCOPE_APPDATA, "drive.appdata"));
+        assert!(e.hint().contains("123-abc.apps.googleusercontent.com"), "{}", e.hint());
+    }
+    // Another 403 is a refusal, not a re-grant.
+    fake.inject(Fault::status(403, "forbidden"));
+    let e = p.probe(&ctx("wendy")).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::PermissionDenied);
+    assert_eq!(needs_regrant(&e), None);
+}
+
+#[tokio::test]
+async fn a_missing_drive_file_scope_asks_to_regrant_drive_file() {
+    let fake = FakeDrive::start().await.unwrap();
+    fake.add_token("appdata-only", &[Scope::AppData]);
+    let p = folder_provider(&fake, "Wallet backup");
+    let c = ctx_with("xavier", DriveConfig::access_token("appdata-only"));
+    for e in [p.probe(&c).await.unwrap_err(), p.seal_key(&c).await.unwrap_err()] {
+        assert_eq!(e.kind(), &ErrorKind::PermissionDenied, "{e:#}");
+        assert!(!e.retryable());
+        let r = needs_regrant(&e).expect("a re-grant answer");
+        assert_eq!((r.scope, r.scope_name()), (SCOPE_FILE, "drive.file"));
+        assert!(e.to_string().contains("drive.file"), "{e}");
+    }
+    assert_eq!(fake.request_count(), 2, "one refused lookup each, no retry");
+    assert!(fake.files().is_empty());
+    // The same scope lost after the folder id is cached: the probe still catches it.
+    fake.add_token("both", &[Scope::AppData, Scope::File]);
+    let c = ctx_with("xavier", DriveConfig::access_token("both"));
+    p.seal_key(&c).await.unwrap();
+    fake.add_token("both", &[Scope::AppData]);
+    fake.clear_requests();
+    let e = p.probe(&c).await.unwrap_err();
+    assert_eq!(needs_regrant(&e).map(|r| r.scope), Some(SCOPE_FILE), "{e:#}");
+    // Without drive.file the folder looks absent (404, as in Drive), so the
+    // probe looks it up by name, which Drive refuses for the missing scope.
+    let log = fake.requests();
+    assert_eq!((log.len(), log[0].status, log[1].status), (2, 404, 403));
+}
+
+#[tokio::test]
+async fn the_folder_mode_probe_checks_the_token_even_with_the_folder_id_cached() {
+    let fake = FakeDrive::start().await.unwrap();
+    fake.add_token("yara-token", &[Scope::File]);
+    let p = folder_provider(&fake, "Wallet backup");
+    let c = ctx_with("yara", DriveConfig::access_token("yara-token"));
+    p.seal_key(&c).await.unwrap();
+    let folder = fake.files().into_iter().find(|f| f.is_folder()).unwrap();
+    fake.clear_requests();
+    p.probe(&c).await.unwrap();
+    let log = fake.requests();
+    assert_eq!(lines(&fake), vec![format!("GET /drive/v3/files/{}", folder.id)]);
+    assert_eq!(log[0].param("fields"), Some("id"));
+    // The token expires or is revoked after the backup: the probe says so, in one request.
+    fake.revoke_token("yara-token");
+    fake.clear_requests();
+    let e = p.probe(&c).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unauthenticated, "{e:#}");
+    assert_eq!(fake.request_count(), 1);
+    assert!(e.message().contains("refused the access token"), "{e}");
+    // The user deleted the folder: the probe looks it up again and passes; the backup makes it again.
+    fake.add_token("yara-token", &[Scope::File]);
+    assert!(fake.remove_file(&folder.id));
+    fake.clear_requests();
+    p.probe(&c).await.unwrap();
+    assert_eq!(lines(&fake), vec![format!("GET /drive/v3/files/{}", folder.id), "GET /drive/v3/files".to_owned()]);
+    assert!(fake.files().iter().all(|f| !f.is_folder()), "the probe creates no folder");
+    let c2 = c.clone().with_backup_id(BackupId::generate().unwrap());
+    let s = p.seal_key(&c2).await.unwrap();
+    assert!(p.open_key(&s.header, &c2).await.unwrap() == s.key);
+}
+
+#[tokio::test]
+async fn a_folder_the_user_made_is_invisible_to_drive_file_so_the_app_makes_its_own() {
+    let fake = FakeDrive::start().await.unwrap();
+    fake.add_token("file-scope", &[Scope::File]);
+    let users = fake.add_folder("Wallet backup");
+    let c = ctx_with("zoe", DriveConfig::access_token("file-scope"));
+    let p = folder_provider(&fake, "Wallet backup");
+    let s = p.seal_key(&c).await.unwrap();
+    assert_eq!(lines(&fake), vec!["GET /drive/v3/files", "POST /drive/v3/files", "POST /upload/drive/v3/files"]);
+    let folders: Vec<_> = fake.files().into_iter().filter(|f| f.is_folder()).collect();
+    assert_eq!(folders.len(), 2);
+    let apps = folders.iter().find(|f| f.id != users).unwrap();
+    assert!(apps.created_by_app && apps.name == "Wallet backup");
+    let key = fake.files().into_iter().find(|f| !f.is_folder()).unwrap();
+    assert_eq!(key.parents, vec![apps.id.clone()]);
+    // Another process finds the app's folder by name, not the user's.
+    let c2 = c.clone().with_backup_id(BackupId::generate().unwrap());
+    folder_provider(&fake, "Wallet backup").seal_key(&c2).await.unwrap();
+    assert_eq!(fake.files().iter().filter(|f| f.is_folder()).count(), 2, "no third folder");
+    assert!(fake.files().iter().filter(|f| !f.is_folder()).all(|f| f.parents == vec![apps.id.clone()]));
+    assert!(p.open_key(&s.header, &c).await.unwrap() == s.key);
+    // With the full drive scope the user's folder is visible, and it is the oldest.
+    let c3 = ctx("zoe-wide");
+    folder_provider(&fake, "Wallet backup").seal_key(&c3).await.unwrap();
+    let last = fake.files().into_iter().rfind(|f| !f.is_folder()).unwrap();
+    assert_eq!(last.parents, vec![users]);
+}
+
+#[test]
+fn the_client_id_setting_is_checked_and_kept() {
+    let id = "123456789012-abcdefghijklmnop.apps.googleusercontent.com";
+    let p = DriveProvider::from_settings(&Settings::from_pairs([("client_id", id)])).unwrap();
+    assert_eq!(p.client_id(), Some(id));
+    assert_eq!(DriveProvider::from_settings(&Settings::new()).unwrap().client_id(), None);
+    for bad in [
+        "",
+        "portal-client-7",
+        ".apps.googleusercontent.com",
+        "a b.apps.googleusercontent.com",
+        "x.apps.googleusercontent.com.evil",
+    ] {
+        let e = DriveProvider::from_settings(&Settings::from_pairs([("client_id", bad)])).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidInput, "{bad:?}");
+        assert!(e.hint().contains("Google Cloud Console"), "{}", e.hint());
+    }
+}
+
+#[cfg(feature = "oauth")]
+mod oauth_files {
+    use super::*;
+
+    /// A client secret whose `token_uri` is the fake's token endpoint, and a
+    /// token cache holding a stale access token with a refresh token.
+    pub(super) fn write(
+        fake: &FakeDrive,
+        client_id: &str,
+        access: &str,
+        refresh: &str,
+    ) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("sb-gdrive-oauth-{}", BackupId::generate().unwrap()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let secret = dir.join("client_secret.json");
+        let v = serde_json::json!({"installed": {
+            "client_id": client_id,
+            "client_secret": "fake-client-secret",
+            "token_uri": fake.token_uri(),
+            "auth_uri": "http://127.0.0.1:9/auth",
+            "redirect_uris": ["http://127.0.0.1"],
+        }});
+        std::fs::write(&secret, v.to_string()).unwrap();
+        let cache = dir.join("tokens.json");
+        let t = serde_json::json!([{
+            "scopes": ["https://www.googleapis.com/auth/drive.appdata"],
+            "token": {"access_token": access, "refresh_token": refresh, "expires_at": null, "id_token": null},
+        }]);
+        std::fs::write(&cache, t.to_string()).unwrap();
+        (secret, cache)
+    }
+}
+
+#[cfg(feature = "oauth")]
+#[tokio::test]
+async fn a_401_makes_the_yup_oauth2_flow_refresh_its_token_once_at_the_token_endpoint() {
+    let fake = FakeDrive::start().await.unwrap();
+    fake.add_refresh_token("refresh-1", Scope::ALL);
+    let id = "42-desk.apps.googleusercontent.com";
+    // The cached access token is one the fake does not accept (expired on Google's side).
+    let (secret, cache) = oauth_files::write(&fake, id, "ya29.stale", "refresh-1");
+    let s = Settings::from_pairs([
+        ("endpoint", fake.root_url().as_str()),
+        ("client_id", id),
+        ("oauth_client_secret", secret.to_str().unwrap()),
+        ("oauth_token_cache", cache.to_str().unwrap()),
+    ]);
+    let p = DriveProvider::from_settings(&s).unwrap();
+    let c = Context::new(UserId::new("desk").unwrap(), BackupId::generate().unwrap());
+    let sealed = p.seal_key(&c).await.unwrap();
+    let log = fake.requests();
+    let seen: Vec<(String, u16, Option<&str>)> =
+        log.iter().map(|r| (r.line(), r.status, r.bearer.as_deref())).collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("POST /upload/drive/v3/files".to_owned(), 401, Some("ya29.stale")),
+            ("POST /token".to_owned(), 200, None),
+            ("POST /upload/drive/v3/files".to_owned(), 200, Some("fake-access-1")),
+        ]
+    );
+    // The refreshed token is kept: the next operation uses it without a refresh.
+    fake.clear_requests();
+    assert!(p.open_key(&sealed.header, &c).await.unwrap() == sealed.key);
+    let log = fake.requests();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].bearer.as_deref(), Some("fake-access-1"));
+    let _ = std::fs::remove_dir_all(secret.parent().unwrap());
+}
+
+#[cfg(feature = "oauth")]
+#[tokio::test]
+async fn a_client_secret_of_another_oauth_client_is_refused() {
+    let fake = FakeDrive::start().await.unwrap();
+    let (secret, cache) = oauth_files::write(&fake, "1-other.apps.googleusercontent.com", "x", "y");
+    let s = Settings::from_pairs([
+        ("endpoint", fake.root_url().as_str()),
+        ("client_id", "2-mine.apps.googleusercontent.com"),
+        ("oauth_client_secret", secret.to_str().unwrap()),
+        ("oauth_token_cache", cache.to_str().unwrap()),
+    ]);
+    let p = DriveProvider::from_settings(&s).unwrap();
+    let c = Context::new(UserId::new("desk").unwrap(), BackupId::generate().unwrap());
+    let e = p.seal_key(&c).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidInput, "{e:#}");
+    assert!(e.to_string().contains("1-other") && e.to_string().contains("2-mine"), "{e}");
+    assert!(!format!("{e:#} {e:?}").contains("fake-client-secret"));
+    assert_eq!(fake.request_count(), 0);
+    let _ = std::fs::remove_dir_all(secret.parent().unwrap());
 }
