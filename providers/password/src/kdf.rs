@@ -101,7 +101,7 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
-    /// The default costs: 2^17 blocks (4 MiB), 3 rounds, 1 thread: 0.65–0.85 s
+    /// The default costs: 2^17 blocks (4 MiB), 3 rounds, 1 thread: 0.65–0.87 s
     /// on the project's server core with SHA-NI, estimated at 1.0–1.6 s on a
     /// 2 GHz ARMv8 core with SHA extensions (see the README and
     /// BENCHMARKS.md for the figures and the estimate); call [`calibrate`]
