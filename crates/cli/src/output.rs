@@ -64,7 +64,8 @@ impl Reporter {
     pub fn new(json: bool, quiet: bool, verbose: bool) -> Self {
         let mode = if json {
             Mode::Json
-        } else if std::io::stderr().is_terminal() {
+        } else if std::io::stderr().is_terminal() && std::env::var_os("TERM").is_none_or(|t| t != "dumb") {
+            // A dumb terminal cannot redraw a bar in place: it gets the plain lines.
             Mode::Terminal
         } else {
             Mode::Plain

@@ -6,11 +6,12 @@
 
 mod support;
 
+use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rexpect::session::PtySession;
-use support::Env;
+use support::{Env, texts};
 
 const SHARE: &[u8] = b"pty-share-bytes";
 /// Markers that must never come back from the terminal.
@@ -20,18 +21,75 @@ const WRONG: &str = "mellow otter wrongzz lantern 42";
 
 /// A command run in a fresh pseudo-terminal with echo ON, as a person's
 /// terminal has it (rexpect turns echo off; `stty echo` turns it back on
-/// before the program starts).
+/// before the program starts). Its first line of output is the terminal's
+/// device (`tty`), which [`Pty::type_hidden`] watches.
 fn echoing(program: &std::path::Path, args: &[&str]) -> Command {
     let mut c = Command::new("sh");
-    c.arg("-c").arg("stty echo && exec \"$0\" \"$@\"").arg(program).args(args);
+    c.arg("-c").arg("tty && stty echo && exec \"$0\" \"$@\"").arg(program).args(args);
     c
 }
 
-fn spawn(env: &Env, args: &[&str]) -> PtySession {
+/// A program in a pseudo-terminal, and that terminal's device.
+struct Pty {
+    session: PtySession,
+    tty: PathBuf,
+}
+
+impl std::ops::Deref for Pty {
+    type Target = PtySession;
+    fn deref(&self) -> &PtySession {
+        &self.session
+    }
+}
+
+impl std::ops::DerefMut for Pty {
+    fn deref_mut(&mut self) -> &mut PtySession {
+        &mut self.session
+    }
+}
+
+impl Pty {
+    fn start(c: Command) -> Pty {
+        let mut session = rexpect::session::spawn_command(c, Some(30_000)).expect("spawn in a pty");
+        let tty = PathBuf::from(session.read_line().expect("the terminal's name").trim());
+        assert!(tty.starts_with("/dev/"), "not a terminal device: {tty:?}");
+        Pty { session, tty }
+    }
+
+    /// Whether the terminal's echo is off now (as `stty -a` shows it).
+    fn echo_off(&self) -> bool {
+        let o = Command::new("stty").arg("-F").arg(&self.tty).arg("-a").output().expect("run stty");
+        String::from_utf8_lossy(&o.stdout).split_whitespace().any(|f| f.trim_end_matches(';') == "-echo")
+    }
+
+    /// Types a line at a hidden prompt once the program has turned echo off
+    /// (the prompt is printed just before), so what is typed can only show
+    /// if the program itself echoes it.
+    fn type_hidden(&mut self, text: &str) {
+        self.wait_echo_off();
+        self.session.send_line(text).unwrap();
+    }
+
+    /// Waits (up to a generous bound, not a timing assertion) until the program turns echo off.
+    fn wait_echo_off(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.echo_off() {
+            assert!(Instant::now() < deadline, "the prompt never turned the terminal's echo off");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// The binary in a pseudo-terminal with `TERM=dumb` (no progress bar: plain progress lines).
+fn spawn(env: &Env, args: &[&str]) -> Pty {
+    spawn_with_term(env, args, "dumb")
+}
+
+fn spawn_with_term(env: &Env, args: &[&str], term: &str) -> Pty {
     let mut c = echoing(&support::bin(), args);
     env.apply(&mut c);
-    c.env("TERM", "dumb");
-    rexpect::session::spawn_command(c, Some(30_000)).expect("spawn in a pty")
+    c.env("TERM", term);
+    Pty::start(c)
 }
 
 /// Waits for `needle`, returning everything the terminal showed before it.
@@ -45,15 +103,7 @@ fn expect(p: &mut PtySession, needle: &str, seen: &mut String) {
     }
 }
 
-/// Types a line at a hidden prompt, after it has turned echo off.
-fn type_line(p: &mut PtySession, text: &str) {
-    // The prompt is printed just before the terminal is switched to no-echo;
-    // a person cannot type faster than this pause.
-    std::thread::sleep(Duration::from_millis(300));
-    p.send_line(text).unwrap();
-}
-
-fn finish(mut p: PtySession, seen: &mut String) {
+fn finish(mut p: Pty, seen: &mut String) {
     match p.exp_eof() {
         Ok(rest) => seen.push_str(&rest),
         Err(e) => panic!("waiting for the end: {e}\nscreen so far:\n{seen}"),
@@ -67,24 +117,29 @@ fn the_prompt_hides_what_is_typed_shows_the_requirements_and_accepts_a_good_pass
     let share = share.to_str().unwrap().to_owned();
     let mut seen = String::new();
 
-    let mut p = spawn(&env, &["backup", "--user", "alice", "--method", "password", "--share-file", &share]);
+    // A terminal that can redraw: the progress bar is shown.
+    let mut p =
+        spawn_with_term(&env, &["backup", "--user", "alice", "--method", "password", "--share-file", &share], "xterm");
     expect(&mut p, "Requirements:", &mut seen);
     expect(&mut p, "8 to 256 characters", &mut seen);
     expect(&mut p, "New password: ", &mut seen);
-    type_line(&mut p, BAD);
+    p.type_hidden(BAD);
     expect(&mut p, "Use at least 8 characters (now 7).", &mut seen);
     expect(&mut p, "strength", &mut seen);
     expect(&mut p, "New password: ", &mut seen);
-    type_line(&mut p, GOOD);
+    p.type_hidden(GOOD);
     expect(&mut p, "Confirm password: ", &mut seen);
-    type_line(&mut p, "mellow otter xyzzy lantern 43");
+    p.type_hidden("mellow otter xyzzy lantern 43");
     expect(&mut p, "The two entries differ.", &mut seen);
     expect(&mut p, "New password: ", &mut seen);
-    type_line(&mut p, GOOD);
+    p.type_hidden(GOOD);
     expect(&mut p, "Confirm password: ", &mut seen);
-    type_line(&mut p, GOOD);
+    p.type_hidden(GOOD);
     expect(&mut p, "Backed up the share of alice with method password", &mut seen);
     finish(p, &mut seen);
+    // On a terminal the steps drive the progress bar ("<operation>: [<bar>] <step>"), up to its end.
+    assert!(seen.contains("backup: [") && seen.contains("] done"), "no progress bar:\n{seen}");
+    assert!(!seen.contains("share-backup: backup: "), "plain progress lines on a terminal:\n{seen}");
     for secret in [BAD, "xyzzy"] {
         assert!(!seen.contains(secret), "{secret:?} was echoed:\n{seen}");
     }
@@ -93,10 +148,10 @@ fn the_prompt_hides_what_is_typed_shows_the_requirements_and_accepts_a_good_pass
     let mut seen = String::new();
     let mut p = spawn(&env, &["recover", "--user", "alice", "--out", "back.bin"]);
     expect(&mut p, "Password: ", &mut seen);
-    type_line(&mut p, WRONG);
+    p.type_hidden(WRONG);
     expect(&mut p, "That password does not open this backup. Try again", &mut seen);
     expect(&mut p, "Password: ", &mut seen);
-    type_line(&mut p, GOOD);
+    p.type_hidden(GOOD);
     expect(&mut p, "Recovered the share of alice", &mut seen);
     finish(p, &mut seen);
     assert!(!seen.contains("xyzzy") && !seen.contains("wrongzz"), "a password was echoed:\n{seen}");
@@ -113,14 +168,18 @@ fn a_pin_policy_is_explained_at_the_prompt() {
     let mut p = spawn(&env, &["backup", "-u", "alice", "-m", "password", "--share-file", &share]);
     expect(&mut p, "only digits", &mut seen);
     expect(&mut p, "New PIN: ", &mut seen);
-    type_line(&mut p, "246802");
+    p.type_hidden("246802");
     expect(&mut p, "Avoid sequences", &mut seen);
     expect(&mut p, "New PIN: ", &mut seen);
-    type_line(&mut p, "280417");
+    p.type_hidden("280417");
     expect(&mut p, "Confirm PIN: ", &mut seen);
-    type_line(&mut p, "280417");
+    p.type_hidden("280417");
+    // A dumb terminal cannot redraw a bar: it gets one plain line per step.
+    expect(&mut p, "share-backup: backup: deriving_key", &mut seen);
+    expect(&mut p, "share-backup: backup: done", &mut seen);
     expect(&mut p, "Backed up", &mut seen);
     finish(p, &mut seen);
+    assert!(!seen.contains("backup: ["), "a bar on a dumb terminal:\n{seen}");
     assert!(!seen.contains("280417") && !seen.contains("246802"), "a PIN was echoed:\n{seen}");
 }
 
@@ -129,10 +188,11 @@ fn a_pin_policy_is_explained_at_the_prompt() {
 #[test]
 fn the_pseudo_terminal_echoes_ordinary_input_so_the_no_echo_checks_can_fail() {
     let c = echoing(std::path::Path::new("sh"), &["-c", "printf 'Name: '; read x; echo end"]);
-    let mut p = rexpect::session::spawn_command(c, Some(10_000)).unwrap();
+    let mut p = Pty::start(c);
     let mut seen = String::new();
     expect(&mut p, "Name: ", &mut seen);
-    type_line(&mut p, "visible-xyzzy");
+    assert!(!p.echo_off(), "the control terminal echoes");
+    p.send_line("visible-xyzzy").unwrap();
     expect(&mut p, "end", &mut seen);
     assert!(seen.contains("visible-xyzzy"), "the terminal did not echo:\n{seen}");
 }
@@ -145,7 +205,7 @@ fn ctrl_c_at_the_prompt_stops_cleanly_with_exit_code_130() {
     let mut seen = String::new();
     // After the tool exits, `stty -a` shows whether the terminal got its echo back.
     let mut c = Command::new("sh");
-    c.arg("-c").arg("stty echo; \"$0\" \"$@\"; echo \"exit=$?\"; stty -a").arg(support::bin()).args([
+    c.arg("-c").arg("tty; stty echo; \"$0\" \"$@\"; echo \"exit=$?\"; stty -a").arg(support::bin()).args([
         "backup",
         "-u",
         "alice",
@@ -155,9 +215,9 @@ fn ctrl_c_at_the_prompt_stops_cleanly_with_exit_code_130() {
         &share,
     ]);
     env.apply(&mut c);
-    let mut p = rexpect::session::spawn_command(c, Some(30_000)).unwrap();
+    let mut p = Pty::start(c);
     expect(&mut p, "New password: ", &mut seen);
-    std::thread::sleep(Duration::from_millis(300));
+    p.wait_echo_off();
     p.send("mellow").unwrap();
     p.send_control('c').unwrap();
     expect(&mut p, "interrupted", &mut seen);
@@ -179,8 +239,83 @@ fn no_prompt_refuses_to_ask_even_at_a_terminal() {
     let mut c = echoing(&support::bin(), &["backup", "-u", "alice", "-m", "password", "--share-file", &share]);
     env.apply(&mut c);
     c.env("SHARE_BACKUP_NO_PROMPT", "1");
-    let mut p = rexpect::session::spawn_command(c, Some(30_000)).unwrap();
+    let mut p = Pty::start(c);
     expect(&mut p, "cannot be asked for (no terminal, or --no-prompt)", &mut seen);
     finish(p, &mut seen);
     assert!(!seen.contains("New password"), "{seen}");
+}
+
+/// Backs up `share` for alice with `password` given on stdin.
+fn backup_with_stdin(env: &Env, password: &str) {
+    let share = env.write("share.bin", SHARE);
+    let o = env
+        .cmd()
+        .args(["backup", "-u", "alice", "-m", "password", "--password-stdin", "--share-file"])
+        .arg(share)
+        .write_stdin(format!("{password}\n"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", texts(&o).1);
+}
+
+#[test]
+fn rotate_checks_the_current_password_before_asking_for_a_new_one_and_lets_it_be_retyped() {
+    let env = Env::new();
+    backup_with_stdin(&env, GOOD);
+    let new = "quiet harbour xylophone 77 ember";
+    let mut seen = String::new();
+    let mut p = spawn(&env, &["rotate", "-u", "alice"]);
+    expect(&mut p, "Current password: ", &mut seen);
+    p.type_hidden(WRONG);
+    expect(&mut p, "That password does not open this backup. Try again (2 attempt(s) left).", &mut seen);
+    assert!(!seen.contains("New password"), "the new password was asked before the current one was checked:\n{seen}");
+    expect(&mut p, "Current password: ", &mut seen);
+    p.type_hidden(GOOD);
+    expect(&mut p, "Choose the password", &mut seen);
+    expect(&mut p, "New password: ", &mut seen);
+    p.type_hidden(new);
+    expect(&mut p, "Confirm password: ", &mut seen);
+    p.type_hidden(new);
+    expect(&mut p, "Backed up the share of alice", &mut seen);
+    finish(p, &mut seen);
+    assert!(!seen.contains("xylophone") && !seen.contains("xyzzy") && !seen.contains("wrongzz"), "echoed:\n{seen}");
+    let o = env
+        .cmd()
+        .args(["recover", "-u", "alice", "--password-stdin", "--out", "-"])
+        .write_stdin(format!("{new}\n"))
+        .output()
+        .unwrap();
+    assert_eq!(o.stdout, SHARE, "the new password opens the rotated backup: {}", texts(&o).1);
+}
+
+#[test]
+fn recovery_under_the_pin_policy_asks_for_the_pin_by_name() {
+    let env = Env::new();
+    env.write_config("[providers.password]\npolicy = \"pin\"\n");
+    backup_with_stdin(&env, "280417");
+    let mut seen = String::new();
+    let mut p = spawn(&env, &["recover", "-u", "alice", "--out", "back.bin"]);
+    expect(&mut p, "PIN: ", &mut seen);
+    p.type_hidden("280418");
+    expect(&mut p, "That PIN does not open this backup. Try again", &mut seen);
+    expect(&mut p, "PIN: ", &mut seen);
+    p.type_hidden("280417");
+    expect(&mut p, "Recovered the share of alice", &mut seen);
+    finish(p, &mut seen);
+    assert!(!seen.contains("Password"), "{seen}");
+    assert!(!seen.contains("280417") && !seen.contains("280418"), "a PIN was echoed:\n{seen}");
+    assert_eq!(std::fs::read(env.path("back.bin")).unwrap(), SHARE);
+}
+
+#[test]
+fn password_stdin_at_a_terminal_is_refused_because_it_would_echo() {
+    let env = Env::new();
+    let share = env.write("share.bin", SHARE);
+    let share = share.to_str().unwrap().to_owned();
+    let mut seen = String::new();
+    let mut p = spawn(&env, &["backup", "-u", "alice", "-m", "password", "--password-stdin", "--share-file", &share]);
+    expect(&mut p, "--password-stdin reads stdin, which is the terminal here", &mut seen);
+    expect(&mut p, "drop --password-stdin to type it at the hidden prompt", &mut seen);
+    finish(p, &mut seen);
+    assert!(!env.notify_log().exists(), "nothing was backed up");
 }
