@@ -15,7 +15,8 @@ if [[ "${CI:-}" == "true" ]]; then
     export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 fi
 
-step() { printf '\n==> %s\n' "$*"; }
+START=$SECONDS
+step() { printf '\n==> [%ss] %s\n' "$((SECONDS - START))" "$*"; }
 
 step "toolchain"
 cargo --version
@@ -62,6 +63,9 @@ else
     echo "skipped: python3 cannot import cryptography (pip install cryptography)" >&2
 fi
 
+step "password KDF vectors against an independent stdlib-Python Balloon-M + HKDF"
+python3 providers/password/testdata/check_vectors.py
+
 step "dependency guard: share-backup-core pulls no HTTP, TLS, runtime or Google crate"
 # A crate is forbidden when its name is one of these or starts with one of
 # them followed by - or _ (google-drive3, aws-lc-rs, hyper-rustls, tokio-rustls,
@@ -87,7 +91,10 @@ echo "ok: $(sort -u <<<"$core_tree" | wc -l) crates in core's tree, none of them
 
 step "cargo deny (licenses, bans, sources, advisories from ../shared/advisory-db)"
 if ! command -v cargo-deny >/dev/null 2>&1; then
-    cargo install cargo-deny --locked
+    # cargo-deny's own release profile is fat LTO with one codegen unit (over
+    # 5 minutes on 2 cores); a checker gains nothing from that.
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+        cargo install cargo-deny --locked
 fi
 DB_SRC="$ROOT/../shared/advisory-db"
 # deny.toml sets db-path = "target/advisory-dbs" (relative to this directory);
