@@ -21,6 +21,8 @@ fn token_of(user: &UserId) -> String {
 fn harness() -> Harness {
     Harness::new()
         .with_configs(|u: &UserId| Configs::new().with(DriveConfig::access_token(token_of(u))))
+        .with_config_type::<DriveConfig>()
+        .with_debug_value("the provider's builder", DriveProvider::builder().visible_folder("Wallet backup"))
         .with_secrets(|u: &UserId| vec![token_of(u)])
 }
 

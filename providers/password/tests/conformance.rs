@@ -39,6 +39,8 @@ fn pin(user: &UserId) -> String {
 fn harness(secret: fn(&UserId) -> String) -> Harness {
     Harness::new()
         .with_configs(move |u| Configs::new().with(PasswordConfig::new(secret(u))))
+        .with_config_type::<PasswordConfig>()
+        .with_debug_value("the provider's builder", PasswordProvider::builder().policy(Policy::pin()))
         .with_wrong_secret(move |u| {
             let mut wrong = secret(u);
             // Same length and classes, one character changed.
