@@ -651,9 +651,11 @@ impl App {
                 None
             };
             drop(stdin);
+            // Before a new password is asked for at the prompt, the current
+            // one is checked, so a mistyped one is found before the new one is chosen.
             let current = match current {
-                Some(c) => c,
-                None => self.checked_current_password(&orch, &user, &custodian, &client, &old)?,
+                Some(c) if new_given.is_some() || !self.interactive() => c,
+                given => self.checked_current_password(given, &orch, &user, &custodian, &client, &old)?,
             };
             let next = self.new_password(new_given, &user, "--new-password-stdin or --new-password-env VAR")?;
             old.insert(PasswordConfig::from(current));
@@ -674,10 +676,12 @@ impl App {
         Ok(())
     }
 
-    /// The current password, asked at the prompt and checked against the
-    /// backup before the new one is chosen; a mistyped one can be typed again.
+    /// The current password (`given`, or asked at the prompt) checked
+    /// against the backup before the new one is chosen; a mistyped one can
+    /// be typed again at the prompt.
     fn checked_current_password(
         &self,
+        mut given: Option<SecretString>,
         orch: &Orchestrator,
         user: &UserId,
         custodian: &Option<CustodianId>,
@@ -686,8 +690,9 @@ impl App {
     ) -> Result<SecretString, Error> {
         let label = Self::password_label(&self.password_policy()?);
         let prompt_text = format!("Current {label}: ");
-        for attempt in 1..=RECOVER_ATTEMPTS {
-            let p = self.existing_password(None, &prompt_text, "--password-stdin or --password-env VAR")?;
+        let attempts = if given.is_some() { 1 } else { RECOVER_ATTEMPTS };
+        for attempt in 1..=attempts {
+            let p = self.existing_password(given.take(), &prompt_text, "--password-stdin or --password-env VAR")?;
             let mut configs = base.clone();
             configs.insert(PasswordConfig::from(p.clone()));
             let mut req = RecoverRequest::new(user.clone()).with_method(MethodId::PASSWORD).with_configs(configs);
@@ -700,11 +705,11 @@ impl App {
             match self.block(orch.recover(req)) {
                 // The recovered share is dropped (and zeroized) at once: this only checks the password.
                 Ok(_) => return Ok(p),
-                Err(e) if e.kind() == &ErrorKind::WrongSecret && attempt < RECOVER_ATTEMPTS => {
+                Err(e) if e.kind() == &ErrorKind::WrongSecret && attempt < attempts => {
                     let _ = writeln!(
                         std::io::stderr(),
                         "That {label} does not open this backup. Try again ({} attempt(s) left).",
-                        RECOVER_ATTEMPTS - attempt
+                        attempts - attempt
                     );
                 }
                 Err(e) => return Err(e),

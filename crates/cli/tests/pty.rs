@@ -319,3 +319,17 @@ fn password_stdin_at_a_terminal_is_refused_because_it_would_echo() {
     finish(p, &mut seen);
     assert!(!env.notify_log().exists(), "nothing was backed up");
 }
+
+#[test]
+fn rotate_with_a_wrong_current_password_from_the_environment_stops_before_the_new_one_is_asked() {
+    let env = Env::new();
+    backup_with_stdin(&env, GOOD);
+    let mut seen = String::new();
+    let mut c = echoing(&support::bin(), &["rotate", "-u", "alice", "--password-env", "SB_CURRENT"]);
+    env.apply(&mut c);
+    c.env("TERM", "dumb").env("SB_CURRENT", WRONG);
+    let mut p = Pty::start(c);
+    expect(&mut p, "the password does not open this backup", &mut seen);
+    finish(p, &mut seen);
+    assert!(!seen.contains("New password"), "the new password was asked for:\n{seen}");
+}
