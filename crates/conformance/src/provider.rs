@@ -785,16 +785,12 @@ fn check_final(events: &[Progress], ok: bool, what: &str) -> Result<(), Failure>
 /// await point; when neither fails, the report says that half was not
 /// checked); and that the whole sequence is ordered with `done` last.
 ///
-/// What the case cannot see: a provider step reported *out of order* (say
-/// `UploadingKey` then `Generating`). Core's `ProgressSink::emit` drops a
-/// non-final event whose rank is not above the last one it forwarded, before
-/// any callback runs, and a `Context` carries nothing but a `ProgressSink`,
-/// so no sink the case installs receives the dropped event. The order a user
-/// sees is therefore guaranteed by core whatever the provider does; what a
-/// backwards step costs is the step itself, missing from the user's
-/// progress. The case does catch a provider step that ranks at or past the
-/// framework's next one (`Encrypting`, `Decrypting`), because that step then
-/// drops the framework's.
+/// Out of order steps: core's `ProgressSink` drops a non-final event whose
+/// rank is not above the last one it forwarded (so a user never sees
+/// progress go backwards) and counts it in `ProgressSink::dropped`; the case
+/// requires that count to stay 0 through every provider call, so a provider
+/// that reports a step twice or backwards (say `UploadingKey` then
+/// `Generating`) fails with the number of dropped events.
 pub async fn progress(provider: &Arc<dyn BackupProvider>, harness: &Harness) -> CaseResult {
     let (p, h) = (provider, harness);
     let u = user("progress", "a");
@@ -816,6 +812,7 @@ pub async fn progress(provider: &Arc<dyn BackupProvider>, harness: &Harness) -> 
     ensure(events.iter().any(|e| e.status == Status::Encrypting), "seal_key reports nothing past Encrypting", || {
         format!("Encrypting was dropped as out of order: {}", statuses(&events))
     })?;
+    in_order(&sink, &events, "seal_share")?;
     sink.report(Status::Verifying);
     setup(env.open(&key, &ctx.binding()), "verify the new envelope")?;
     sink.report(Status::Storing);
@@ -837,6 +834,7 @@ pub async fn progress(provider: &Arc<dyn BackupProvider>, harness: &Harness) -> 
     ensure(provider_part.iter().all(|e| in_open_phase(e.status)), "open_key reports only opening steps", || {
         format!("events during open_key: {}", statuses(&provider_part))
     })?;
+    in_order(&sink, &events, "open_envelope")?;
     sink.finish(true);
     check_final(&log_of(&log), true, "recovery")?;
 
@@ -868,6 +866,7 @@ pub async fn progress(provider: &Arc<dyn BackupProvider>, harness: &Harness) -> 
     ensure(!sink.is_finished(), "a provider never reports done, also when it fails", || {
         format!("after a failed open_envelope: {}", statuses(&log_of(&log)))
     })?;
+    in_order(&sink, &log_of(&log), "a failed open_envelope")?;
     sink.finish(false);
     check_final(&log_of(&log), false, "failed recovery")?;
 
@@ -881,6 +880,18 @@ pub async fn progress(provider: &Arc<dyn BackupProvider>, harness: &Harness) -> 
 /// refuse, one that takes a token may), else by dropping `seal_share` at its
 /// first await point, as the orchestrator does when a backup times out or is
 /// cancelled. It returns what was not checked when neither fails.
+/// Core's sink drops a step that goes backwards or repeats (so an app never
+/// sees one); a provider that reports one anyway is caught by the count.
+fn in_order(sink: &ProgressSink, events: &[Progress], what: &str) -> Result<(), Failure> {
+    ensure(sink.dropped() == 0, "a provider reports its steps in order, each once", || {
+        format!(
+            "{} event(s) went backwards or repeated during {what} and were dropped; delivered: {}",
+            sink.dropped(),
+            statuses(events)
+        )
+    })
+}
+
 async fn failed_backup_progress(
     p: &Arc<dyn BackupProvider>,
     h: &Harness,
@@ -897,6 +908,7 @@ async fn failed_backup_progress(
         ensure(part.iter().all(|e| in_seal_phase(e.status)), "seal_key reports only sealing steps", || {
             format!("events during {what}: {}", statuses(&part))
         })?;
+        in_order(sink, &events, what)?;
         sink.finish(false);
         check_final(&log_of(log), false, what)
     };

@@ -208,6 +208,12 @@ async fn a_provider_that_reports_done_fails_progress() {
 }
 
 #[tokio::test]
+async fn a_provider_that_reports_a_step_twice_fails_progress() {
+    let r = case("progress", MemKeys::shared("broken-twice", Flaw::ReportsStepTwice), Harness::new()).await;
+    assert_fails(r, &["in order, each once", "1 event(s) went backwards or repeated during seal_share"]);
+}
+
+#[tokio::test]
 async fn a_provider_that_reports_a_step_of_another_phase_fails_progress() {
     let r = case("progress", MemKeys::shared("broken-step", Flaw::ReportsForeignStep), Harness::new()).await;
     assert_fails(r, &["seal_key reports only sealing steps", "decrypting"]);

@@ -137,6 +137,7 @@ struct SinkInner {
 struct SinkState {
     last: Option<Status>,
     finished: bool,
+    dropped: u64,
 }
 
 impl ProgressSink {
@@ -177,14 +178,21 @@ impl ProgressSink {
         self.inner.as_ref().is_some_and(|i| i.state.lock().unwrap_or_else(|e| e.into_inner()).finished)
     }
 
+    /// How many events this sink refused so far: steps that went backwards
+    /// or repeated, and events after the final one. The callback never sees
+    /// them; a non-zero count means some component reported out of order
+    /// (the conformance suite requires 0 from every provider). Always 0 for
+    /// [`ProgressSink::none`].
+    pub fn dropped(&self) -> u64 {
+        self.inner.as_ref().map_or(0, |i| i.state.lock().unwrap_or_else(|e| e.into_inner()).dropped)
+    }
+
     fn emit(&self, p: Progress) {
         let Some(inner) = &self.inner else { return };
         {
             let mut st = inner.state.lock().unwrap_or_else(|e| e.into_inner());
-            if st.finished {
-                return;
-            }
-            if !p.done && st.last.is_some_and(|last| p.status.rank() <= last.rank()) {
+            if st.finished || (!p.done && st.last.is_some_and(|last| p.status.rank() <= last.rank())) {
+                st.dropped += 1;
                 return;
             }
             st.last = Some(p.status);
@@ -217,6 +225,7 @@ mod tests {
             vec![Progress { status: Status::Reading, done: false }, Progress { status: Status::Failed, done: true }]
         );
         assert!(sink.is_finished());
+        assert_eq!(sink.dropped(), 2, "the Storing and the second finish after done");
     }
 
     #[test]
@@ -230,6 +239,8 @@ mod tests {
         sink.finish(true);
         let statuses: Vec<_> = log.lock().unwrap().iter().map(|p| p.status).collect();
         assert_eq!(statuses, vec![Status::Reading, Status::DerivingKey, Status::Encrypting, Status::Done]);
+        assert_eq!(sink.dropped(), 2, "the repeated DerivingKey and the backwards Generating");
+        assert_eq!(ProgressSink::none().dropped(), 0);
     }
 
     /// Every status, in declaration order. The match in `rank_of` below has

@@ -33,6 +33,8 @@ pub enum Flaw {
     ReportsDone,
     /// `seal_key` reports `Decrypting`, a step of another phase.
     ReportsForeignStep,
+    /// `seal_key` reports `Generating` twice (core drops the second).
+    ReportsStepTwice,
     /// `open_key` indexes the header without checking its length.
     PanicsOnShortHeader,
     /// Claims `deletes` but `delete_key` does nothing.
@@ -177,6 +179,7 @@ impl BackupProvider for MemKeys {
         match self.flaw {
             Flaw::ReportsDone => ctx.progress().finish(true),
             Flaw::ReportsForeignStep => ctx.report(Status::Decrypting),
+            Flaw::ReportsStepTwice => ctx.report(Status::Generating),
             _ => {}
         }
         self.pause().await;
