@@ -39,6 +39,7 @@ struct Inner {
     retry: Retry,
     prune: bool,
     prune_grace: Duration,
+    read_back: bool,
     busy: Mutex<HashSet<UserId>>,
 }
 
@@ -51,6 +52,7 @@ impl fmt::Debug for Orchestrator {
             .field("retry", &self.inner.retry)
             .field("prune", &self.inner.prune)
             .field("prune_grace", &self.inner.prune_grace)
+            .field("read_back", &self.inner.read_back)
             .finish()
     }
 }
@@ -66,6 +68,7 @@ pub struct OrchestratorBuilder {
     call_timeout: Option<Option<Duration>>,
     prune: Option<bool>,
     prune_grace: Option<Duration>,
+    read_back: Option<bool>,
 }
 
 impl fmt::Debug for OrchestratorBuilder {
@@ -120,6 +123,21 @@ impl OrchestratorBuilder {
         self
     }
 
+    /// Whether a backup reads a remote provider's new key back (one
+    /// `open_key`) and compares it with the key that sealed the envelope,
+    /// before anything is staged or acknowledged (default: true).
+    ///
+    /// The read-back proves the key really landed where recovery will look
+    /// (for Google Drive: that the uploaded file holds the key). Turning it
+    /// off saves that one provider request per backup (a Drive backup then
+    /// costs probe + upload) and trusts the provider's successful write; the
+    /// envelope itself is still opened again with the in-memory key.
+    /// Providers whose capabilities are not `remote` are never read back.
+    pub fn read_back(mut self, read_back: bool) -> Self {
+        self.read_back = Some(read_back);
+        self
+    }
+
     /// Whether a successful backup removes the superseded versions and
     /// their keys (default: true).
     pub fn prune(mut self, prune: bool) -> Self {
@@ -169,6 +187,7 @@ impl OrchestratorBuilder {
                 },
                 prune: self.prune.unwrap_or(true),
                 prune_grace: self.prune_grace.unwrap_or(DEFAULT_PRUNE_GRACE),
+                read_back: self.read_back.unwrap_or(true),
                 busy: Mutex::new(HashSet::new()),
             }),
         })
@@ -538,7 +557,7 @@ impl Orchestrator {
         if !ct_eq(opened.expose_secret(), share.expose_secret()) {
             return Err(Error::internal("a freshly sealed envelope opens to other bytes than the share"));
         }
-        if provider.capabilities().remote {
+        if self.inner.read_back && provider.capabilities().remote {
             let back = provider
                 .open_key(parsed.key_header(), ctx)
                 .instrument(info_span!("provider.open_key", purpose = "verify"))

@@ -1,7 +1,8 @@
 //! Requests per backup and per recovery, and wall time under an injected
 //! round-trip delay, against the fake Drive server on 127.0.0.1: the
 //! provider's own calls, and whole backups and recoveries under the
-//! orchestrator (probe, upload, read-back; prune of the superseded backup).
+//! orchestrator (probe, upload, read-back; prune of the superseded backup),
+//! and the leanest orchestrator (`read_back(false)`, `prune(false)`).
 //!
 //! `cargo bench -p share-backup-gdrive --bench requests` (optional argument: runs per case, default 20).
 
@@ -73,6 +74,15 @@ async fn measure(runs: usize, folder: bool) -> Vec<Case> {
         .prune_grace(Duration::ZERO)
         .build()
         .unwrap();
+    // The leanest orchestrator: no key read-back, no pruning.
+    let lean = Orchestrator::builder()
+        .registry(Registry::empty().with_provider(p.clone()))
+        .store(Arc::new(MemoryStore::new()))
+        .notifier(Arc::new(RecordingNotifier::new()))
+        .read_back(false)
+        .prune(false)
+        .build()
+        .unwrap();
     let backup = |user: &UserId| {
         BackupRequest::new(user.clone(), BackupShare::from_slice(b"a client key share").unwrap())
             .with_config(DriveConfig::access_token(DEFAULT_TOKEN))
@@ -85,10 +95,12 @@ async fn measure(runs: usize, folder: bool) -> Vec<Case> {
     p.open_key(&s.header, &warm).await.unwrap();
     let repeat_user = UserId::new("repeat-user").unwrap();
     orch.backup(backup(&repeat_user)).await.unwrap();
+    lean.backup(backup(&repeat_user)).await.unwrap();
     fake.set_latency(RTT);
 
     let (mut seal, mut open, mut fallback) = (Acc::default(), Acc::default(), Acc::default());
     let (mut first, mut again, mut restore) = (Acc::default(), Acc::default(), Acc::default());
+    let mut lean_again = Acc::default();
     for i in 0..runs {
         let c = ctx("warm-up").with_backup_id(BackupId::generate().unwrap());
         fake.clear_requests();
@@ -127,6 +139,12 @@ async fn measure(runs: usize, folder: bool) -> Vec<Case> {
         let t = Instant::now();
         orch.recover(recover(&repeat_user)).await.unwrap();
         restore.add(&fake, t);
+
+        // The same replacing backup with read_back(false) and prune(false).
+        fake.clear_requests();
+        let t = Instant::now();
+        lean.backup(backup(&repeat_user)).await.unwrap();
+        lean_again.add(&fake, t);
     }
     let n = runs as f64;
     let mode = if folder { "folder" } else { "appdata" };
@@ -138,6 +156,7 @@ async fn measure(runs: usize, folder: bool) -> Vec<Case> {
         ("orchestrator: first backup of a user", first),
         ("orchestrator: backup replacing the previous one", again),
         ("orchestrator: recovery", restore),
+        ("orchestrator, read_back(false) + prune(false): any backup", lean_again),
     ] {
         let requests = acc.requests as f64 / n;
         let wall = acc.time.as_secs_f64() / n / RTT.as_secs_f64();

@@ -17,17 +17,23 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(|b| b).await
+}
+
+async fn world_with(
+    f: impl FnOnce(share_backup_orchestrator::OrchestratorBuilder) -> share_backup_orchestrator::OrchestratorBuilder,
+) -> World {
     let fake = FakeDrive::start().await.unwrap();
     let retry = DEFAULT_RETRY.with_max_retries(2).with_min_delay(Duration::from_millis(1));
     let p = DriveProvider::builder().endpoint(fake.root_url()).retry(retry).build().unwrap();
     let notifier = RecordingNotifier::new();
-    let orch = Orchestrator::builder()
+    let orch = f(Orchestrator::builder()
         .registry(Registry::empty().with_provider(Arc::new(p)))
         .store(Arc::new(MemoryStore::new()))
         .notifier(Arc::new(notifier.clone()))
-        .prune_grace(Duration::ZERO)
-        .build()
-        .unwrap();
+        .prune_grace(Duration::ZERO))
+    .build()
+    .unwrap();
     World { fake, orch, notifier }
 }
 
@@ -98,4 +104,17 @@ async fn a_backup_without_the_appdata_scope_is_refused_before_any_upload() {
     assert!(w.fake.files().is_empty());
     assert_eq!(w.fake.request_count(), 1, "the probe caught it");
     assert_eq!(w.notifier.acknowledged(&user, &MethodId::GDRIVE), None);
+}
+
+#[tokio::test]
+async fn without_read_back_a_backup_costs_probe_and_upload_and_still_recovers() {
+    let w = world_with(|b| b.read_back(false)).await;
+    let user = UserId::new("user-5").unwrap();
+    let receipt = w.orch.backup(backup(&user, b"share five")).await.unwrap();
+    let lines: Vec<String> = w.fake.requests().iter().map(|r| r.line()).collect();
+    assert_eq!(lines.len(), 2, "probe and upload only: {lines:?}");
+    assert_eq!(lines[1], "POST /upload/drive/v3/files");
+    assert_eq!(w.notifier.acknowledged(&user, &MethodId::GDRIVE), Some(receipt.backup_id));
+    let back = w.orch.recover(recover(&user)).await.unwrap();
+    assert_eq!(back.share().expose_secret(), b"share five");
 }
