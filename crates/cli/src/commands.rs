@@ -13,7 +13,7 @@ use share_backup::providers::gdrive::DriveConfig;
 use share_backup::providers::password::{self as pw, PasswordConfig, PasswordProvider, Policy, Preset};
 use share_backup::{
     BackupId, BackupRequest, ClientId, Configs, Context, CustodianId, Error, ErrorKind, MethodId, RecoverRequest,
-    Registry, RotateRequest, Settings, UserId, VerifyRequest,
+    Recovered, Registry, RotateRequest, Settings, UserId, VerifyRequest,
 };
 
 use crate::cli::{
@@ -488,42 +488,19 @@ impl App {
         let given =
             if method == MethodId::PASSWORD { self.given_password(&a.password, &mut stdin, "password")? } else { None };
         drop(stdin);
-        let prompting = method == MethodId::PASSWORD && given.is_none();
-        let label =
-            if method == MethodId::PASSWORD { Self::password_label(&self.password_policy()?) } else { "password" };
-        let prompt_text = format!("{}: ", capitalized(label));
-        let mut given = given;
-        let attempts = if prompting { RECOVER_ATTEMPTS } else { 1 };
-        let mut attempt = 0;
-        let recovered = loop {
-            attempt += 1;
-            let mut configs = base.clone();
-            if method == MethodId::PASSWORD {
-                let p = self.existing_password(given.take(), &prompt_text, "--password-stdin or --password-env VAR")?;
-                configs.insert(PasswordConfig::from(p));
-            }
-            let mut req = RecoverRequest::new(user.clone())
+        let password = if method == MethodId::PASSWORD {
+            let label = Self::password_label(&self.password_policy()?);
+            Some(PasswordAsk { given, prompt: format!("{}: ", capitalized(label)), label })
+        } else {
+            None
+        };
+        let request = |configs| {
+            bound(RecoverRequest::new(user.clone()), &custodian, &client)
                 .with_method(method.clone())
                 .with_configs(configs)
-                .with_progress(self.reporter.sink("recovery"));
-            if let Some(c) = &custodian {
-                req = req.with_custodian(c.clone());
-            }
-            if let Some(c) = &client {
-                req = req.with_client(c.clone());
-            }
-            match self.block(orch.recover(req)) {
-                Ok(r) => break r,
-                Err(e) if e.kind() == &ErrorKind::WrongSecret && attempt < attempts => {
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "That {label} does not open this backup. Try again ({} attempt(s) left).",
-                        attempts - attempt
-                    );
-                }
-                Err(e) => return Err(e),
-            }
+                .with_progress(self.reporter.sink("recovery"))
         };
+        let (recovered, _) = self.recover_retrying(&orch, request, &base, password)?;
         out.write(recovered.share())?;
         let text = format!(
             "Recovered the share of {user} ({} bytes, method {}, backup {}) into {}.",
@@ -681,7 +658,7 @@ impl App {
     /// be typed again at the prompt.
     fn checked_current_password(
         &self,
-        mut given: Option<SecretString>,
+        given: Option<SecretString>,
         orch: &Orchestrator,
         user: &UserId,
         custodian: &Option<CustodianId>,
@@ -689,22 +666,40 @@ impl App {
         base: &Configs,
     ) -> Result<SecretString, Error> {
         let label = Self::password_label(&self.password_policy()?);
-        let prompt_text = format!("Current {label}: ");
+        let ask = PasswordAsk { given, prompt: format!("Current {label}: "), label };
+        let request = |configs| {
+            bound(RecoverRequest::new(user.clone()), custodian, client)
+                .with_method(MethodId::PASSWORD)
+                .with_configs(configs)
+        };
+        // The recovered share is dropped (and zeroized) at once: this only checks the password.
+        let (_, p) = self.recover_retrying(orch, request, base, Some(ask))?;
+        p.ok_or_else(|| Error::internal("a password recovery returned no password"))
+    }
+
+    /// Recovers with the `base` configs, plus the password when `password`
+    /// says how to get it (given, or asked at the prompt again while it is
+    /// wrong, [`RECOVER_ATTEMPTS`] times at most); returns the recovery and
+    /// the password that opened it.
+    fn recover_retrying(
+        &self,
+        orch: &Orchestrator,
+        request: impl Fn(Configs) -> RecoverRequest,
+        base: &Configs,
+        password: Option<PasswordAsk>,
+    ) -> Result<(Recovered, Option<SecretString>), Error> {
+        let Some(PasswordAsk { mut given, prompt, label }) = password else {
+            return Ok((self.block(orch.recover(request(base.clone())))?, None));
+        };
         let attempts = if given.is_some() { 1 } else { RECOVER_ATTEMPTS };
-        for attempt in 1..=attempts {
-            let p = self.existing_password(given.take(), &prompt_text, "--password-stdin or --password-env VAR")?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let p = self.existing_password(given.take(), &prompt, "--password-stdin or --password-env VAR")?;
             let mut configs = base.clone();
             configs.insert(PasswordConfig::from(p.clone()));
-            let mut req = RecoverRequest::new(user.clone()).with_method(MethodId::PASSWORD).with_configs(configs);
-            if let Some(c) = custodian {
-                req = req.with_custodian(c.clone());
-            }
-            if let Some(c) = client {
-                req = req.with_client(c.clone());
-            }
-            match self.block(orch.recover(req)) {
-                // The recovered share is dropped (and zeroized) at once: this only checks the password.
-                Ok(_) => return Ok(p),
+            match self.block(orch.recover(request(configs))) {
+                Ok(r) => return Ok((r, Some(p))),
                 Err(e) if e.kind() == &ErrorKind::WrongSecret && attempt < attempts => {
                     let _ = writeln!(
                         std::io::stderr(),
@@ -715,7 +710,6 @@ impl App {
                 Err(e) => return Err(e),
             }
         }
-        Err(Error::new(ErrorKind::WrongSecret, format!("the current {label} does not open this backup")))
     }
 
     // ---- calibrate ----
@@ -878,4 +872,23 @@ fn health_json(h: &HealthReport) -> Value {
         "key_not_checked_because": why,
         "other_versions": h.other_versions.iter().map(BackupId::to_hex).collect::<Vec<_>>(),
     })
+}
+
+/// How [`App::recover_retrying`] gets a password: the one given on
+/// stdin or in the environment, else the prompt with this text.
+struct PasswordAsk {
+    given: Option<SecretString>,
+    prompt: String,
+    label: &'static str,
+}
+
+/// `req` bound to the custodian and client ids, when given.
+fn bound(mut req: RecoverRequest, custodian: &Option<CustodianId>, client: &Option<ClientId>) -> RecoverRequest {
+    if let Some(c) = custodian {
+        req = req.with_custodian(c.clone());
+    }
+    if let Some(c) = client {
+        req = req.with_client(c.clone());
+    }
+    req
 }

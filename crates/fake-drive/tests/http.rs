@@ -62,10 +62,14 @@ fn multipart(meta: &Value, media: &[u8]) -> Vec<u8> {
 }
 
 async fn upload(fake: &FakeDrive, meta: Value, media: &[u8]) -> Resp {
+    upload_as(fake, DEFAULT_TOKEN, meta, media).await
+}
+
+async fn upload_as(fake: &FakeDrive, token: &str, meta: Value, media: &[u8]) -> Resp {
     send(
         "POST",
         &format!("{}upload/drive/v3/files?uploadType=multipart", fake.root_url()),
-        Some(DEFAULT_TOKEN),
+        Some(token),
         Some(&format!("multipart/related; boundary={B}")),
         multipart(&meta, media),
     )
@@ -389,24 +393,10 @@ async fn a_drive_file_token_sees_only_what_the_app_created() {
     let r = send("GET", &format!("{}files/{user_made}", fake.base_url()), Some("file-only"), None, vec![]).await;
     assert_eq!(r.google_error(404), "notFound");
     // Nor can it put a file in the user's folder.
-    let r = send(
-        "POST",
-        &format!("{}upload/drive/v3/files?uploadType=multipart", fake.root_url()),
-        Some("file-only"),
-        Some(&format!("multipart/related; boundary={B}")),
-        multipart(&json!({"name": "k", "parents": [user_made]}), b"x"),
-    )
-    .await;
+    let r = upload_as(&fake, "file-only", json!({"name": "k", "parents": [user_made]}), b"x").await;
     assert_eq!(r.google_error(404), "notFound");
     // What the app uploads with the narrow token, it sees again.
-    let r = send(
-        "POST",
-        &format!("{}upload/drive/v3/files?uploadType=multipart", fake.root_url()),
-        Some("file-only"),
-        Some(&format!("multipart/related; boundary={B}")),
-        multipart(&json!({"name": "k", "parents": [app_made]}), b"x"),
-    )
-    .await;
+    let r = upload_as(&fake, "file-only", json!({"name": "k", "parents": [app_made]}), b"x").await;
     let id = r.json()["id"].as_str().unwrap().to_owned();
     let r = send("GET", &format!("{}files/{id}?alt=media", fake.base_url()), Some("file-only"), None, vec![]).await;
     assert_eq!((r.status, r.body.as_slice()), (200, b"x".as_slice()));

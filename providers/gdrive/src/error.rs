@@ -116,48 +116,36 @@ impl DriveError {
         e.source_ref().and_then(|s| s.downcast_ref::<DriveError>())
     }
 
+    /// An answer with no source error and no re-grant (yet: `into_error`
+    /// sets it).
+    fn answer(status: Option<u16>, reason: Option<&str>, message: impl Into<String>) -> Self {
+        DriveError { status, reason: reason.map(str::to_owned), message: message.into(), regrant: None, source: None }
+    }
+
     pub(crate) fn transport(
         message: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
-        DriveError {
-            status: None,
-            reason: None,
-            message: message.into(),
-            regrant: None,
-            source: Some(Box::new(source)),
-        }
+        Self::transport_boxed(message, Box::new(source))
     }
 
     pub(crate) fn transport_boxed(
         message: impl Into<String>,
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     ) -> Self {
-        DriveError { status: None, reason: None, message: message.into(), regrant: None, source: Some(source) }
+        DriveError { source: Some(source), ..Self::answer(None, None, message) }
     }
 
     pub(crate) fn not_a_key_file() -> Self {
-        DriveError {
-            status: Some(200),
-            reason: Some("notAKeyFile".into()),
-            message: "the file is not a share-backup key file".into(),
-            regrant: None,
-            source: None,
-        }
+        Self::answer(Some(200), Some("notAKeyFile"), "the file is not a share-backup key file")
     }
 
     pub(crate) fn timeout() -> Self {
-        DriveError {
-            status: None,
-            reason: None,
-            message: "the request to Google Drive timed out".into(),
-            regrant: None,
-            source: None,
-        }
+        Self::answer(None, None, "the request to Google Drive timed out")
     }
 
     pub(crate) fn protocol(message: impl Into<String>) -> Self {
-        DriveError { status: Some(200), reason: None, message: message.into(), regrant: None, source: None }
+        Self::answer(Some(200), None, message)
     }
 
     /// From a Google error body (`{"error": {"code", "message", "errors": [{"reason"}]}}`)
@@ -182,19 +170,13 @@ impl DriveError {
                     .and_then(|d| d.iter().find_map(|x| x.get("reason").and_then(Value::as_str)))
             })
             .map(|r| truncate(r, 64));
-        DriveError { status: status.or(code), reason, message, regrant: None, source: None }
+        Self::answer(status.or(code), reason.as_deref(), message)
     }
 
     pub(crate) fn from_status(status: u16, body: &[u8]) -> Self {
         match serde_json::from_slice::<Value>(body) {
             Ok(v) if v.get("error").is_some() => Self::from_body(Some(status), &v),
-            _ => DriveError {
-                status: Some(status),
-                reason: None,
-                message: format!("a non-JSON body of {} bytes", body.len()),
-                regrant: None,
-                source: None,
-            },
+            _ => Self::answer(Some(status), None, format!("a non-JSON body of {} bytes", body.len())),
         }
     }
 
@@ -210,35 +192,16 @@ impl DriveError {
                 DriveError::transport(msg, err)
             }
             common::Error::BadRequest(v) => DriveError::from_body(None, &v),
-            common::Error::Failure(resp) => {
-                let status = resp.status().as_u16();
-                DriveError {
-                    status: Some(status),
-                    reason: None,
-                    message: "a non-JSON error body".into(),
-                    regrant: None,
-                    source: None,
-                }
+            common::Error::Failure(resp) => Self::answer(Some(resp.status().as_u16()), None, "a non-JSON error body"),
+            common::Error::MissingToken(err) => {
+                Self::answer(None, Some("missingToken"), format!("no access token: {err}"))
             }
-            common::Error::MissingToken(err) => DriveError {
-                status: None,
-                reason: Some("missingToken".into()),
-                message: format!("no access token: {err}"),
-                regrant: None,
-                source: None,
-            },
             common::Error::JsonDecodeError(_, err) => {
                 // The body may echo data; keep only the decoder's message.
                 DriveError::protocol(format!("Google Drive sent a response that does not decode: {err}"))
             }
             common::Error::Io(err) => DriveError::transport("reading Google Drive's response failed", err),
-            other => DriveError {
-                status: None,
-                reason: Some("client".into()),
-                message: other.to_string(),
-                regrant: None,
-                source: None,
-            },
+            other => Self::answer(None, Some("client"), other.to_string()),
         }
     }
 
