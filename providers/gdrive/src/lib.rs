@@ -302,10 +302,13 @@ fn check_client_id(id: &str) -> Result<()> {
 
 /// The settings [`DriveProvider::from_settings`] accepts. With the `oauth`
 /// feature, also `oauth_client_secret` and `oauth_token_cache`: the
-/// installed-app OAuth flow ([`InstalledAppTokenSource`]) as the default
+/// installed-app OAuth flow (`InstalledAppTokenSource`) as the default
 /// token source.
-#[cfg(feature = "oauth")]
-pub const SETTINGS: &[SettingSpec] = &[
+pub const SETTINGS: &[SettingSpec] =
+    if cfg!(feature = "oauth") { ALL_SETTINGS } else { ALL_SETTINGS.split_at(ALL_SETTINGS.len() - 2).0 };
+
+/// Every setting; the last two only with the `oauth` feature.
+const ALL_SETTINGS: &[SettingSpec] = &[
     SETTING_FOLDER_MODE,
     SETTING_FOLDER_NAME,
     SETTING_ENDPOINT,
@@ -325,20 +328,6 @@ pub const SETTINGS: &[SettingSpec] = &[
         "file that keeps the installed-app flow's tokens between runs",
         "tokens.json",
     ),
-];
-
-/// The settings [`DriveProvider::from_settings`] accepts.
-#[cfg(not(feature = "oauth"))]
-pub const SETTINGS: &[SettingSpec] = &[
-    SETTING_FOLDER_MODE,
-    SETTING_FOLDER_NAME,
-    SETTING_ENDPOINT,
-    SETTING_MAX_RETRIES,
-    SETTING_MIN_DELAY,
-    SETTING_MAX_DELAY,
-    SETTING_MAX_TOTAL,
-    SETTING_TIMEOUT,
-    SETTING_CLIENT_ID,
 ];
 
 const SETTING_FOLDER_MODE: SettingSpec =

@@ -926,3 +926,14 @@ async fn a_client_secret_of_another_oauth_client_is_refused() {
     assert_eq!(fake.request_count(), 0);
     let _ = std::fs::remove_dir_all(secret.parent().unwrap());
 }
+
+#[test]
+fn the_oauth_settings_are_listed_exactly_when_the_oauth_feature_is_on() {
+    let keys: Vec<&str> = share_backup_gdrive::SETTINGS.iter().map(|s| s.key).collect();
+    for k in ["folder_mode", "folder_name", "endpoint", "client_id"] {
+        assert!(keys.contains(&k), "{k} missing from {keys:?}");
+    }
+    for k in ["oauth_client_secret", "oauth_token_cache"] {
+        assert_eq!(keys.contains(&k), cfg!(feature = "oauth"), "{k} in {keys:?}");
+    }
+}
