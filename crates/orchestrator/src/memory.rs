@@ -1,15 +1,15 @@
 //! In-memory [`CipherTextStore`] and recording [`Notifier`], for tests,
 //! examples and single-process tools.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use share_backup_core::{BackupId, Error, ErrorKind, MethodId, Result, UserId};
 
-use crate::store::{CipherTextStore, CurrentVersion, Notifier, VersionInfo, VersionState};
+use crate::store::{Acknowledgement, CipherTextStore, CurrentVersion, Namespace, Notifier, VersionInfo, VersionState};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -20,12 +20,15 @@ struct Slot {
     /// Oldest first.
     versions: Vec<(BackupId, String, SystemTime)>,
     current: Option<BackupId>,
+    retired: HashSet<BackupId>,
+    ack: Option<Acknowledgement>,
 }
 
 /// A [`CipherTextStore`] in this process's memory, keeping the full contract
-/// (create-only staging, compare-and-swap commit, the current version never
-/// removed). Nothing survives the process: use `share-backup-object-store`
-/// for anything real.
+/// (create-only staging, compare-and-swap commit, retired versions never
+/// committed, the current version never removed, one namespace per
+/// (user, custodian, client)). Nothing survives the process: use
+/// `share-backup-object-store` for anything real.
 ///
 /// Cheap to clone; clones share the same data, so two orchestrators built
 /// on clones behave like two processes on one store.
@@ -33,9 +36,10 @@ struct Slot {
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// use share_backup_core::{BackupId, MethodId, UserId};
-/// use share_backup_orchestrator::{CipherTextStore, MemoryStore};
+/// use share_backup_orchestrator::{CipherTextStore, MemoryStore, Namespace};
 /// let store = MemoryStore::new();
-/// let (u, m, id) = (UserId::new("alice").unwrap(), MethodId::PASSWORD, BackupId::generate().unwrap());
+/// let u = Namespace::from(UserId::new("alice").unwrap());
+/// let (m, id) = (MethodId::PASSWORD, BackupId::generate().unwrap());
 /// store.stage(&u, &m, id, "sb1.x.y").await.unwrap();
 /// assert!(store.current(&u, &m).await.unwrap().is_none());
 /// store.commit(&u, &m, id, None).await.unwrap();
@@ -44,7 +48,7 @@ struct Slot {
 /// ```
 #[derive(Clone, Default)]
 pub struct MemoryStore {
-    inner: Arc<Mutex<HashMap<(UserId, MethodId), Slot>>>,
+    inner: Arc<Mutex<HashMap<(Namespace, MethodId), Slot>>>,
 }
 
 impl MemoryStore {
@@ -53,7 +57,7 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Number of stored versions over all users and methods.
+    /// Number of stored versions over all namespaces and methods.
     pub fn len(&self) -> usize {
         lock(&self.inner).values().map(|s| s.versions.len()).sum()
     }
@@ -61,6 +65,20 @@ impl MemoryStore {
     /// True when nothing is stored.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Makes a stored version look `age` older (its `staged_at` moves back),
+    /// for tests of the prune grace period. Returns whether it was found.
+    pub fn backdate(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId, age: Duration) -> bool {
+        let mut g = lock(&self.inner);
+        let Some(v) = g
+            .get_mut(&(ns.clone(), method.clone()))
+            .and_then(|s| s.versions.iter_mut().find(|(id, _, _)| *id == backup_id))
+        else {
+            return false;
+        };
+        v.2 = v.2.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH);
+        true
     }
 }
 
@@ -71,19 +89,19 @@ impl fmt::Debug for MemoryStore {
     }
 }
 
-fn not_found(user: &UserId, method: &MethodId, id: BackupId) -> Error {
-    Error::not_found(format!("no version {id} of method {method} for user {user} in the memory store"))
+fn not_found(ns: &Namespace, method: &MethodId, id: BackupId) -> Error {
+    Error::not_found(format!("no version {id} of method {method} for {ns} in the memory store"))
 }
 
 #[async_trait]
 impl CipherTextStore for MemoryStore {
-    async fn stage(&self, user: &UserId, method: &MethodId, backup_id: BackupId, envelope: &str) -> Result<()> {
+    async fn stage(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId, envelope: &str) -> Result<()> {
         let mut g = lock(&self.inner);
-        let slot = g.entry((user.clone(), method.clone())).or_default();
-        if slot.versions.iter().any(|(id, _, _)| *id == backup_id) {
+        let slot = g.entry((ns.clone(), method.clone())).or_default();
+        if slot.versions.iter().any(|(id, _, _)| *id == backup_id) || slot.retired.contains(&backup_id) {
             return Err(Error::new(
                 ErrorKind::Conflict,
-                format!("version {backup_id} of method {method} for user {user} already exists"),
+                format!("version {backup_id} of method {method} for {ns} already exists"),
             ));
         }
         slot.versions.push((backup_id, envelope.to_owned(), SystemTime::now()));
@@ -92,23 +110,26 @@ impl CipherTextStore for MemoryStore {
 
     async fn commit(
         &self,
-        user: &UserId,
+        ns: &Namespace,
         method: &MethodId,
         backup_id: BackupId,
         expected: Option<BackupId>,
     ) -> Result<()> {
         let mut g = lock(&self.inner);
-        let Some(slot) = g.get_mut(&(user.clone(), method.clone())) else {
-            return Err(not_found(user, method, backup_id));
+        let Some(slot) = g.get_mut(&(ns.clone(), method.clone())) else {
+            return Err(not_found(ns, method, backup_id));
         };
         if !slot.versions.iter().any(|(id, _, _)| *id == backup_id) {
-            return Err(not_found(user, method, backup_id));
+            return Err(not_found(ns, method, backup_id));
+        }
+        if slot.retired.contains(&backup_id) && slot.current != Some(backup_id) {
+            return Err(retired(backup_id));
         }
         if slot.current != expected {
             return Err(Error::new(
                 ErrorKind::Conflict,
                 format!(
-                    "the current version of method {method} for user {user} is {}, not the expected {}",
+                    "the current version of method {method} for {ns} is {}, not the expected {}",
                     fmt_opt(slot.current),
                     fmt_opt(expected)
                 ),
@@ -118,9 +139,9 @@ impl CipherTextStore for MemoryStore {
         Ok(())
     }
 
-    async fn current(&self, user: &UserId, method: &MethodId) -> Result<Option<CurrentVersion>> {
+    async fn current(&self, ns: &Namespace, method: &MethodId) -> Result<Option<CurrentVersion>> {
         let g = lock(&self.inner);
-        let Some(slot) = g.get(&(user.clone(), method.clone())) else { return Ok(None) };
+        let Some(slot) = g.get(&(ns.clone(), method.clone())) else { return Ok(None) };
         let Some(cur) = slot.current else { return Ok(None) };
         let env = slot.versions.iter().find(|(id, _, _)| *id == cur).map(|(_, e, _)| e.clone());
         match env {
@@ -129,21 +150,21 @@ impl CipherTextStore for MemoryStore {
         }
     }
 
-    async fn current_id(&self, user: &UserId, method: &MethodId) -> Result<Option<BackupId>> {
-        Ok(lock(&self.inner).get(&(user.clone(), method.clone())).and_then(|s| s.current))
+    async fn current_id(&self, ns: &Namespace, method: &MethodId) -> Result<Option<BackupId>> {
+        Ok(lock(&self.inner).get(&(ns.clone(), method.clone())).and_then(|s| s.current))
     }
 
-    async fn get(&self, user: &UserId, method: &MethodId, backup_id: BackupId) -> Result<String> {
+    async fn get(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId) -> Result<String> {
         let g = lock(&self.inner);
-        g.get(&(user.clone(), method.clone()))
+        g.get(&(ns.clone(), method.clone()))
             .and_then(|s| s.versions.iter().find(|(id, _, _)| *id == backup_id))
             .map(|(_, e, _)| e.clone())
-            .ok_or_else(|| not_found(user, method, backup_id))
+            .ok_or_else(|| not_found(ns, method, backup_id))
     }
 
-    async fn versions(&self, user: &UserId, method: &MethodId) -> Result<Vec<VersionInfo>> {
+    async fn versions(&self, ns: &Namespace, method: &MethodId) -> Result<Vec<VersionInfo>> {
         let g = lock(&self.inner);
-        let Some(slot) = g.get(&(user.clone(), method.clone())) else { return Ok(Vec::new()) };
+        let Some(slot) = g.get(&(ns.clone(), method.clone())) else { return Ok(Vec::new()) };
         Ok(slot
             .versions
             .iter()
@@ -154,27 +175,56 @@ impl CipherTextStore for MemoryStore {
             .collect())
     }
 
-    async fn methods(&self, user: &UserId) -> Result<Vec<MethodId>> {
+    async fn methods(&self, ns: &Namespace) -> Result<Vec<MethodId>> {
         let g = lock(&self.inner);
         let set: BTreeSet<MethodId> =
-            g.iter().filter(|((u, _), s)| u == user && s.current.is_some()).map(|((_, m), _)| m.clone()).collect();
+            g.iter().filter(|((n, _), s)| n == ns && s.current.is_some()).map(|((_, m), _)| m.clone()).collect();
         Ok(set.into_iter().collect())
     }
 
-    async fn remove(&self, user: &UserId, method: &MethodId, backup_id: BackupId) -> Result<()> {
+    async fn retire(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId) -> Result<()> {
         let mut g = lock(&self.inner);
-        let Some(slot) = g.get_mut(&(user.clone(), method.clone())) else { return Ok(()) };
+        let slot = g.entry((ns.clone(), method.clone())).or_default();
         if slot.current == Some(backup_id) {
-            return Err(Error::new(
-                ErrorKind::Conflict,
-                format!(
-                    "version {backup_id} is the current one of method {method} for user {user}; it cannot be removed"
-                ),
-            ));
+            return Err(current_refused(ns, method, backup_id));
         }
+        slot.retired.insert(backup_id);
+        Ok(())
+    }
+
+    async fn remove(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId) -> Result<()> {
+        let mut g = lock(&self.inner);
+        let Some(slot) = g.get_mut(&(ns.clone(), method.clone())) else { return Ok(()) };
+        if slot.current == Some(backup_id) {
+            return Err(current_refused(ns, method, backup_id));
+        }
+        slot.retired.insert(backup_id);
         slot.versions.retain(|(id, _, _)| *id != backup_id);
         Ok(())
     }
+
+    async fn record_acknowledgement(&self, ns: &Namespace, method: &MethodId, ack: Acknowledgement) -> Result<()> {
+        lock(&self.inner).entry((ns.clone(), method.clone())).or_default().ack = Some(ack);
+        Ok(())
+    }
+
+    async fn acknowledgement(&self, ns: &Namespace, method: &MethodId) -> Result<Option<Acknowledgement>> {
+        Ok(lock(&self.inner).get(&(ns.clone(), method.clone())).and_then(|s| s.ack))
+    }
+}
+
+fn current_refused(ns: &Namespace, method: &MethodId, backup_id: BackupId) -> Error {
+    Error::new(
+        ErrorKind::Conflict,
+        format!("version {backup_id} is the current one of method {method} for {ns}; it cannot be retired or removed"),
+    )
+    .with_retryable(false)
+}
+
+fn retired(backup_id: BackupId) -> Error {
+    Error::new(ErrorKind::Conflict, format!("version {backup_id} was retired by a prune; it can never become current"))
+        .with_retryable(false)
+        .with_hint("make a new backup")
 }
 
 fn fmt_opt(id: Option<BackupId>) -> String {
@@ -270,8 +320,13 @@ impl Notifier for RecordingNotifier {
 mod tests {
     use super::*;
 
-    fn ids() -> (UserId, MethodId, BackupId, BackupId) {
-        (UserId::new("u").unwrap(), MethodId::PASSWORD, BackupId::generate().unwrap(), BackupId::generate().unwrap())
+    fn ids() -> (Namespace, MethodId, BackupId, BackupId) {
+        (
+            Namespace::from(UserId::new("u").unwrap()),
+            MethodId::PASSWORD,
+            BackupId::generate().unwrap(),
+            BackupId::generate().unwrap(),
+        )
     }
 
     #[tokio::test]
@@ -318,7 +373,34 @@ mod tests {
         s.stage(&u, &MethodId::PASSWORD, b, "b").await.unwrap();
         s.commit(&u, &MethodId::PASSWORD, b, None).await.unwrap();
         assert_eq!(s.methods(&u).await.unwrap(), vec![MethodId::PASSWORD]);
-        assert!(s.methods(&UserId::new("other").unwrap()).await.unwrap().is_empty());
+        assert!(s.methods(&Namespace::from(UserId::new("other").unwrap())).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_retired_version_is_never_committed_and_the_current_one_cannot_be_retired() {
+        let s = MemoryStore::new();
+        let (u, m, a, b) = ids();
+        s.stage(&u, &m, a, "a").await.unwrap();
+        s.stage(&u, &m, b, "b").await.unwrap();
+        s.commit(&u, &m, a, None).await.unwrap();
+        assert_eq!(s.retire(&u, &m, a).await.unwrap_err().kind(), &ErrorKind::Conflict);
+        s.retire(&u, &m, b).await.unwrap();
+        assert_eq!(s.get(&u, &m, b).await.unwrap(), "b");
+        assert_eq!(s.commit(&u, &m, b, Some(a)).await.unwrap_err().kind(), &ErrorKind::Conflict);
+        assert_eq!(s.current_id(&u, &m).await.unwrap(), Some(a));
+    }
+
+    #[tokio::test]
+    async fn two_clients_of_one_user_are_separate_namespaces() {
+        let s = MemoryStore::new();
+        let (u, m, a, b) = ids();
+        let other = u.clone().with_client(share_backup_core::ClientId::new("client-b").unwrap());
+        s.stage(&u, &m, a, "a").await.unwrap();
+        s.commit(&u, &m, a, None).await.unwrap();
+        s.stage(&other, &m, b, "b").await.unwrap();
+        s.commit(&other, &m, b, None).await.unwrap();
+        assert_eq!(s.current(&u, &m).await.unwrap().unwrap().envelope, "a");
+        assert_eq!(s.current(&other, &m).await.unwrap().unwrap().envelope, "b");
     }
 
     #[tokio::test]

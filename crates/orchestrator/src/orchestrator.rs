@@ -2,11 +2,12 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use share_backup_core::{
-    BackupId, BackupProvider, BackupProviderExt, BackupShare, ClientId, Configs, Context, CustodianId, Envelope, Error,
+    BackupId, BackupProvider, BackupProviderExt, BackupShare, Configs, Context, Envelope, Error,
     ErrorKind, ExposeSecret, MethodId, ProgressSink, Registry, Result, Status, UserId,
 };
 use tracing::{Instrument, field, info_span};
@@ -16,11 +17,16 @@ use crate::request::{
     RotateRequest, Step, StepTimings, VerifyRequest,
 };
 use crate::retry::{DEFAULT_CALL_TIMEOUT, DEFAULT_RETRY, Retry};
-use crate::store::{CipherTextStore, CurrentVersion, Notifier};
+use crate::store::{Acknowledgement, CipherTextStore, CurrentVersion, Namespace, Notifier};
 use share_backup_core::RetryPolicy;
 
 /// The default [`OrchestratorBuilder::prune_grace`]: 15 minutes.
 pub const DEFAULT_PRUNE_GRACE: Duration = Duration::from_secs(15 * 60);
+
+/// The smallest [`OrchestratorBuilder::prune_grace`] the builder accepts:
+/// 1 minute. A staged version younger than this may belong to a backup
+/// that is still between its stage and its commit in another process.
+pub const MIN_PRUNE_GRACE: Duration = Duration::from_secs(60);
 
 /// Runs backups, recoveries, rotations and health checks of client key
 /// shares over a provider registry, a cipher-text store and a notifier.
@@ -40,7 +46,7 @@ struct Inner {
     prune: bool,
     prune_grace: Duration,
     read_back: bool,
-    busy: Mutex<HashSet<UserId>>,
+    busy: Mutex<HashSet<Namespace>>,
 }
 
 impl fmt::Debug for Orchestrator {
@@ -147,7 +153,8 @@ impl OrchestratorBuilder {
 
     /// Staged versions younger than this are never pruned, except the
     /// version a backup itself superseded: a concurrent backup in another
-    /// process may still be finishing them (default: [`DEFAULT_PRUNE_GRACE`]).
+    /// process may still be finishing them (default: [`DEFAULT_PRUNE_GRACE`];
+    /// at least [`MIN_PRUNE_GRACE`], checked by [`build`](Self::build)).
     pub fn prune_grace(mut self, grace: Duration) -> Self {
         self.prune_grace = Some(grace);
         self
@@ -156,9 +163,17 @@ impl OrchestratorBuilder {
     /// Builds the orchestrator.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidInput`] without a store or a notifier; the
-    /// registry's error when none is given and [`Registry::linked`] fails.
+    /// [`ErrorKind::InvalidInput`] without a store or a notifier, or with a
+    /// prune grace below [`MIN_PRUNE_GRACE`]; the registry's error when none
+    /// is given and [`Registry::linked`] fails.
     pub fn build(self) -> Result<Orchestrator> {
+        let prune_grace = self.prune_grace.unwrap_or(DEFAULT_PRUNE_GRACE);
+        if prune_grace < MIN_PRUNE_GRACE {
+            return Err(Error::invalid_input(format!(
+                "a prune grace of {prune_grace:?} is below the minimum of {MIN_PRUNE_GRACE:?}: a backup still running in another process could lose its staged version"
+            ))
+            .with_hint("use at least MIN_PRUNE_GRACE (the default is 15 minutes)"));
+        }
         let store = self.store.ok_or_else(|| {
             Error::invalid_input("the orchestrator needs a cipher-text store").with_hint(
                 "call .store(...) on the builder, e.g. with share-backup-object-store or a MemoryStore for tests",
@@ -186,7 +201,7 @@ impl OrchestratorBuilder {
                     call_timeout: self.call_timeout.unwrap_or(Some(DEFAULT_CALL_TIMEOUT)),
                 },
                 prune: self.prune.unwrap_or(true),
-                prune_grace: self.prune_grace.unwrap_or(DEFAULT_PRUNE_GRACE),
+                prune_grace,
                 read_back: self.read_back.unwrap_or(true),
                 busy: Mutex::new(HashSet::new()),
             }),
@@ -204,40 +219,55 @@ impl Drop for FinishOnDrop {
     }
 }
 
-/// Marks a user busy for as long as it lives.
+/// Marks a namespace busy for as long as it lives.
 struct UserGuard<'a> {
-    busy: &'a Mutex<HashSet<UserId>>,
-    user: UserId,
+    busy: &'a Mutex<HashSet<Namespace>>,
+    ns: Namespace,
 }
 
 impl Drop for UserGuard<'_> {
     fn drop(&mut self) {
-        self.busy.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.user);
+        self.busy.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.ns);
     }
 }
 
 /// The identity and configs one operation runs with.
 struct Call<'a> {
-    user: &'a UserId,
+    ns: &'a Namespace,
     configs: Configs,
-    custodian: Option<CustodianId>,
-    client: Option<ClientId>,
     progress: ProgressSink,
 }
 
 impl Call<'_> {
     fn context(&self, backup_id: BackupId) -> Context {
-        let mut ctx = Context::new(self.user.clone(), backup_id)
-            .with_configs(self.configs.clone())
-            .with_progress(self.progress.clone());
-        if let Some(c) = &self.custodian {
-            ctx = ctx.with_custodian(c.clone());
-        }
-        if let Some(c) = &self.client {
-            ctx = ctx.with_client(c.clone());
-        }
-        ctx
+        context(self.ns, backup_id, self.configs.clone(), self.progress.clone())
     }
+}
+
+/// A provider context bound to the whole namespace (user, custodian, client).
+fn context(ns: &Namespace, backup_id: BackupId, configs: Configs, progress: ProgressSink) -> Context {
+    let mut ctx = Context::new(ns.user().clone(), backup_id).with_configs(configs).with_progress(progress);
+    if let Some(c) = ns.custodian() {
+        ctx = ctx.with_custodian(c.clone());
+    }
+    if let Some(c) = ns.client() {
+        ctx = ctx.with_client(c.clone());
+    }
+    ctx
+}
+
+/// Whether an error of the notifier proves that the call did not land (the
+/// service refused it), as opposed to a timeout or an outage, after which
+/// the `true` may still have reached the wallet service.
+fn refused_for_sure(e: &Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::InvalidInput
+            | ErrorKind::PermissionDenied
+            | ErrorKind::Unauthenticated
+            | ErrorKind::NotFound
+            | ErrorKind::Unsupported
+    )
 }
 
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
@@ -363,17 +393,17 @@ impl Orchestrator {
         self.inner.retry.call_timeout
     }
 
-    fn lock_user(&self, user: &UserId, what: &str) -> Result<UserGuard<'_>> {
+    fn lock_user(&self, ns: &Namespace, what: &str) -> Result<UserGuard<'_>> {
         let mut busy = self.inner.busy.lock().unwrap_or_else(|e| e.into_inner());
-        if !busy.insert(user.clone()) {
+        if !busy.insert(ns.clone()) {
             return Err(Error::new(
                 ErrorKind::InProgress,
                 format!(
-                    "a backup or rotation of user {user} is already running in this process; this {what} was not started"
+                    "a backup or rotation of user {ns} is already running in this process; this {what} was not started"
                 ),
             ));
         }
-        Ok(UserGuard { busy: &self.inner.busy, user: user.clone() })
+        Ok(UserGuard { busy: &self.inner.busy, ns: ns.clone() })
     }
 
     /// Backs up a share: resolve, probe, seal, verify, stage, acknowledge,
@@ -391,9 +421,10 @@ impl Orchestrator {
     pub async fn backup(&self, req: BackupRequest) -> Result<Receipt> {
         let BackupRequest { user, share, method, configs, custodian, client, progress } = req;
         let _finish = FinishOnDrop(progress.clone());
-        let _guard = self.lock_user(&user, "backup")?;
+        let ns = Namespace::new(user.clone()).with_ids(custodian, client);
+        let _guard = self.lock_user(&ns, "backup")?;
         progress.report(Status::Reading);
-        let call = Call { user: &user, configs, custodian, client, progress: progress.clone() };
+        let call = Call { ns: &ns, configs, progress: progress.clone() };
         let span = info_span!("share_backup.backup", user = %user, method = field::Empty, backup_id = field::Empty);
         let r = self.run_backup(&call, method.as_ref(), &share).instrument(span).await;
         progress.finish(r.is_ok());
@@ -402,12 +433,14 @@ impl Orchestrator {
 
     async fn run_backup(&self, call: &Call<'_>, method: Option<&MethodId>, share: &BackupShare) -> Result<Receipt> {
         let inner = &*self.inner;
-        let user = call.user;
+        let ns = call.ns;
+        let user = ns.user();
         let mut t = StepTimings::default();
         let backup_id = BackupId::generate()?;
         tracing::Span::current().record("backup_id", field::display(backup_id));
 
-        // 1. Resolve the provider and read the current version.
+        // 1. Resolve the provider and read the current version (rolling an
+        //    acknowledged but uncommitted one forward first).
         let t0 = Instant::now();
         let provider = match inner.registry.resolve(method) {
             Ok(p) => p,
@@ -420,7 +453,7 @@ impl Orchestrator {
         };
         let m = provider.method().clone();
         tracing::Span::current().record("method", field::display(&m));
-        let previous = match self.read_current_id(user, &m).await {
+        let previous = match self.settled_current_id(ns, &m).await {
             Ok(c) => c,
             Err(e) => return Err(self.fail_before_ack(e, user, &m, backup_id).await),
         };
@@ -455,21 +488,22 @@ impl Orchestrator {
         // 5. Stage, create-only.
         let t0 = Instant::now();
         call.progress.report(Status::Storing);
-        if let Err(e) = self.stage(user, &m, backup_id, &text).await {
+        if let Err(e) = self.stage(ns, &m, backup_id, &text).await {
             return Err(self.fail_before_ack(e, user, &m, backup_id).await);
         }
         elapsed(&mut t, Step::Stage, t0);
 
-        // 6. Acknowledge, after checking that no other writer got there first.
+        // 6. Acknowledge, after checking that no other writer got there
+        //    first, and after recording the acknowledgement in the store.
         let t0 = Instant::now();
         call.progress.report(Status::Acknowledging);
-        match self.read_current_id(user, &m).await {
+        match self.read_current_id(ns, &m).await {
             Ok(now) if now == previous => {}
             Ok(now) => {
                 let e = Error::new(
                     ErrorKind::Conflict,
                     format!(
-                        "another backup ({}) of user {user} became current while this one ran",
+                        "another backup ({}) of user {ns} became current while this one ran",
                         now.map_or_else(|| "none".to_owned(), |id| id.to_string())
                     ),
                 )
@@ -482,25 +516,50 @@ impl Orchestrator {
                 return Err(incomplete(e, &m, backup_id, false, previous));
             }
         }
+        let record = Acknowledgement::new(backup_id, previous);
+        if let Err(e) = self.record_ack(ns, &m, record).await {
+            // Nothing was told yet. Should the record have landed anyway, the
+            // next touch commits this verified backup and tells `true`
+            // again, so the wallet service's last word still matches.
+            let e = self.fail_before_ack(e, user, &m, backup_id).await;
+            return Err(incomplete(e, &m, backup_id, false, previous));
+        }
+        let uncertain = AtomicU32::new(0);
         let ack = inner
             .retry
             .run("notifier.stored_client_backup_share", |_| {
-                inner.notifier.stored_client_backup_share(user, &m, backup_id, true)
+                let (uncertain, m) = (&uncertain, &m);
+                async move {
+                    uncertain.fetch_add(1, Ordering::SeqCst);
+                    let r = inner.notifier.stored_client_backup_share(user, m, backup_id, true).await;
+                    if r.as_ref().is_err_and(refused_for_sure) {
+                        uncertain.fetch_sub(1, Ordering::SeqCst);
+                    }
+                    r
+                }
             })
             .instrument(info_span!("notifier.ack", success = true))
             .await;
         if let Err(e) = ack {
-            let e = self.fail_before_ack(with_method(e, &m), user, &m, backup_id).await;
+            let e = with_method(e, &m);
+            if uncertain.load(Ordering::SeqCst) > 0 {
+                // A `true` may have landed (a timeout, an outage): never send
+                // `false` after it. The recorded acknowledgement makes the
+                // next touch of this user and method commit the version.
+                tracing::warn!(kind = e.kind().name(), error = %e, "the acknowledgement's fate is unknown; the version rolls forward on the next touch");
+                return Err(incomplete(e, &m, backup_id, true, previous));
+            }
+            let e = self.withdraw(ns, &m, record, e).await;
             return Err(incomplete(e, &m, backup_id, false, previous));
         }
         elapsed(&mut t, Step::Acknowledge, t0);
 
         // 7. Commit: make it current if the previous one still is.
         let t0 = Instant::now();
-        if let Err(e) = self.commit(user, &m, backup_id, previous).await {
+        if let Err(e) = self.commit(ns, &m, backup_id, previous).await {
             // The commit may have landed before the error (a timeout): then it is done.
             let landed = e.kind() != &ErrorKind::Conflict
-                && matches!(self.read_current_id(user, &m).await, Ok(Some(id)) if id == backup_id);
+                && matches!(self.read_current_id(ns, &m).await, Ok(Some(id)) if id == backup_id);
             if landed {
                 tracing::info!(kind = e.kind().name(), "the commit reported an error but is in place");
             } else if e.kind() == &ErrorKind::Conflict {
@@ -508,12 +567,12 @@ impl Orchestrator {
                 // backup is stored, verified and current, and its `true` may
                 // have reached the wallet service before ours: say it again,
                 // so that the last word names the current version.
-                let (winner, reacked) = self.reacknowledge_winner(user, &m, backup_id).await;
+                let (winner, reacked) = self.reacknowledge_winner(ns, &m, backup_id).await;
                 return Err(lost_race(e, &m, backup_id, winner, reacked));
             } else {
-                // The store failed, not a race: withdraw the acknowledgement so
-                // that the wallet service and the store agree again.
-                self.notify_failure(user, &m, backup_id).await;
+                // The store failed, not a race. The wallet service was told
+                // `true` and is never contradicted: the recorded
+                // acknowledgement makes the next touch commit this version.
                 return Err(incomplete(e, &m, backup_id, true, previous));
             }
         }
@@ -534,6 +593,83 @@ impl Orchestrator {
             prune_failures: report.failed.len(),
             timings: t,
         })
+    }
+
+    /// After the notifier refused the `true` for sure: marks the
+    /// acknowledgement record withdrawn (so that nothing rolls the version
+    /// forward; best effort), then tells the notifier `false`.
+    async fn withdraw(&self, ns: &Namespace, m: &MethodId, record: Acknowledgement, e: Error) -> Error {
+        if let Err(w) = self.record_ack(ns, m, record.withdrawn()).await {
+            tracing::warn!(kind = w.kind().name(), error = %w, "could not mark the acknowledgement record withdrawn");
+        }
+        self.fail_before_ack(e, ns.user(), m, record.backup_id).await
+    }
+
+    async fn record_ack(&self, ns: &Namespace, m: &MethodId, record: Acknowledgement) -> Result<()> {
+        let inner = &*self.inner;
+        inner
+            .retry
+            .run("store.record_acknowledgement", |_| inner.store.record_acknowledgement(ns, m, record))
+            .instrument(info_span!("store.record_acknowledgement", withdrawn = record.withdrawn))
+            .await
+    }
+
+    async fn read_ack(&self, ns: &Namespace, m: &MethodId) -> Result<Option<Acknowledgement>> {
+        let inner = &*self.inner;
+        inner
+            .retry
+            .run("store.acknowledgement", |_| inner.store.acknowledgement(ns, m))
+            .instrument(info_span!("store.acknowledgement"))
+            .await
+    }
+
+    /// The current version's id, after rolling an acknowledged but
+    /// uncommitted version forward: the acknowledgement record and the
+    /// current id are read side by side.
+    async fn settled_current_id(&self, ns: &Namespace, m: &MethodId) -> Result<Option<BackupId>> {
+        let (ack, current) = tokio::join!(self.read_ack(ns, m), self.read_current_id(ns, m));
+        let (ack, current) = (ack?, current?);
+        self.roll_forward(ns, m, ack, current).await
+    }
+
+    /// Commits the version of an acknowledgement record that was never made
+    /// current (a crash or a store outage between the acknowledgement and
+    /// the commit), then tells the wallet service `true` again (best
+    /// effort). Returns the version current afterwards.
+    async fn roll_forward(
+        &self,
+        ns: &Namespace,
+        m: &MethodId,
+        ack: Option<Acknowledgement>,
+        current: Option<BackupId>,
+    ) -> Result<Option<BackupId>> {
+        let Some(a) = ack.filter(|a| a.rolls_forward_over(current)) else { return Ok(current) };
+        let span = info_span!("share_backup.roll_forward", backup_id = %a.backup_id);
+        async {
+            match self.commit(ns, m, a.backup_id, current).await {
+                Ok(()) => {
+                    tracing::info!("an acknowledged version was made current");
+                    let inner = &*self.inner;
+                    let r = inner
+                        .retry
+                        .run("notifier.stored_client_backup_share", |_| {
+                            inner.notifier.stored_client_backup_share(ns.user(), m, a.backup_id, true)
+                        })
+                        .await;
+                    if let Err(e) = r {
+                        tracing::warn!(kind = e.kind().name(), error = %e, "rolled forward; could not acknowledge again");
+                    }
+                    Ok(Some(a.backup_id))
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::Conflict | ErrorKind::NotFound) => {
+                    tracing::warn!(kind = e.kind().name(), error = %e, "could not roll an acknowledged version forward");
+                    self.read_current_id(ns, m).await
+                }
+                Err(e) => Err(e),
+            }
+        }
+        .instrument(span)
+        .await
     }
 
     async fn verify_new(
@@ -574,30 +710,30 @@ impl Orchestrator {
         Ok(())
     }
 
-    async fn read_current(&self, user: &UserId, m: &MethodId) -> Result<Option<CurrentVersion>> {
+    async fn read_current(&self, ns: &Namespace, m: &MethodId) -> Result<Option<CurrentVersion>> {
         let inner = &*self.inner;
-        inner.retry.run("store.current", |_| inner.store.current(user, m)).instrument(info_span!("store.current")).await
+        inner.retry.run("store.current", |_| inner.store.current(ns, m)).instrument(info_span!("store.current")).await
     }
 
     /// The current version's id only: the writer's read before a commit.
-    async fn read_current_id(&self, user: &UserId, m: &MethodId) -> Result<Option<BackupId>> {
+    async fn read_current_id(&self, ns: &Namespace, m: &MethodId) -> Result<Option<BackupId>> {
         let inner = &*self.inner;
         inner
             .retry
-            .run("store.current_id", |_| inner.store.current_id(user, m))
+            .run("store.current_id", |_| inner.store.current_id(ns, m))
             .instrument(info_span!("store.current_id"))
             .await
     }
 
-    async fn stage(&self, user: &UserId, m: &MethodId, backup_id: BackupId, text: &str) -> Result<()> {
+    async fn stage(&self, ns: &Namespace, m: &MethodId, backup_id: BackupId, text: &str) -> Result<()> {
         let inner = &*self.inner;
         inner
             .retry
             .run("store.stage", |attempt| async move {
-                match inner.store.stage(user, m, backup_id, text).await {
+                match inner.store.stage(ns, m, backup_id, text).await {
                     Err(e) if e.kind() == &ErrorKind::Conflict => {
                         // An earlier attempt may have written it before failing.
-                        if attempt > 1 && inner.store.get(user, m, backup_id).await.is_ok_and(|s| s == text) {
+                        if attempt > 1 && inner.store.get(ns, m, backup_id).await.is_ok_and(|s| s == text) {
                             return Ok(());
                         }
                         Err(e.with_retryable(false))
@@ -609,15 +745,15 @@ impl Orchestrator {
             .await
     }
 
-    async fn commit(&self, user: &UserId, m: &MethodId, id: BackupId, expected: Option<BackupId>) -> Result<()> {
+    async fn commit(&self, ns: &Namespace, m: &MethodId, id: BackupId, expected: Option<BackupId>) -> Result<()> {
         let inner = &*self.inner;
         inner
             .retry
             .run("store.commit", |attempt| async move {
-                match inner.store.commit(user, m, id, expected).await {
+                match inner.store.commit(ns, m, id, expected).await {
                     Err(e) if e.kind() == &ErrorKind::Conflict => {
                         // An earlier attempt may have committed before failing.
-                        if attempt > 1 && inner.store.current_id(user, m).await.is_ok_and(|c| c == Some(id)) {
+                        if attempt > 1 && inner.store.current_id(ns, m).await.is_ok_and(|c| c == Some(id)) {
                             return Ok(());
                         }
                         Err(e.with_retryable(false))
@@ -632,9 +768,9 @@ impl Orchestrator {
     /// After `lost` was acknowledged and lost the commit: reads the current
     /// version and acknowledges it again (with retries; idempotent for the
     /// notifier). Returns the current version and whether it was told.
-    async fn reacknowledge_winner(&self, user: &UserId, m: &MethodId, lost: BackupId) -> (Option<BackupId>, bool) {
+    async fn reacknowledge_winner(&self, ns: &Namespace, m: &MethodId, lost: BackupId) -> (Option<BackupId>, bool) {
         let inner = &*self.inner;
-        let winner = match self.read_current_id(user, m).await {
+        let winner = match self.read_current_id(ns, m).await {
             Ok(Some(w)) if w != lost => w,
             Ok(other) => return (other, false),
             Err(e) => {
@@ -642,10 +778,15 @@ impl Orchestrator {
                 return (None, false);
             }
         };
+        // The winner is the one the wallet service must name: record that
+        // before saying it (so that nothing rolls this loser forward).
+        if let Err(e) = self.record_ack(ns, m, Acknowledgement::new(winner, None)).await {
+            tracing::warn!(kind = e.kind().name(), error = %e, "lost the commit race; could not record the winner's acknowledgement");
+        }
         let r = inner
             .retry
             .run("notifier.stored_client_backup_share", |_| {
-                inner.notifier.stored_client_backup_share(user, m, winner, true)
+                inner.notifier.stored_client_backup_share(ns.user(), m, winner, true)
             })
             .instrument(info_span!("notifier.ack", success = true, reacknowledged = %winner))
             .await;
@@ -689,12 +830,24 @@ impl Orchestrator {
         superseded: Option<BackupId>,
     ) -> Result<PruneReport> {
         let inner = &*self.inner;
-        let user = call.user;
+        let ns = call.ns;
         let mut report = PruneReport::default();
-        let versions = inner.store.versions(user, m).instrument(info_span!("store.versions")).await?;
+        let (versions, ack) = tokio::join!(
+            inner.store.versions(ns, m).instrument(info_span!("store.versions")),
+            self.read_ack(ns, m)
+        );
+        let (versions, ack) = (versions?, ack?);
+        // The latest acknowledged version is never pruned unless it is the
+        // one a later, current backup superseded (`superseded` was current,
+        // so it was committed, so its acknowledgement is not pending).
+        let protected = ack.filter(|a| !a.withdrawn).map(|a| a.backup_id).filter(|id| Some(*id) != superseded);
         let now = SystemTime::now();
         for v in versions {
             if v.backup_id == keep || v.state == crate::VersionState::Current {
+                continue;
+            }
+            if Some(v.backup_id) == protected {
+                report.kept.push(v.backup_id);
                 continue;
             }
             let old_enough =
@@ -737,6 +890,11 @@ impl Orchestrator {
         }
     }
 
+    /// Retires the version (after which no process can make it current),
+    /// then deletes its provider key, then its envelope. A crash anywhere
+    /// leaves at worst a retired version whose key may be gone: never a
+    /// current (or still committable) version without its key. A retired
+    /// leftover is finished by the next prune.
     async fn prune_one(
         &self,
         provider: &dyn BackupProvider,
@@ -745,27 +903,39 @@ impl Orchestrator {
         id: BackupId,
     ) -> Result<()> {
         let inner = &*self.inner;
-        let user = call.user;
-        let text = match inner.store.get(user, m, id).await {
+        let ns = call.ns;
+        let text = match inner.store.get(ns, m, id).await {
             Ok(t) => Some(t),
             Err(e) if e.kind() == &ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
-        // The key goes first: once the envelope is gone, nothing finds the key.
+        inner.store.retire(ns, m, id).instrument(info_span!("store.retire", backup_id = %id)).await?;
         if let Some(env) = text.as_deref().and_then(|t| Envelope::parse(t).ok()) {
-            if env.method() == m {
-                match provider
-                    .delete_key(env.key_header(), &call.context(id))
-                    .instrument(info_span!("provider.delete_key", backup_id = %id))
-                    .await
-                {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == &ErrorKind::Unsupported => {}
-                    Err(e) => return Err(with_method(e, m)),
-                }
+            // Defence in depth: only the key this version's own envelope
+            // names is deleted.
+            if env.method() != m || env.backup_id() != id {
+                return Err(Error::new(
+                    ErrorKind::Integrity,
+                    format!(
+                        "version {id} holds an envelope of method {} and backup {}; its key was not deleted",
+                        env.method(),
+                        env.backup_id()
+                    ),
+                )
+                .with_method(m.clone())
+                .with_hint("the store holds an envelope under the wrong name; inspect it before removing it"));
+            }
+            match provider
+                .delete_key(env.key_header(), &call.context(id))
+                .instrument(info_span!("provider.delete_key", backup_id = %id))
+                .await
+            {
+                Ok(()) => {}
+                Err(e) if matches!(e.kind(), ErrorKind::Unsupported | ErrorKind::NotFound) => {}
+                Err(e) => return Err(with_method(e, m)),
             }
         }
-        inner.store.remove(user, m, id).instrument(info_span!("store.remove", backup_id = %id)).await
+        inner.store.remove(ns, m, id).instrument(info_span!("store.remove", backup_id = %id)).await
     }
 
     /// Recovers a share: the current envelope, the provider's key, the share.
@@ -777,24 +947,25 @@ impl Orchestrator {
     pub async fn recover(&self, req: RecoverRequest) -> Result<Recovered> {
         let RecoverRequest { user, method, configs, custodian, client, progress } = req;
         let _finish = FinishOnDrop(progress.clone());
-        let call = Call { user: &user, configs, custodian, client, progress: progress.clone() };
+        let ns = Namespace::new(user.clone()).with_ids(custodian, client);
+        let call = Call { ns: &ns, configs, progress: progress.clone() };
         let span = info_span!("share_backup.recover", user = %user, method = field::Empty, backup_id = field::Empty);
         let r = self.run_recover(&call, method.as_ref()).instrument(span).await;
         progress.finish(r.is_ok());
         r
     }
 
-    async fn pick_method(&self, user: &UserId) -> Result<MethodId> {
-        let methods = self.methods(user).await?;
+    async fn pick_method(&self, ns: &Namespace) -> Result<MethodId> {
+        let methods = self.methods(ns).await?;
         match methods.as_slice() {
-            [] => Err(Error::not_found(format!("user {user} has no backup")).with_hint("make a backup first")),
+            [] => Err(Error::not_found(format!("user {ns} has no backup")).with_hint("make a backup first")),
             [only] => Ok(only.clone()),
             several => {
                 if let Some(m) = self.inner.registry.default_chain().iter().find(|m| several.contains(m)) {
                     return Ok(m.clone());
                 }
                 Err(Error::invalid_input(format!(
-                    "user {user} has backups of several methods [{}]; say which one to recover",
+                    "user {ns} has backups of several methods [{}]; say which one to recover",
                     several.iter().map(MethodId::as_str).collect::<Vec<_>>().join(", ")
                 )))
             }
@@ -802,15 +973,15 @@ impl Orchestrator {
     }
 
     async fn run_recover(&self, call: &Call<'_>, method: Option<&MethodId>) -> Result<Recovered> {
-        let user = call.user;
+        let ns = call.ns;
         call.progress.report(Status::Reading);
         let m = match method {
             Some(m) => m.clone(),
-            None => self.pick_method(user).await?,
+            None => self.pick_method(ns).await?,
         };
         tracing::Span::current().record("method", field::display(&m));
         let provider = self.inner.registry.resolve(Some(&m))?;
-        let (env, backup_id) = self.current_envelope(user, &m, &call.progress).await?;
+        let (env, backup_id) = self.current_envelope(ns, &m, &call.progress).await?;
         tracing::Span::current().record("backup_id", field::display(backup_id));
         let ctx = call.context(backup_id);
         let share = provider.open_envelope(&env, &ctx).instrument(info_span!("provider.open_key")).await?;
@@ -818,14 +989,23 @@ impl Orchestrator {
         Ok(Recovered { share, method: m, backup_id })
     }
 
+    /// The current envelope, after rolling an acknowledged but uncommitted
+    /// version forward (the acknowledgement record is read beside it).
     async fn current_envelope(
         &self,
-        user: &UserId,
+        ns: &Namespace,
         m: &MethodId,
         progress: &ProgressSink,
     ) -> Result<(Envelope, BackupId)> {
-        let cur = self.read_current(user, m).await?.ok_or_else(|| {
-            Error::not_found(format!("user {user} has no backup of method {m}"))
+        let (ack, cur) = tokio::join!(self.read_ack(ns, m), self.read_current(ns, m));
+        let (ack, mut cur) = (ack?, cur?);
+        let cur_id = cur.as_ref().map(|c| c.backup_id);
+        if ack.is_some_and(|a| a.rolls_forward_over(cur_id)) {
+            self.roll_forward(ns, m, ack, cur_id).await?;
+            cur = self.read_current(ns, m).await?;
+        }
+        let cur = cur.ok_or_else(|| {
+            Error::not_found(format!("user {ns} has no backup of method {m}"))
                 .with_method(m.clone())
                 .with_hint("make a backup with this method first, or pick a method the user has")
         })?;
@@ -846,13 +1026,28 @@ impl Orchestrator {
         Ok((env, cur.backup_id))
     }
 
-    /// The methods for which `user` has an acknowledged, current backup, sorted.
+    /// The methods for which a namespace (a user id, or a user with a
+    /// custodian and a client) has an acknowledged, current backup, sorted.
+    /// A version that was acknowledged but not committed is made current
+    /// first.
     ///
     /// # Errors
     /// The store's error.
-    pub async fn methods(&self, user: &UserId) -> Result<Vec<MethodId>> {
+    pub async fn methods(&self, ns: impl Into<Namespace>) -> Result<Vec<MethodId>> {
+        let ns = ns.into();
         let inner = &*self.inner;
-        inner.retry.run("store.methods", |_| inner.store.methods(user)).instrument(info_span!("store.methods")).await
+        let listed = inner
+            .retry
+            .run("store.methods", |_| inner.store.methods(&ns))
+            .instrument(info_span!("store.methods"))
+            .await?;
+        let mut out = Vec::with_capacity(listed.len());
+        for m in listed {
+            if self.settled_current_id(&ns, &m).await?.is_some() {
+                out.push(m);
+            }
+        }
+        Ok(out)
     }
 
     /// A health check that needs no user secret: the current envelope is
@@ -867,7 +1062,8 @@ impl Orchestrator {
     pub async fn verify(&self, req: VerifyRequest) -> Result<HealthReport> {
         let VerifyRequest { user, method, configs, custodian, client, progress } = req;
         let _finish = FinishOnDrop(progress.clone());
-        let call = Call { user: &user, configs, custodian, client, progress: progress.clone() };
+        let ns = Namespace::new(user.clone()).with_ids(custodian, client);
+        let call = Call { ns: &ns, configs, progress: progress.clone() };
         let span = info_span!("share_backup.verify", user = %user, method = %method);
         let r = self.run_verify(&call, &method).instrument(span).await;
         progress.finish(r.is_ok());
@@ -875,10 +1071,10 @@ impl Orchestrator {
     }
 
     async fn run_verify(&self, call: &Call<'_>, m: &MethodId) -> Result<HealthReport> {
-        let user = call.user;
+        let ns = call.ns;
         call.progress.report(Status::Reading);
         let provider = self.inner.registry.resolve(Some(m))?;
-        let (env, backup_id) = self.current_envelope(user, m, &call.progress).await?;
+        let (env, backup_id) = self.current_envelope(ns, m, &call.progress).await?;
         let key = if provider.capabilities().needs_user_secret {
             KeyCheck::NotChecked("the key is derived from the user's secret; only a recovery can check it")
         } else {
@@ -892,7 +1088,7 @@ impl Orchestrator {
             env.open(&key, &ctx.binding())?;
             KeyCheck::Opens
         };
-        let others = self.inner.store.versions(user, m).await?;
+        let others = self.inner.store.versions(ns, m).await?;
         Ok(HealthReport {
             method: m.clone(),
             backup_id,
@@ -913,18 +1109,13 @@ impl Orchestrator {
     pub async fn rotate(&self, req: RotateRequest) -> Result<Receipt> {
         let RotateRequest { user, method, configs, new_configs, custodian, client, progress } = req;
         let _finish = FinishOnDrop(progress.clone());
-        let _guard = self.lock_user(&user, "rotation")?;
+        let ns = Namespace::new(user.clone()).with_ids(custodian, client);
+        let _guard = self.lock_user(&ns, "rotation")?;
         let span = info_span!("share_backup.rotate", user = %user, method = %method, backup_id = field::Empty);
         let r = async {
-            let old = Call {
-                user: &user,
-                configs,
-                custodian: custodian.clone(),
-                client: client.clone(),
-                progress: progress.clone(),
-            };
+            let old = Call { ns: &ns, configs, progress: progress.clone() };
             let recovered = self.run_recover(&old, Some(&method)).await?;
-            let new = Call { user: &user, configs: new_configs, custodian, client, progress: progress.clone() };
+            let new = Call { ns: &ns, configs: new_configs, progress: progress.clone() };
             self.run_backup(&new, Some(&method), recovered.share()).await
         }
         .instrument(span)
@@ -934,54 +1125,59 @@ impl Orchestrator {
     }
 
     /// Finishes a backup that was staged and acknowledged but not made
-    /// current (see [`IncompleteBackup`]): acknowledges it again, commits it
-    /// over the version that is current now, then prunes.
+    /// current (see [`IncompleteBackup`]): records and acknowledges it
+    /// again, commits it over the version that is current now, then prunes.
+    /// `ns` is a user id, or a [`Namespace`] with the custodian and client
+    /// the backup was made for.
     ///
     /// # Errors
     /// `NotFound` when the version is not staged; `InvalidEnvelope` when it
-    /// does not parse; the notifier's or the store's error.
+    /// does not parse; `Conflict` when it was retired by a prune; the
+    /// notifier's or the store's error.
     pub async fn commit_staged(
         &self,
-        user: &UserId,
+        ns: impl Into<Namespace>,
         method: &MethodId,
         backup_id: BackupId,
         configs: Configs,
     ) -> Result<Receipt> {
-        let _guard = self.lock_user(user, "commit")?;
-        let span = info_span!("share_backup.commit_staged", user = %user, method = %method, backup_id = %backup_id);
+        let ns = ns.into();
+        let _guard = self.lock_user(&ns, "commit")?;
+        let span = info_span!("share_backup.commit_staged", user = %ns, method = %method, backup_id = %backup_id);
         async {
             let inner = &*self.inner;
             let provider = inner.registry.resolve(Some(method))?;
             let mut t = StepTimings::default();
             let t0 = Instant::now();
-            let text = inner.retry.run("store.get", |_| inner.store.get(user, method, backup_id)).await?;
+            let text = inner.retry.run("store.get", |_| inner.store.get(&ns, method, backup_id)).await?;
             let env = Envelope::parse(&text).map_err(|e| with_method(e, method))?;
             if env.method() != method || env.backup_id() != backup_id {
                 return Err(Error::new(ErrorKind::Integrity, "the staged envelope names another method or backup id")
                     .with_method(method.clone()));
             }
-            let previous = self.read_current_id(user, method).await?;
+            let previous = self.read_current_id(&ns, method).await?;
             elapsed(&mut t, Step::Resolve, t0);
             if previous != Some(backup_id) {
                 let t0 = Instant::now();
+                self.record_ack(&ns, method, Acknowledgement::new(backup_id, previous)).await?;
                 inner
                     .retry
                     .run("notifier.stored_client_backup_share", |_| {
-                        inner.notifier.stored_client_backup_share(user, method, backup_id, true)
+                        inner.notifier.stored_client_backup_share(ns.user(), method, backup_id, true)
                     })
                     .await?;
                 elapsed(&mut t, Step::Acknowledge, t0);
                 let t0 = Instant::now();
-                if let Err(e) = self.commit(user, method, backup_id, previous).await {
+                if let Err(e) = self.commit(&ns, method, backup_id, previous).await {
                     if e.kind() == &ErrorKind::Conflict {
-                        let (winner, reacked) = self.reacknowledge_winner(user, method, backup_id).await;
+                        let (winner, reacked) = self.reacknowledge_winner(&ns, method, backup_id).await;
                         return Err(lost_race(e, method, backup_id, winner, reacked));
                     }
                     return Err(e);
                 }
                 elapsed(&mut t, Step::Commit, t0);
             }
-            let call = Call { user, configs, custodian: None, client: None, progress: ProgressSink::none() };
+            let call = Call { ns: &ns, configs, progress: ProgressSink::none() };
             let t0 = Instant::now();
             let report = self.prune_after_commit(&*provider, &call, method, backup_id, previous).await;
             elapsed(&mut t, Step::Prune, t0);
@@ -999,22 +1195,26 @@ impl Orchestrator {
         .await
     }
 
-    /// Removes the versions of (user, method) that are not current and are
-    /// older than the prune grace period, deleting their keys first. A
-    /// backup does this by itself; call it to clean up after failures.
+    /// Removes the versions of (namespace, method) that are not current and
+    /// are older than the prune grace period: each is retired (it can never
+    /// become current again), then its key is deleted, then its envelope.
+    /// The latest acknowledged version is never removed. A backup does this
+    /// by itself; call it to clean up after failures. `ns` is a user id, or
+    /// a [`Namespace`] with a custodian and a client.
     ///
     /// # Errors
-    /// `InProgress` when a backup of the user runs; the store's error when
-    /// the versions cannot be listed.
-    pub async fn prune(&self, user: &UserId, method: &MethodId, configs: Configs) -> Result<PruneReport> {
-        let _guard = self.lock_user(user, "prune")?;
+    /// `InProgress` when a backup of the namespace runs; the store's error
+    /// when the versions cannot be listed.
+    pub async fn prune(&self, ns: impl Into<Namespace>, method: &MethodId, configs: Configs) -> Result<PruneReport> {
+        let ns = ns.into();
+        let _guard = self.lock_user(&ns, "prune")?;
         let provider = self.inner.registry.resolve(Some(method))?;
-        let Some(current) = self.read_current_id(user, method).await? else {
+        let Some(current) = self.settled_current_id(&ns, method).await? else {
             return Ok(PruneReport::default());
         };
-        let call = Call { user, configs, custodian: None, client: None, progress: ProgressSink::none() };
+        let call = Call { ns: &ns, configs, progress: ProgressSink::none() };
         self.prune_versions(&*provider, &call, method, current, None)
-            .instrument(info_span!("share_backup.prune", user = %user, method = %method))
+            .instrument(info_span!("share_backup.prune", user = %ns, method = %method))
             .await
     }
 }

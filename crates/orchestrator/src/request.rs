@@ -426,9 +426,12 @@ pub struct IncompleteBackup {
     pub method: MethodId,
     /// The staged version.
     pub backup_id: BackupId,
-    /// Whether the notifier was told `success = true` for it. When true, the
-    /// wallet service's record names this backup id; finish it with
-    /// [`Orchestrator::commit_staged`](crate::Orchestrator::commit_staged).
+    /// Whether the notifier was (or may have been: the call timed out) told
+    /// `success = true` for it. When true, the acknowledgement is recorded in
+    /// the store and the next backup, recovery, `methods` or `verify` of
+    /// this namespace and method makes it current (or
+    /// [`Orchestrator::commit_staged`](crate::Orchestrator::commit_staged)
+    /// does it now); no `false` was sent for it.
     pub acknowledged: bool,
     /// The version that is current, if any, as read when the protocol
     /// stopped: the previous one, or another writer's that won the race.

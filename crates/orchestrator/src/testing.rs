@@ -41,7 +41,7 @@ use share_backup_core::{
     Status, UserId,
 };
 
-use crate::store::{CipherTextStore, CurrentVersion, Notifier, VersionInfo};
+use crate::store::{Acknowledgement, CipherTextStore, CurrentVersion, Namespace, Notifier, VersionInfo};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -263,35 +263,44 @@ impl FaultyStore {
 
 #[async_trait]
 impl CipherTextStore for FaultyStore {
-    async fn stage(&self, user: &UserId, method: &MethodId, backup_id: BackupId, envelope: &str) -> Result<()> {
-        self.plan.wrap("store.stage", self.inner.stage(user, method, backup_id, envelope)).await
+    async fn stage(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId, envelope: &str) -> Result<()> {
+        self.plan.wrap("store.stage", self.inner.stage(ns, method, backup_id, envelope)).await
     }
     async fn commit(
         &self,
-        user: &UserId,
+        ns: &Namespace,
         method: &MethodId,
         backup_id: BackupId,
         expected: Option<BackupId>,
     ) -> Result<()> {
-        self.plan.wrap("store.commit", self.inner.commit(user, method, backup_id, expected)).await
+        self.plan.wrap("store.commit", self.inner.commit(ns, method, backup_id, expected)).await
     }
-    async fn current(&self, user: &UserId, method: &MethodId) -> Result<Option<CurrentVersion>> {
-        self.plan.wrap("store.current", self.inner.current(user, method)).await
+    async fn current(&self, ns: &Namespace, method: &MethodId) -> Result<Option<CurrentVersion>> {
+        self.plan.wrap("store.current", self.inner.current(ns, method)).await
     }
-    async fn current_id(&self, user: &UserId, method: &MethodId) -> Result<Option<BackupId>> {
-        self.plan.wrap("store.current_id", self.inner.current_id(user, method)).await
+    async fn current_id(&self, ns: &Namespace, method: &MethodId) -> Result<Option<BackupId>> {
+        self.plan.wrap("store.current_id", self.inner.current_id(ns, method)).await
     }
-    async fn get(&self, user: &UserId, method: &MethodId, backup_id: BackupId) -> Result<String> {
-        self.plan.wrap("store.get", self.inner.get(user, method, backup_id)).await
+    async fn get(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId) -> Result<String> {
+        self.plan.wrap("store.get", self.inner.get(ns, method, backup_id)).await
     }
-    async fn versions(&self, user: &UserId, method: &MethodId) -> Result<Vec<VersionInfo>> {
-        self.plan.wrap("store.versions", self.inner.versions(user, method)).await
+    async fn versions(&self, ns: &Namespace, method: &MethodId) -> Result<Vec<VersionInfo>> {
+        self.plan.wrap("store.versions", self.inner.versions(ns, method)).await
     }
-    async fn methods(&self, user: &UserId) -> Result<Vec<MethodId>> {
-        self.plan.wrap("store.methods", self.inner.methods(user)).await
+    async fn methods(&self, ns: &Namespace) -> Result<Vec<MethodId>> {
+        self.plan.wrap("store.methods", self.inner.methods(ns)).await
     }
-    async fn remove(&self, user: &UserId, method: &MethodId, backup_id: BackupId) -> Result<()> {
-        self.plan.wrap("store.remove", self.inner.remove(user, method, backup_id)).await
+    async fn retire(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId) -> Result<()> {
+        self.plan.wrap("store.retire", self.inner.retire(ns, method, backup_id)).await
+    }
+    async fn remove(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId) -> Result<()> {
+        self.plan.wrap("store.remove", self.inner.remove(ns, method, backup_id)).await
+    }
+    async fn record_acknowledgement(&self, ns: &Namespace, method: &MethodId, ack: Acknowledgement) -> Result<()> {
+        self.plan.wrap("store.record_acknowledgement", self.inner.record_acknowledgement(ns, method, ack)).await
+    }
+    async fn acknowledgement(&self, ns: &Namespace, method: &MethodId) -> Result<Option<Acknowledgement>> {
+        self.plan.wrap("store.acknowledgement", self.inner.acknowledgement(ns, method)).await
     }
 }
 
