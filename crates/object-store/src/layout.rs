@@ -1,86 +1,97 @@
-//! The key layout: where each object of a (user, method) lives.
+//! The key layout: where each object of a (namespace, method) lives.
 //!
 //! ```text
-//! <prefix>/sb1/<h[0..2]>/<h[2..4]>/<h>/<method>/head
-//! <prefix>/sb1/<h[0..2]>/<h[2..4]>/<h>/<method>/commits/<seq, 20 digits>
-//! <prefix>/sb1/<h[0..2]>/<h[2..4]>/<h>/<method>/versions/<backup id>
+//! <prefix>/sb2/<h[0..2]>/<h[2..4]>/<h>/<method>/head
+//! <prefix>/sb2/<h[0..2]>/<h[2..4]>/<h>/<method>/ack
+//! <prefix>/sb2/<h[0..2]>/<h[2..4]>/<h>/<method>/commits/<seq, 20 digits>
+//! <prefix>/sb2/<h[0..2]>/<h[2..4]>/<h>/<method>/versions/<backup id>
 //! ```
 //!
-//! `h` is the lower-case hex SHA-256 of the user id (domain-separated and
-//! salted with the store's optional salt), so no object path ever carries the
-//! user's identity, and the two fan-out levels spread users evenly over
-//! 65,536 prefixes (S3 partitions by prefix).
+//! `h` is the lower-case hex HMAC-SHA-256, keyed with the store's salt, of
+//! the namespace's canonical binding bytes (user, custodian, client; the
+//! envelope's associated data), so no object path ever carries the user's
+//! identity, two clients or custodians of one user id never share a path,
+//! and without the salt nobody can test a guessed user id against a
+//! listing. The two fan-out levels spread namespaces evenly over 65,536
+//! prefixes (S3 partitions by prefix).
 
 use std::fmt;
 
+use hmac::{Hmac, KeyInit, Mac};
 use object_store::path::Path;
-use sha2::{Digest, Sha256};
-use share_backup_core::{BackupId, MethodId, UserId};
+use sha2_v011::Sha256;
+use share_backup_core::{BackupId, MethodId};
+use share_backup_orchestrator::Namespace;
 
-/// The layout version segment, so that a future layout can live beside this one.
-pub(crate) const LAYOUT_SEGMENT: &str = "sb1";
-const HASH_DOMAIN: &[u8] = b"share-backup/object-store/user-id/v1\0";
+/// The layout version segment, so that a future layout can live beside this
+/// one (`sb1`, keyed by the user id alone, was the previous one).
+pub(crate) const LAYOUT_SEGMENT: &str = "sb2";
+const HASH_DOMAIN: &[u8] = b"share-backup/object-store/namespace/v2\0";
 
 #[derive(Clone)]
 pub(crate) struct Layout {
     root: Path,
-    salt: Vec<u8>,
+    mac: Hmac<Sha256>,
+    salt_len: usize,
 }
 
 impl fmt::Debug for Layout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Layout").field("root", &self.root.as_ref()).field("salt_len", &self.salt.len()).finish()
+        f.debug_struct("Layout").field("root", &self.root.as_ref()).field("salt_len", &self.salt_len).finish()
     }
 }
 
 impl Layout {
-    pub(crate) fn new(root: Path, salt: Vec<u8>) -> Self {
-        Layout { root, salt }
+    pub(crate) fn new(root: Path, salt: &[u8]) -> Self {
+        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(salt).expect("HMAC takes a key of any length");
+        Layout { root, mac, salt_len: salt.len() }
     }
 
     pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
-    /// The 64 hex digits naming a user in paths.
-    pub(crate) fn user_hash(&self, user: &UserId) -> String {
-        let mut h = Sha256::new();
-        h.update(HASH_DOMAIN);
-        h.update((self.salt.len() as u64).to_be_bytes());
-        h.update(&self.salt);
-        h.update(user.as_str().as_bytes());
-        hex::encode(h.finalize())
+    /// The 64 hex digits naming a namespace in paths.
+    pub(crate) fn ns_hash(&self, ns: &Namespace) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(HASH_DOMAIN);
+        mac.update(&ns.to_bytes());
+        hex::encode(mac.finalize().into_bytes())
     }
 
-    /// `<prefix>/sb1/ab/cd/<hash>`: everything of one user.
-    pub(crate) fn user_prefix(&self, user: &UserId) -> Path {
-        let h = self.user_hash(user);
+    /// `<prefix>/sb2/ab/cd/<hash>`: everything of one namespace.
+    pub(crate) fn ns_prefix(&self, ns: &Namespace) -> Path {
+        let h = self.ns_hash(ns);
         self.root.clone().join(LAYOUT_SEGMENT).join(&h[0..2]).join(&h[2..4]).join(h.as_str())
     }
 
-    /// `<user prefix>/<method>`.
-    pub(crate) fn method_prefix(&self, user: &UserId, method: &MethodId) -> Path {
-        self.user_prefix(user).join(method.as_str())
+    /// `<namespace prefix>/<method>`.
+    pub(crate) fn method_prefix(&self, ns: &Namespace, method: &MethodId) -> Path {
+        self.ns_prefix(ns).join(method.as_str())
     }
 
-    pub(crate) fn head(&self, user: &UserId, method: &MethodId) -> Path {
-        self.method_prefix(user, method).join("head")
+    pub(crate) fn head(&self, ns: &Namespace, method: &MethodId) -> Path {
+        self.method_prefix(ns, method).join("head")
     }
 
-    pub(crate) fn commits_prefix(&self, user: &UserId, method: &MethodId) -> Path {
-        self.method_prefix(user, method).join("commits")
+    pub(crate) fn ack(&self, ns: &Namespace, method: &MethodId) -> Path {
+        self.method_prefix(ns, method).join("ack")
     }
 
-    pub(crate) fn commit(&self, user: &UserId, method: &MethodId, seq: u64) -> Path {
-        self.commits_prefix(user, method).join(format!("{seq:020}"))
+    pub(crate) fn commits_prefix(&self, ns: &Namespace, method: &MethodId) -> Path {
+        self.method_prefix(ns, method).join("commits")
     }
 
-    pub(crate) fn versions_prefix(&self, user: &UserId, method: &MethodId) -> Path {
-        self.method_prefix(user, method).join("versions")
+    pub(crate) fn commit(&self, ns: &Namespace, method: &MethodId, seq: u64) -> Path {
+        self.commits_prefix(ns, method).join(format!("{seq:020}"))
     }
 
-    pub(crate) fn version(&self, user: &UserId, method: &MethodId, backup_id: BackupId) -> Path {
-        self.versions_prefix(user, method).join(backup_id.to_hex())
+    pub(crate) fn versions_prefix(&self, ns: &Namespace, method: &MethodId) -> Path {
+        self.method_prefix(ns, method).join("versions")
+    }
+
+    pub(crate) fn version(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId) -> Path {
+        self.versions_prefix(ns, method).join(backup_id.to_hex())
     }
 }
 
@@ -95,35 +106,63 @@ pub(crate) fn parse_seq(name: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use share_backup_core::{ClientId, CustodianId, UserId};
 
-    fn user(s: &str) -> UserId {
-        UserId::new(s).unwrap()
+    fn ns(s: &str) -> Namespace {
+        Namespace::from(UserId::new(s).unwrap())
     }
 
     #[test]
-    fn paths_carry_the_hash_of_the_user_id_never_the_id() {
-        let l = Layout::new(Path::from("backups"), Vec::new());
-        let p = l.version(&user("alice@example.com"), &MethodId::PASSWORD, BackupId::from_bytes([7; 16]));
+    fn paths_carry_the_hash_of_the_namespace_never_the_id() {
+        let l = Layout::new(Path::from("backups"), b"");
+        let p = l.version(&ns("alice@example.com"), &MethodId::PASSWORD, BackupId::from_bytes([7; 16]));
         let s = p.as_ref();
         assert!(!s.contains("alice"), "{s}");
-        let h = l.user_hash(&user("alice@example.com"));
+        let h = l.ns_hash(&ns("alice@example.com"));
         assert_eq!(h.len(), 64);
-        assert_eq!(s, format!("backups/sb1/{}/{}/{h}/password/versions/{}", &h[0..2], &h[2..4], "07".repeat(16)));
+        assert_eq!(s, format!("backups/sb2/{}/{}/{h}/password/versions/{}", &h[0..2], &h[2..4], "07".repeat(16)));
     }
 
     #[test]
-    fn the_salt_changes_every_user_path() {
-        let a = Layout::new(Path::default(), Vec::new());
-        let b = Layout::new(Path::default(), b"tenant-1".to_vec());
-        assert_ne!(a.user_hash(&user("u")), b.user_hash(&user("u")));
-        assert_ne!(a.user_hash(&user("u")), a.user_hash(&user("v")));
-        assert_eq!(a.user_hash(&user("u")), a.user_hash(&user("u")));
+    fn the_hash_is_hmac_sha256_keyed_with_the_salt() {
+        // An independent computation of HMAC-SHA-256 (RFC 2104) over the
+        // domain and the binding bytes, keyed with the salt.
+        let salt = b"tenant-1 secret salt";
+        let n = ns("u");
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(salt).unwrap();
+        mac.update(b"share-backup/object-store/namespace/v2\0");
+        mac.update(&[1, 0, 1, b'u', 0, 0]);
+        assert_eq!(Layout::new(Path::default(), salt).ns_hash(&n), hex::encode(mac.finalize().into_bytes()));
+    }
+
+    #[test]
+    fn the_salt_changes_every_path() {
+        let a = Layout::new(Path::default(), b"");
+        let b = Layout::new(Path::default(), b"tenant-1");
+        assert_ne!(a.ns_hash(&ns("u")), b.ns_hash(&ns("u")));
+        assert_ne!(a.ns_hash(&ns("u")), a.ns_hash(&ns("v")));
+        assert_eq!(a.ns_hash(&ns("u")), a.ns_hash(&ns("u")));
+    }
+
+    #[test]
+    fn custodian_and_client_give_their_own_namespace() {
+        let l = Layout::new(Path::default(), b"s");
+        let plain = ns("u");
+        let a = plain.clone().with_client(ClientId::new("a").unwrap());
+        let b = plain.clone().with_client(ClientId::new("b").unwrap());
+        let c = plain.clone().with_custodian(CustodianId::new("a").unwrap());
+        let hashes = [l.ns_hash(&plain), l.ns_hash(&a), l.ns_hash(&b), l.ns_hash(&c)];
+        for (i, x) in hashes.iter().enumerate() {
+            for y in &hashes[i + 1..] {
+                assert_ne!(x, y);
+            }
+        }
     }
 
     #[test]
     fn commit_names_sort_by_sequence_number() {
-        let l = Layout::new(Path::default(), Vec::new());
-        let u = user("u");
+        let l = Layout::new(Path::default(), b"");
+        let u = ns("u");
         let c9 = l.commit(&u, &MethodId::GDRIVE, 9);
         let c10 = l.commit(&u, &MethodId::GDRIVE, 10);
         assert!(c9 < c10);
@@ -134,7 +173,7 @@ mod tests {
 
     #[test]
     fn an_empty_root_adds_no_leading_segment() {
-        let l = Layout::new(Path::default(), Vec::new());
-        assert!(l.head(&user("u"), &MethodId::GDRIVE).as_ref().starts_with("sb1/"));
+        let l = Layout::new(Path::default(), b"");
+        assert!(l.head(&ns("u"), &MethodId::GDRIVE).as_ref().starts_with("sb2/"));
     }
 }

@@ -13,8 +13,8 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
-use share_backup_core::{BackupId, Error, ErrorKind, MAX_ENVELOPE_LEN, MethodId, Result, RetryPolicy, UserId};
-use share_backup_orchestrator::{CipherTextStore, CurrentVersion, VersionInfo, VersionState};
+use share_backup_core::{BackupId, Error, ErrorKind, MAX_ENVELOPE_LEN, MethodId, Result, RetryPolicy};
+use share_backup_orchestrator::{Acknowledgement, CipherTextStore, CurrentVersion, Namespace, VersionInfo, VersionState};
 use tracing::Instrument;
 
 use crate::error::{StoreError, is_transient, malformed, map_object_store_error};
@@ -45,6 +45,11 @@ fn backoff(policy: &RetryPolicy) -> ExponentialBuilder {
 
 /// One commit of the current pointer: commit record `seq` makes `backup_id`
 /// current, replacing `prev`. The `head` hint holds a copy of the latest.
+///
+/// A retirement marker is a record that keeps the current version
+/// (`backup_id == prev`) and names the version it retires: written after
+/// the version's tombstone, it is the barrier that makes a racing commit of
+/// the retired version see the tombstone (see `retire`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CommitRecord {
@@ -55,7 +60,26 @@ struct CommitRecord {
     prev: Option<BackupId>,
     /// Milliseconds since the Unix epoch, by the committer's clock.
     committed_at_ms: u64,
+    /// The version a retirement marker retires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retires: Option<BackupId>,
 }
+
+/// The acknowledgement record (`ack`), overwritten by each backup before
+/// its `true` is sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckRecord {
+    v: u8,
+    backup_id: BackupId,
+    prev: Option<BackupId>,
+    withdrawn: bool,
+    at_ms: u64,
+}
+
+/// What a retired version's object starts with; the envelope follows, so
+/// that it stays readable until it is removed.
+const TOMBSTONE: &str = "retired\n";
 
 impl CommitRecord {
     const VERSION: u8 = 1;
@@ -68,7 +92,7 @@ impl CommitRecord {
 /// The default [`ObjectCipherTextStoreBuilder::commit_cache`] capacity.
 pub const DEFAULT_COMMIT_CACHE: usize = 4096;
 
-/// The latest commit record this store saw per (user, method): where the
+/// The latest commit record this store saw per (ns, method): where the
 /// next read of the commit log starts, and what a commit's compare-and-swap
 /// tries first.
 ///
@@ -225,9 +249,16 @@ impl ObjectCipherTextStoreBuilder {
         Ok(self)
     }
 
-    /// Salts the hash of user ids in paths, so that someone who can list the
-    /// bucket but does not know the salt cannot test whether a given user id
-    /// has a backup. Changing the salt later makes existing backups unfindable.
+    /// The secret key of the HMAC-SHA-256 that names each namespace (user,
+    /// custodian, client) in paths, so that someone who can list the bucket
+    /// but does not know the salt cannot test whether a guessed user id
+    /// (an e-mail address) has a backup.
+    ///
+    /// An empty salt (the default) still keeps user ids out of paths, but
+    /// anyone can compute the path of a guessed id and see whether it
+    /// exists: set a salt of 32 random bytes, kept like a credential, for
+    /// any bucket others may list. Changing the salt later makes existing
+    /// backups unfindable.
     pub fn user_id_salt(mut self, salt: Vec<u8>) -> Self {
         self.salt = salt;
         self
@@ -246,7 +277,7 @@ impl ObjectCipherTextStoreBuilder {
         self
     }
 
-    /// How many (user, method) pairs remember the latest commit record this
+    /// How many (ns, method) pairs remember the latest commit record this
     /// store saw ([`DEFAULT_COMMIT_CACHE`]; 0 turns it off). A warm entry
     /// saves the cold start of every later read and lets a commit go
     /// straight to its create-only write: a first backup costs 5 requests
@@ -265,7 +296,7 @@ impl ObjectCipherTextStoreBuilder {
         ObjectCipherTextStore {
             inner: Arc::new(Inner {
                 backend: self.backend,
-                layout: Layout::new(self.prefix, self.salt),
+                layout: Layout::new(self.prefix, &self.salt),
                 retry: self.retry,
                 label,
                 cache: CommitCache::new(self.commit_cache),
@@ -371,8 +402,8 @@ impl ObjectCipherTextStore {
 
     /// The hint: a copy of the latest commit record, maybe stale. A missing
     /// or unreadable hint is not an error: the commit log decides.
-    async fn read_hint(&self, user: &UserId, method: &MethodId) -> Result<Option<CommitRecord>> {
-        let path = self.inner.layout.head(user, method);
+    async fn read_hint(&self, ns: &Namespace, method: &MethodId) -> Result<Option<CommitRecord>> {
+        let path = self.inner.layout.head(ns, method);
         let Some(bytes) = self.get_bytes(&path).await.map_err(|e| self.err(e, "read the current pointer"))? else {
             return Ok(None);
         };
@@ -387,8 +418,8 @@ impl ObjectCipherTextStore {
 
     /// Overwrites the hint. Best effort: a stale hint costs one more GET on
     /// the next read and is repaired then.
-    async fn write_hint(&self, user: &UserId, method: &MethodId, record: &CommitRecord) {
-        let path = self.inner.layout.head(user, method);
+    async fn write_hint(&self, ns: &Namespace, method: &MethodId, record: &CommitRecord) {
+        let path = self.inner.layout.head(ns, method);
         let backend = &self.inner.backend;
         let bytes = record.encode();
         let r = self
@@ -400,19 +431,19 @@ impl ObjectCipherTextStore {
     }
 
     /// Walks forward from `from`, a known commit record, to the latest one.
-    async fn walk_forward(&self, user: &UserId, method: &MethodId, from: CommitRecord) -> Result<CommitRecord> {
+    async fn walk_forward(&self, ns: &Namespace, method: &MethodId, from: CommitRecord) -> Result<CommitRecord> {
         let layout = &self.inner.layout;
         let mut cur = from;
         for _ in 0..PROBE_LIMIT {
-            match self.read_record(&layout.commit(user, method, cur.seq + 1)).await? {
+            match self.read_record(&layout.commit(ns, method, cur.seq + 1)).await? {
                 Some(next) => cur = next,
                 None => return Ok(cur),
             }
         }
         // Far behind (many crashes between a commit and its hint): list the
         // commit log from here instead of probing one by one.
-        let prefix = layout.commits_prefix(user, method);
-        let offset = layout.commit(user, method, cur.seq);
+        let prefix = layout.commits_prefix(ns, method);
+        let offset = layout.commit(ns, method, cur.seq);
         let backend = &self.inner.backend;
         let names: Vec<object_store::ObjectMeta> = self
             .retrying("list_commits", || backend.list_with_offset(Some(&prefix), &offset).try_collect())
@@ -421,17 +452,17 @@ impl ObjectCipherTextStore {
         let max = names.iter().filter_map(|m| m.location.filename().and_then(parse_seq)).max();
         if let Some(seq) = max.filter(|s| *s > cur.seq) {
             cur = self
-                .read_record(&layout.commit(user, method, seq))
+                .read_record(&layout.commit(ns, method, seq))
                 .await?
                 .ok_or_else(|| Error::new(ErrorKind::Unavailable, "a listed commit record vanished; retry"))?;
             // Anything newer than the listing is found by one more probe.
-            return Box::pin(self.walk_forward(user, method, cur)).await;
+            return Box::pin(self.walk_forward(ns, method, cur)).await;
         }
         Ok(cur)
     }
 
-    fn cache_key(&self, user: &UserId, method: &MethodId) -> String {
-        self.inner.layout.method_prefix(user, method).to_string()
+    fn cache_key(&self, ns: &Namespace, method: &MethodId) -> String {
+        self.inner.layout.method_prefix(ns, method).to_string()
     }
 
     /// Where a read of the log starts. Warm: the cached record (no request;
@@ -442,15 +473,15 @@ impl ObjectCipherTextStore {
     /// `parallel` reads commit 1 and the hint side by side on a cold start
     /// (one round trip less for a reader, one request more for a new user);
     /// `use_cache = false` forces a cold start.
-    async fn start(&self, user: &UserId, method: &MethodId, parallel: bool, use_cache: bool) -> Result<Start> {
-        let first = self.inner.layout.commit(user, method, 1);
-        let cached = if use_cache { self.inner.cache.get(&self.cache_key(user, method)) } else { None };
+    async fn start(&self, ns: &Namespace, method: &MethodId, parallel: bool, use_cache: bool) -> Result<Start> {
+        let first = self.inner.layout.commit(ns, method, 1);
+        let cached = if use_cache { self.inner.cache.get(&self.cache_key(ns, method)) } else { None };
         match cached {
             Some(Some(record)) => Ok(Start { record: Some(record), hint_seq: None }),
             Some(None) => Ok(Start { record: self.read_record(&first).await?, hint_seq: None }),
             None => {
                 let (first, hint) = if parallel {
-                    let (first, hint) = futures::try_join!(self.read_record(&first), self.read_hint(user, method))?;
+                    let (first, hint) = futures::try_join!(self.read_record(&first), self.read_hint(ns, method))?;
                     (first, Some(hint))
                 } else {
                     (self.read_record(&first).await?, None)
@@ -460,11 +491,22 @@ impl ObjectCipherTextStore {
                 };
                 let hint = match hint {
                     Some(h) => h,
-                    None => self.read_hint(user, method).await?,
+                    None => self.read_hint(ns, method).await?,
                 };
-                let hint_seq = hint.as_ref().map_or(0, |h| h.seq);
+                let mut hint_seq = hint.as_ref().map_or(0, |h| h.seq);
                 let record = match hint {
-                    Some(h) if h.seq > first.seq => h,
+                    Some(h) if h.seq > first.seq => {
+                        // The hint is only a copy: the record it points at
+                        // must exist and say the same, or the log decides.
+                        let path = self.inner.layout.commit(ns, method, h.seq);
+                        if self.read_record(&path).await?.as_ref() == Some(&h) {
+                            h
+                        } else {
+                            tracing::warn!(store = %self.label(), seq = h.seq, "the head hint does not match the commit record it names; reading the log");
+                            hint_seq = 0;
+                            first
+                        }
+                    }
                     _ => first,
                 };
                 Ok(Start { record: Some(record), hint_seq: Some(hint_seq) })
@@ -476,81 +518,86 @@ impl ObjectCipherTextStore {
     /// start. Commit 1 needs no hint: cold reads start there anyway.
     async fn finish_read(
         &self,
-        user: &UserId,
+        ns: &Namespace,
         method: &MethodId,
         latest: Option<&CommitRecord>,
         hint_seq: Option<u64>,
     ) {
-        self.inner.cache.put(&self.cache_key(user, method), latest);
+        self.inner.cache.put(&self.cache_key(ns, method), latest);
         if let (Some(latest), Some(hint_seq)) = (latest, hint_seq)
             && latest.seq > 1
             && hint_seq != latest.seq
         {
-            self.write_hint(user, method, latest).await;
+            self.write_hint(ns, method, latest).await;
         }
     }
 
     /// The latest commit record. Warm: 1 GET (the next record, absent).
     /// Cold: 1 GET when there is no commit, else commit 1, the hint and the
     /// next record.
-    async fn latest(&self, user: &UserId, method: &MethodId) -> Result<Option<CommitRecord>> {
-        let start = self.start(user, method, false, true).await?;
+    async fn latest(&self, ns: &Namespace, method: &MethodId) -> Result<Option<CommitRecord>> {
+        let start = self.start(ns, method, false, true).await?;
         let latest = match start.record {
             None => None,
-            Some(r) => Some(self.walk_forward(user, method, r).await?),
+            Some(r) => Some(self.walk_forward(ns, method, r).await?),
         };
-        self.finish_read(user, method, latest.as_ref(), start.hint_seq).await;
+        self.finish_read(ns, method, latest.as_ref(), start.hint_seq).await;
         Ok(latest)
     }
 
-    async fn read_envelope(&self, path: &Path) -> Result<Option<String>> {
+    async fn read_envelope_raw(&self, path: &Path) -> Result<Option<String>> {
         let Some(bytes) = self.get_bytes(path).await.map_err(|e| self.err(e, "read an envelope"))? else {
             return Ok(None);
         };
         String::from_utf8(bytes.to_vec()).map(Some).map_err(|_| malformed(path, "envelope", self.label()))
     }
 
-    /// Whether (user, method) has at least one commit (at most 1 GET:
+    /// A version's envelope (a retired one's too, until it is removed).
+    async fn read_envelope(&self, path: &Path) -> Result<Option<String>> {
+        Ok(self.read_version(path).await?.map(|(env, _)| env))
+    }
+
+    /// Whether (ns, method) has at least one commit (at most 1 GET:
     /// commit 1; none when the cache knows).
-    async fn has_commit(&self, user: &UserId, method: &MethodId) -> Result<bool> {
-        if let Some(Some(_)) = self.inner.cache.get(&self.cache_key(user, method)) {
+    async fn has_commit(&self, ns: &Namespace, method: &MethodId) -> Result<bool> {
+        if let Some(Some(_)) = self.inner.cache.get(&self.cache_key(ns, method)) {
             return Ok(true);
         }
-        Ok(self.read_record(&self.inner.layout.commit(user, method, 1)).await?.is_some())
+        Ok(self.read_record(&self.inner.layout.commit(ns, method, 1)).await?.is_some())
     }
 
     /// The current version, the log and the envelope read side by side.
-    async fn read_current(&self, user: &UserId, method: &MethodId, use_cache: bool) -> Result<Option<CurrentVersion>> {
+    async fn read_current(&self, ns: &Namespace, method: &MethodId, use_cache: bool) -> Result<Option<CurrentVersion>> {
         let layout = &self.inner.layout;
-        let start = self.start(user, method, true, use_cache).await?;
+        let start = self.start(ns, method, true, use_cache).await?;
         let Some(mut rec) = start.record else {
-            self.finish_read(user, method, None, None).await;
+            self.finish_read(ns, method, None, None).await;
             return Ok(None);
         };
         let dangling = |rec: &CommitRecord| {
             Error::not_found(format!("the current version {} of this backup is missing from the store", rec.backup_id))
                 .with_hint("the envelope was deleted outside share-backup; make a new backup")
                 .with_method(method.clone())
-                .with_source(StoreError::DanglingCommit { path: layout.commit(user, method, rec.seq).to_string() })
+                .with_source(StoreError::DanglingCommit { path: layout.commit(ns, method, rec.seq).to_string() })
         };
         for _ in 0..PROBE_LIMIT {
-            let version = layout.version(user, method, rec.backup_id);
-            let next = layout.commit(user, method, rec.seq + 1);
+            let version = layout.version(ns, method, rec.backup_id);
+            let next = layout.commit(ns, method, rec.seq + 1);
             let (next, envelope) = futures::try_join!(self.read_record(&next), self.read_envelope(&version))?;
             match next {
                 Some(n) => rec = n,
                 None => {
-                    self.finish_read(user, method, Some(&rec), start.hint_seq).await;
+                    self.finish_read(ns, method, Some(&rec), start.hint_seq).await;
                     let envelope = envelope.ok_or_else(|| dangling(&rec))?;
                     return Ok(Some(CurrentVersion::new(rec.backup_id, envelope)));
                 }
             }
         }
         // Far behind: fall back to the general walk, and repair the hint.
-        let latest = self.walk_forward(user, method, rec).await?;
-        self.finish_read(user, method, Some(&latest), Some(start.hint_seq.unwrap_or(0))).await;
+        let latest = self.walk_forward(ns, method, rec).await?;
+        self.finish_read(ns, method, Some(&latest), Some(start.hint_seq.unwrap_or(0))).await;
         let envelope = self
-            .read_envelope(&layout.version(user, method, latest.backup_id))
+            .read_envelope(&layout.version(ns, method, latest.backup_id))
             .await?
             .ok_or_else(|| dangling(&latest))?;
         Ok(Some(CurrentVersion::new(latest.backup_id, envelope)))
@@ -562,38 +609,185 @@ impl ObjectCipherTextStore {
     /// whose answer was lost counts as written).
     async fn try_commit(
         &self,
-        user: &UserId,
+        ns: &Namespace,
         method: &MethodId,
         backup_id: BackupId,
         expected: Option<BackupId>,
         seq: u64,
     ) -> Result<bool> {
-        let record =
-            CommitRecord { v: CommitRecord::VERSION, seq, backup_id, prev: expected, committed_at_ms: now_ms() };
-        let path = self.inner.layout.commit(user, method, seq);
-        let key = self.cache_key(user, method);
+        let record = CommitRecord {
+            v: CommitRecord::VERSION,
+            seq,
+            backup_id,
+            prev: expected,
+            committed_at_ms: now_ms(),
+            retires: None,
+        };
+        self.append(ns, method, record, true).await
+    }
+
+    /// The create-only write of a commit record (see `try_commit`); the
+    /// hint is written when `hint` and the record is not the first.
+    async fn append(&self, ns: &Namespace, method: &MethodId, record: CommitRecord, hint: bool) -> Result<bool> {
+        let path = self.inner.layout.commit(ns, method, record.seq);
+        let key = self.cache_key(ns, method);
         let written = match self.put_create(&path, record.encode()).await {
             Ok(()) => record,
             Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
                 match self.read_record(&path).await? {
-                    Some(r) if r.backup_id == backup_id && r.prev == expected => r,
+                    Some(r) if r.backup_id == record.backup_id && r.prev == record.prev && r.retires == record.retires => {
+                        r
+                    }
                     other => {
                         self.inner.cache.put(&key, other.as_ref());
                         return Ok(false);
                     }
                 }
             }
-            Err(e) => return Err(self.err(e, format!("commit version {backup_id}")).with_method(method.clone())),
+            Err(e) => {
+                return Err(self.err(e, format!("write commit record {}", record.seq)).with_method(method.clone()));
+            }
         };
         self.inner.cache.put(&key, Some(&written));
-        if written.seq > 1 {
-            self.write_hint(user, method, &written).await;
+        if hint && written.seq > 1 {
+            self.write_hint(ns, method, &written).await;
         }
         Ok(true)
     }
 
-    fn span(&self, op: &'static str, user: &UserId, method: Option<&MethodId>) -> tracing::Span {
-        let h = self.inner.layout.user_hash(user);
+    /// A version's object: its envelope, and whether it carries a tombstone.
+    async fn read_version(&self, path: &Path) -> Result<Option<(String, bool)>> {
+        let Some(text) = self.read_envelope_raw(path).await? else { return Ok(None) };
+        Ok(Some(match text.strip_prefix(TOMBSTONE) {
+            Some(env) => (env.to_owned(), true),
+            None => (text, false),
+        }))
+    }
+
+    /// The acknowledgement record; an unreadable one is an error (it decides
+    /// what rolls forward).
+    async fn read_ack(&self, ns: &Namespace, method: &MethodId) -> Result<Option<AckRecord>> {
+        let path = self.inner.layout.ack(ns, method);
+        let Some(bytes) = self.get_bytes(&path).await.map_err(|e| self.err(e, "read the acknowledgement record"))?
+        else {
+            return Ok(None);
+        };
+        match serde_json::from_slice::<AckRecord>(&bytes) {
+            Ok(r) if r.v == 1 => Ok(Some(r)),
+            _ => Err(malformed(&path, "acknowledgement record", self.label())),
+        }
+    }
+
+    /// Tombstone, then the retirement marker in the commit log (the
+    /// barrier), as described on `retire`. `envelope` is the version's text.
+    async fn retire_with(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId, envelope: &str) -> Result<()> {
+        let refuse = |why: &str| {
+            conflict(format!("version {backup_id} cannot be retired: {why}"))
+                .with_hint("only versions superseded by a current one are retired")
+                .with_retryable(false)
+                .with_method(method.clone())
+        };
+        match self.latest(ns, method).await?.map(|r| r.backup_id) {
+            None => return Err(refuse("nothing was ever committed in this namespace and method")),
+            Some(c) if c == backup_id => return Err(refuse("it is current")),
+            Some(_) => {}
+        }
+        let path = self.inner.layout.version(ns, method, backup_id);
+        let backend = &self.inner.backend;
+        let tomb = Bytes::from(format!("{TOMBSTONE}{envelope}"));
+        self.retrying("put_tombstone", || backend.put(&path, PutPayload::from_bytes(tomb.clone())))
+            .await
+            .map_err(|e| self.err(e, format!("retire version {backup_id}")).with_method(method.clone()))?;
+        for _ in 0..PROBE_LIMIT {
+            let latest = self.latest(ns, method).await?.ok_or_else(|| refuse("the commit log vanished"))?;
+            if latest.backup_id == backup_id {
+                // A commit that checked before the tombstone landed first:
+                // the version is current (still readable: readers skip the
+                // tombstone) and nothing may delete its key.
+                return Err(refuse("a racing commit made it current"));
+            }
+            let marker = CommitRecord {
+                v: CommitRecord::VERSION,
+                seq: latest.seq + 1,
+                backup_id: latest.backup_id,
+                prev: Some(latest.backup_id),
+                committed_at_ms: now_ms(),
+                retires: Some(backup_id),
+            };
+            if self.append(ns, method, marker, false).await? {
+                tracing::debug!(%backup_id, "retired");
+                return Ok(());
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Unavailable,
+            format!("could not retire version {backup_id}: the commit log keeps moving; retry"),
+        )
+        .with_method(method.clone()))
+    }
+
+    /// The compare-and-swap on the log once `latest` was read (and, unless
+    /// `recheck`, the version checked after that read): retirement markers
+    /// of other versions (which keep the current version) are stepped over,
+    /// anything else that moved the log is `Conflict`.
+    async fn commit_after(
+        &self,
+        ns: &Namespace,
+        method: &MethodId,
+        backup_id: BackupId,
+        expected: Option<BackupId>,
+        mut latest: Option<CommitRecord>,
+        mut recheck: bool,
+    ) -> Result<()> {
+        let version = self.inner.layout.version(ns, method, backup_id);
+        for _ in 0..PROBE_LIMIT {
+            if let Some(l) = &latest
+                && l.backup_id == backup_id
+                && l.prev == expected
+            {
+                tracing::debug!(%backup_id, "already committed");
+                return Ok(());
+            }
+            let current = latest.as_ref().map(|l| l.backup_id);
+            if current != expected {
+                return Err(conflict(format!(
+                    "cannot make {backup_id} current: the current version is {}, not the expected {}",
+                    show(current),
+                    show(expected)
+                ))
+                .with_method(method.clone()));
+            }
+            if recheck {
+                match self.read_version(&version).await? {
+                    Some((_, false)) => {}
+                    Some((_, true)) => {
+                        return Err(conflict(format!("cannot make {backup_id} current: it was retired by a prune"))
+                            .with_retryable(false)
+                            .with_method(method.clone()));
+                    }
+                    None => {
+                        return Err(Error::not_found(format!("cannot commit {backup_id}: it is not in the store"))
+                            .with_method(method.clone()));
+                    }
+                }
+            }
+            let seq = latest.as_ref().map_or(1, |l| l.seq + 1);
+            if self.try_commit(ns, method, backup_id, expected, seq).await? {
+                tracing::debug!(%backup_id, seq, "committed");
+                return Ok(());
+            }
+            // Someone else's record holds `seq` (a commit, or a retirement
+            // marker that keeps the current version): read on and check the
+            // version again after that read.
+            latest = self.latest(ns, method).await?;
+            recheck = true;
+        }
+        Err(conflict(format!("cannot make {backup_id} current: another writer committed first"))
+            .with_method(method.clone()))
+    }
+
+    fn span(&self, op: &'static str, ns: &Namespace, method: Option<&MethodId>) -> tracing::Span {
+        let h = self.inner.layout.ns_hash(ns);
         tracing::debug_span!(
             "cipher_text_store",
             op,
@@ -619,8 +813,8 @@ fn show(id: Option<BackupId>) -> String {
 #[async_trait]
 impl CipherTextStore for ObjectCipherTextStore {
     /// One create-only PUT.
-    async fn stage(&self, user: &UserId, method: &MethodId, backup_id: BackupId, envelope: &str) -> Result<()> {
-        let span = self.span("stage", user, Some(method));
+    async fn stage(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId, envelope: &str) -> Result<()> {
+        let span = self.span("stage", ns, Some(method));
         async {
             if envelope.is_empty() || envelope.len() > MAX_ENVELOPE_LEN {
                 return Err(Error::invalid_input(format!(
@@ -628,7 +822,7 @@ impl CipherTextStore for ObjectCipherTextStore {
                     envelope.len()
                 )));
             }
-            let path = self.inner.layout.version(user, method, backup_id);
+            let path = self.inner.layout.version(ns, method, backup_id);
             self.put_create(&path, Bytes::copy_from_slice(envelope.as_bytes()))
                 .await
                 .map_err(|e| self.err(e, format!("stage version {backup_id}")).with_method(method.clone()))?;
@@ -645,44 +839,48 @@ impl CipherTextStore for ObjectCipherTextStore {
     /// moved the log on: the latest record is read first, beside the HEAD.
     async fn commit(
         &self,
-        user: &UserId,
+        ns: &Namespace,
         method: &MethodId,
         backup_id: BackupId,
         expected: Option<BackupId>,
     ) -> Result<()> {
-        let span = self.span("commit", user, Some(method));
+        let span = self.span("commit", ns, Some(method));
         async {
-            let version = self.inner.layout.version(user, method, backup_id);
-            let backend = &self.inner.backend;
+            let version = self.inner.layout.version(ns, method, backup_id);
+            // Read after the log (never beside it): a prune writes the
+            // tombstone before its marker record, so a committer that saw
+            // the log at or past the marker also sees the tombstone.
             let staged = async {
-                match self.retrying("head_version", || backend.head(&version)).await {
-                    Ok(_) => Ok(true),
-                    Err(object_store::Error::NotFound { .. }) => Ok(false),
-                    Err(e) => Err(self.err(e, format!("check version {backup_id}")).with_method(method.clone())),
+                match self.read_version(&version).await.map_err(|e| e.with_method(method.clone()))? {
+                    None => Err(Error::not_found(format!("cannot commit {backup_id}: it was never staged"))
+                        .with_hint("stage the version before committing it")
+                        .with_method(method.clone())),
+                    Some((_, true)) => Err(conflict(format!(
+                        "cannot make {backup_id} current: it was retired by a prune and can never become current"
+                    ))
+                    .with_retryable(false)
+                    .with_hint("make a new backup")
+                    .with_method(method.clone())),
+                    Some((_, false)) => Ok(()),
                 }
-            };
-            let never_staged = || {
-                Error::not_found(format!("cannot commit {backup_id}: it was never staged"))
-                    .with_hint("stage the version before committing it")
-                    .with_method(method.clone())
             };
             // Warm: the cache says `expected` is current, so the create-only
             // write of the next record is the compare-and-swap itself.
-            let cached = self.inner.cache.get(&self.cache_key(user, method));
-            let (latest, staged) = match cached {
+            let cached = self.inner.cache.get(&self.cache_key(ns, method));
+            let latest = match cached {
                 Some(c) if c.as_ref().map(|r| r.backup_id) == expected => {
-                    if !staged.await? {
-                        return Err(never_staged());
-                    }
+                    staged.await?;
                     let seq = c.as_ref().map_or(1, |r| r.seq + 1);
-                    if self.try_commit(user, method, backup_id, expected, seq).await? {
+                    if self.try_commit(ns, method, backup_id, expected, seq).await? {
                         tracing::debug!(%backup_id, seq, "committed");
                         return Ok(());
                     }
-                    // Another writer's record holds `seq`: read the log on from it.
-                    (self.latest(user, method).await?, true)
+                    // Another writer's record holds `seq`: read the log on from
+                    // it, and check the version again after that read.
+                    let latest = self.latest(ns, method).await?;
+                    return self.commit_after(ns, method, backup_id, expected, latest, true).await;
                 }
-                _ => futures::try_join!(self.latest(user, method), staged)?,
+                _ => self.latest(ns, method).await?,
             };
             if let Some(l) = &latest
                 && l.backup_id == backup_id
@@ -692,25 +890,8 @@ impl CipherTextStore for ObjectCipherTextStore {
                 tracing::debug!(%backup_id, "already committed");
                 return Ok(());
             }
-            let current = latest.as_ref().map(|l| l.backup_id);
-            if current != expected {
-                return Err(conflict(format!(
-                    "cannot make {backup_id} current: the current version is {}, not the expected {}",
-                    show(current),
-                    show(expected)
-                ))
-                .with_method(method.clone()));
-            }
-            if !staged {
-                return Err(never_staged());
-            }
-            let seq = latest.as_ref().map_or(1, |l| l.seq + 1);
-            if !self.try_commit(user, method, backup_id, expected, seq).await? {
-                return Err(conflict(format!("cannot make {backup_id} current: another writer committed first"))
-                    .with_method(method.clone()));
-            }
-            tracing::debug!(%backup_id, seq, "committed");
-            Ok(())
+            staged.await?;
+            self.commit_after(ns, method, backup_id, expected, latest, false).await
         }
         .instrument(span)
         .await
@@ -720,15 +901,15 @@ impl CipherTextStore for ObjectCipherTextStore {
     /// requests in 1 round trip. Cold: GET commit 1 beside the hint, then
     /// the next record beside the envelope: 4 requests in 2 round trips,
     /// whatever the number of users and versions. No backup: 2 requests.
-    async fn current(&self, user: &UserId, method: &MethodId) -> Result<Option<CurrentVersion>> {
-        let span = self.span("current", user, Some(method));
+    async fn current(&self, ns: &Namespace, method: &MethodId) -> Result<Option<CurrentVersion>> {
+        let span = self.span("current", ns, Some(method));
         async {
-            match self.read_current(user, method, true).await {
+            match self.read_current(ns, method, true).await {
                 // A warm start can only dangle if objects were deleted behind
                 // the store's back: look again from the log itself.
                 Err(e) if e.kind() == &ErrorKind::NotFound => {
-                    self.inner.cache.forget(&self.cache_key(user, method));
-                    self.read_current(user, method, false).await
+                    self.inner.cache.forget(&self.cache_key(ns, method));
+                    self.read_current(ns, method, false).await
                 }
                 r => r,
             }
@@ -739,16 +920,16 @@ impl CipherTextStore for ObjectCipherTextStore {
 
     /// The latest record (warm: 1 GET, the next record absent; cold: see
     /// `latest`).
-    async fn current_id(&self, user: &UserId, method: &MethodId) -> Result<Option<BackupId>> {
-        let span = self.span("current_id", user, Some(method));
-        async { Ok(self.latest(user, method).await?.map(|r| r.backup_id)) }.instrument(span).await
+    async fn current_id(&self, ns: &Namespace, method: &MethodId) -> Result<Option<BackupId>> {
+        let span = self.span("current_id", ns, Some(method));
+        async { Ok(self.latest(ns, method).await?.map(|r| r.backup_id)) }.instrument(span).await
     }
 
     /// One GET.
-    async fn get(&self, user: &UserId, method: &MethodId, backup_id: BackupId) -> Result<String> {
-        let span = self.span("get", user, Some(method));
+    async fn get(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId) -> Result<String> {
+        let span = self.span("get", ns, Some(method));
         async {
-            let path = self.inner.layout.version(user, method, backup_id);
+            let path = self.inner.layout.version(ns, method, backup_id);
             self.read_envelope(&path).await.map_err(|e| e.with_method(method.clone()))?.ok_or_else(|| {
                 Error::not_found(format!("no version {backup_id} in the store")).with_method(method.clone())
             })
@@ -757,18 +938,18 @@ impl CipherTextStore for ObjectCipherTextStore {
         .await
     }
 
-    /// One LIST of this (user, method)'s versions plus the current pointer
+    /// One LIST of this (ns, method)'s versions plus the current pointer
     /// (2 GETs).
-    async fn versions(&self, user: &UserId, method: &MethodId) -> Result<Vec<VersionInfo>> {
-        let span = self.span("versions", user, Some(method));
+    async fn versions(&self, ns: &Namespace, method: &MethodId) -> Result<Vec<VersionInfo>> {
+        let span = self.span("versions", ns, Some(method));
         async {
-            let prefix = self.inner.layout.versions_prefix(user, method);
+            let prefix = self.inner.layout.versions_prefix(ns, method);
             let backend = &self.inner.backend;
             let listed: Vec<object_store::ObjectMeta> = self
                 .retrying("list_versions", || backend.list(Some(&prefix)).try_collect())
                 .await
                 .map_err(|e| self.err(e, "list versions").with_method(method.clone()))?;
-            let current = self.latest(user, method).await?.map(|r| r.backup_id);
+            let current = self.latest(ns, method).await?.map(|r| r.backup_id);
             let mut out: Vec<(SystemTime, VersionInfo)> = listed
                 .into_iter()
                 .filter_map(|m| {
@@ -786,10 +967,10 @@ impl CipherTextStore for ObjectCipherTextStore {
     }
 
     /// One delimited LIST of this user's prefix, then 1 or 2 GETs per method.
-    async fn methods(&self, user: &UserId) -> Result<Vec<MethodId>> {
-        let span = self.span("methods", user, None);
+    async fn methods(&self, ns: &Namespace) -> Result<Vec<MethodId>> {
+        let span = self.span("methods", ns, None);
         async {
-            let prefix = self.inner.layout.user_prefix(user);
+            let prefix = self.inner.layout.ns_prefix(ns);
             let backend = &self.inner.backend;
             let listed = self
                 .retrying("list_methods", || backend.list_with_delimiter(Some(&prefix)))
@@ -800,7 +981,10 @@ impl CipherTextStore for ObjectCipherTextStore {
                 .iter()
                 .filter_map(|p| p.filename().and_then(|n| MethodId::new(n).ok()))
                 .collect();
-            let checks = candidates.iter().map(|m| async move { Ok::<_, Error>((m, self.has_commit(user, m).await?)) });
+            let checks = candidates.iter().map(|m| async move {
+                let has = self.has_commit(ns, m).await? || self.read_ack(ns, m).await?.is_some();
+                Ok::<_, Error>((m, has))
+            });
             let mut out: Vec<MethodId> = futures::future::try_join_all(checks)
                 .await?
                 .into_iter()
@@ -814,41 +998,84 @@ impl CipherTextStore for ObjectCipherTextStore {
         .await
     }
 
-    /// GET the version, check the current pointer, DELETE, check again (and
-    /// put the version back if a racing commit made it current meanwhile).
-    async fn remove(&self, user: &UserId, method: &MethodId, backup_id: BackupId) -> Result<()> {
-        let span = self.span("remove", user, Some(method));
+    /// GET the version; one that is not retired yet is retired first
+    /// (`retire`); then DELETE.
+    async fn remove(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId) -> Result<()> {
+        let span = self.span("remove", ns, Some(method));
         async {
-            let path = self.inner.layout.version(user, method, backup_id);
-            let Some(saved) =
-                self.get_bytes(&path).await.map_err(|e| self.err(e, format!("read version {backup_id}")))?
+            let path = self.inner.layout.version(ns, method, backup_id);
+            let Some((envelope, retired)) = self.read_version(&path).await.map_err(|e| e.with_method(method.clone()))?
             else {
                 return Ok(());
             };
-            let refuse = || {
-                conflict(format!("version {backup_id} is current; only superseded versions can be removed"))
-                    .with_hint("commit another version first")
-                    .with_retryable(false)
-                    .with_method(method.clone())
-            };
-            if self.latest(user, method).await?.map(|r| r.backup_id) == Some(backup_id) {
-                return Err(refuse());
+            if !retired {
+                self.retire_with(ns, method, backup_id, &envelope).await?;
             }
             let backend = &self.inner.backend;
             match self.retrying("delete_version", || backend.delete(&path)).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(self.err(e, format!("remove version {backup_id}")).with_method(method.clone())),
             }
-            if self.latest(user, method).await?.map(|r| r.backup_id) == Some(backup_id) {
-                // A commit raced the removal: restore the envelope.
-                self.put_create(&path, saved).await.map_err(|e| {
-                    self.err(e, format!("restore version {backup_id} after a racing commit"))
-                        .with_method(method.clone())
-                })?;
-                return Err(refuse());
-            }
             tracing::debug!(%backup_id, "removed");
             Ok(())
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// GET the version, then `latest` (warm: 1 GET), PUT the tombstone
+    /// (the envelope behind a `retired` line, still readable), `latest`
+    /// again and the create-only PUT of a retirement marker record:
+    /// 5 requests when warm.
+    ///
+    /// Why it is safe across processes: a commit reads the log, then the
+    /// version (refusing a tombstone), then creates the next record. The
+    /// marker is created after the tombstone, at the slot after the latest
+    /// record, which did not make the version current. A commit whose
+    /// record lands after the marker read the log at or past the marker,
+    /// so it read the version after the tombstone was written, and refused;
+    /// a commit whose record landed before the marker is seen by the read
+    /// before the marker, and retiring is refused instead.
+    async fn retire(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId) -> Result<()> {
+        let span = self.span("retire", ns, Some(method));
+        async {
+            let path = self.inner.layout.version(ns, method, backup_id);
+            let Some((envelope, _)) = self.read_version(&path).await.map_err(|e| e.with_method(method.clone()))?
+            else {
+                return Ok(());
+            };
+            self.retire_with(ns, method, backup_id, &envelope).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// One PUT (overwrite) of `<method>/ack`.
+    async fn record_acknowledgement(&self, ns: &Namespace, method: &MethodId, ack: Acknowledgement) -> Result<()> {
+        let span = self.span("record_acknowledgement", ns, Some(method));
+        async {
+            let record =
+                AckRecord { v: 1, backup_id: ack.backup_id, prev: ack.prev, withdrawn: ack.withdrawn, at_ms: now_ms() };
+            let bytes = Bytes::from(serde_json::to_vec(&record).expect("an acknowledgement record serializes"));
+            let path = self.inner.layout.ack(ns, method);
+            let backend = &self.inner.backend;
+            self.retrying("put_ack", || backend.put(&path, PutPayload::from_bytes(bytes.clone())))
+                .await
+                .map_err(|e| self.err(e, "record the acknowledgement").with_method(method.clone()))?;
+            Ok(())
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// One GET of `<method>/ack`.
+    async fn acknowledgement(&self, ns: &Namespace, method: &MethodId) -> Result<Option<Acknowledgement>> {
+        let span = self.span("acknowledgement", ns, Some(method));
+        async {
+            Ok(self.read_ack(ns, method).await?.map(|r| {
+                let a = Acknowledgement::new(r.backup_id, r.prev);
+                if r.withdrawn { a.withdrawn() } else { a }
+            }))
         }
         .instrument(span)
         .await

@@ -178,7 +178,7 @@ impl CipherTextStore for MemoryStore {
     async fn methods(&self, ns: &Namespace) -> Result<Vec<MethodId>> {
         let g = lock(&self.inner);
         let set: BTreeSet<MethodId> =
-            g.iter().filter(|((n, _), s)| n == ns && s.current.is_some()).map(|((_, m), _)| m.clone()).collect();
+            g.iter().filter(|((n, _), s)| n == ns && (s.current.is_some() || s.ack.is_some())).map(|((_, m), _)| m.clone()).collect();
         Ok(set.into_iter().collect())
     }
 

@@ -265,7 +265,9 @@ pub trait CipherTextStore: fmt::Debug + Send + Sync + 'static {
     /// Every stored version for (user, method), oldest first where known.
     async fn versions(&self, ns: &Namespace, method: &MethodId) -> Result<Vec<VersionInfo>>;
 
-    /// The methods for which the namespace has a current version, sorted.
+    /// The methods for which the namespace has a current version or an
+    /// acknowledgement record, sorted (the orchestrator rolls an
+    /// acknowledged first backup forward before it reports a method).
     async fn methods(&self, ns: &Namespace) -> Result<Vec<MethodId>>;
 
     /// Retires a version that is not current, for good: after `Ok`, a
