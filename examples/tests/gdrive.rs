@@ -16,5 +16,5 @@ async fn the_gdrive_example_backs_up_by_default_method_and_keeps_the_key_in_driv
     assert!(!files[0].name.contains(DEMO_USER), "the file name must not carry the user id: {}", files[0].name);
     let store = ObjectCipherTextStore::local_dir(dir.path()).unwrap();
     let user = UserId::new(DEMO_USER).unwrap();
-    assert_eq!(store.methods(&user).await.unwrap(), vec![MethodId::GDRIVE]);
+    assert_eq!(store.methods(&(&user).into()).await.unwrap(), vec![MethodId::GDRIVE]);
 }

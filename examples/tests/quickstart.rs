@@ -11,8 +11,8 @@ async fn the_quickstart_backs_up_and_recovers_in_a_fresh_directory() {
     // The backup is really on disk: a second store on the same directory sees it.
     let store = ObjectCipherTextStore::local_dir(dir.path()).unwrap();
     let user = UserId::new("quickstart-user").unwrap();
-    assert_eq!(store.methods(&user).await.unwrap(), vec![MethodId::PASSWORD]);
-    let current = store.current(&user, &MethodId::PASSWORD).await.unwrap().unwrap();
+    assert_eq!(store.methods(&(&user).into()).await.unwrap(), vec![MethodId::PASSWORD]);
+    let current = store.current(&(&user).into(), &MethodId::PASSWORD).await.unwrap().unwrap();
     assert!(current.envelope.starts_with("sb1."));
     assert!(!current.envelope.contains("demo client key share"));
     assert!(Registry::linked().unwrap().contains(&MethodId::PASSWORD));

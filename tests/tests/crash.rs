@@ -113,18 +113,18 @@ async fn a_process_killed_before_any_call_of_the_protocol_loses_nothing() {
         // A new process opens the same directory.
         let store: Arc<dyn CipherTextStore> = Arc::new(ObjectCipherTextStore::local_dir(&dir).unwrap());
         let orch = orchestrator(store.clone(), &acks);
-        let current = store.current(&u, &M).await.unwrap().expect("a current backup").backup_id;
+        let current = store.current(&(&u).into(), &M).await.unwrap().expect("a current backup").backup_id;
         let record = FileNotifier::read(&acks);
         let acked = FileNotifier::acknowledged(&record, &u, &M);
         for a in record.iter().filter(|a| a.success) {
             assert!(
-                store.get(&u, &M, a.backup_id).await.is_ok() || a.backup_id == prev,
+                store.get(&(&u).into(), &M, a.backup_id).await.is_ok() || a.backup_id == prev,
                 "{what}: {} acknowledged but not stored",
                 a.backup_id
             );
         }
         if current == prev {
-            assert!(store.get(&u, &M, prev).await.is_ok(), "{what}: previous version destroyed");
+            assert!(store.get(&(&u).into(), &M, prev).await.is_ok(), "{what}: previous version destroyed");
             assert_eq!(recover(&orch, &u).await, b"old share", "{what}");
             if let Some(staged) = acked.filter(|a| *a != prev) {
                 // Killed between the acknowledgement and the commit: finish it.

@@ -109,7 +109,7 @@ async fn a_key_deleted_from_the_drive_fails_the_health_check_and_recovery_as_not
     let e = w.orch.recover(recover(&u)).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::NotFound, "{e:#}");
     // Nothing in the store changed: the envelope is still the current one.
-    assert_eq!(w.store.current(&u, &M).await.unwrap().unwrap().backup_id, receipt.backup_id);
+    assert_eq!(w.store.current(&(&u).into(), &M).await.unwrap().unwrap().backup_id, receipt.backup_id);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,7 +136,7 @@ async fn a_token_without_the_drive_scope_is_refused_before_anything_is_stored_an
         .with_config(DriveConfig::access_token("narrow-token"));
     let e = w.orch.backup(req).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::PermissionDenied, "{e:#}");
-    assert!(w.store.versions(&u, &M).await.unwrap().is_empty());
+    assert!(w.store.versions(&(&u).into(), &M).await.unwrap().is_empty());
     assert!(key_files(&w.fake).is_empty());
     let n = w.notifier.notifications();
     assert_eq!(n.len(), 1);

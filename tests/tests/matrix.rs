@@ -64,9 +64,11 @@ enum Outcome {
 
 async fn check(r: &Rig, u: &UserId, prev: BackupId, outcome: &Outcome, what: &str) {
     r.plan.clear();
-    let current = r.store.current(u, &M).await.unwrap().unwrap_or_else(|| panic!("{what}: no current")).backup_id;
+    let current =
+        r.store.current(&u.into(), &M).await.unwrap().unwrap_or_else(|| panic!("{what}: no current")).backup_id;
     for n in r.notifier.notifications().iter().filter(|n| n.success && n.user == *u && n.backup_id != prev) {
-        let text = r.store.get(u, &M, n.backup_id).await.unwrap_or_else(|e| panic!("{what}: acked, not stored: {e}"));
+        let text =
+            r.store.get(&u.into(), &M, n.backup_id).await.unwrap_or_else(|e| panic!("{what}: acked, not stored: {e}"));
         Envelope::parse(&text).unwrap();
     }
     let acked = r.notifier.acknowledged(u, &M);
@@ -79,7 +81,10 @@ async fn check(r: &Rig, u: &UserId, prev: BackupId, outcome: &Outcome, what: &st
             assert!(acked.is_none() || acked == Some(current), "{what}: acked {acked:?}, current {current}: {e}");
             if let Some(inc) = IncompleteBackup::find(e) {
                 assert_ne!(inc.backup_id, current, "{what}");
-                assert!(r.store.get(u, &M, inc.backup_id).await.is_ok(), "{what}: incomplete backup not staged");
+                assert!(
+                    r.store.get(&u.into(), &M, inc.backup_id).await.is_ok(),
+                    "{what}: incomplete backup not staged"
+                );
             }
         }
         Outcome::Crashed => {
@@ -92,7 +97,7 @@ async fn check(r: &Rig, u: &UserId, prev: BackupId, outcome: &Outcome, what: &st
         }
     }
     if current == prev {
-        assert!(r.store.get(u, &M, prev).await.is_ok(), "{what}: previous version destroyed");
+        assert!(r.store.get(&u.into(), &M, prev).await.is_ok(), "{what}: previous version destroyed");
         assert_eq!(recovered(r, u).await, OLD, "{what}");
     } else {
         assert_eq!(acked, Some(current), "{what}: current but not acknowledged");
@@ -211,7 +216,7 @@ async fn race_on(b: &Backend) {
     let n = notifier.notifications();
     assert_eq!(n.len(), 1, "{}: {n:?}", b.name);
     assert_eq!((n[0].backup_id, n[0].success), (winner.backup_id, true));
-    assert_eq!(fast_store.current(&u, &M).await.unwrap().unwrap().backup_id, winner.backup_id);
+    assert_eq!(fast_store.current(&(&u).into(), &M).await.unwrap().unwrap().backup_id, winner.backup_id);
     assert_eq!(fast.recover(rec(&u)).await.unwrap().share().expose_secret(), b"fast");
 }
 
@@ -275,7 +280,7 @@ async fn a_wrong_password_is_typed_and_the_backup_stays_current() {
         .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::WrongSecret);
     assert!(!format!("{e:?} {e:#}").contains(PASSWORD));
-    assert_eq!(r.store.current(&u, &M).await.unwrap().unwrap().backup_id, prev);
+    assert_eq!(r.store.current(&(&u).into(), &M).await.unwrap().unwrap().backup_id, prev);
 }
 
 #[tokio::test]

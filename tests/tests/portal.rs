@@ -38,8 +38,8 @@ struct Portal {
 }
 
 async fn stored_client_backup_share(State(p): State<Portal>, headers: HeaderMap, body: String) -> StatusCode {
-    let versions = p.store.versions(&p.user, &M).await.unwrap();
-    let current = p.store.current(&p.user, &M).await.unwrap().map(|c| c.backup_id);
+    let versions = p.store.versions(&(&p.user).into(), &M).await.unwrap();
+    let current = p.store.current(&(&p.user).into(), &M).await.unwrap().map(|c| c.backup_id);
     p.seen.lock().unwrap().push(Seen {
         authorization: headers.get("authorization").map(|v| v.to_str().unwrap().to_owned()),
         body: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
@@ -111,7 +111,7 @@ async fn portal_hears_true_only_once_the_envelope_is_stored_and_before_it_is_cur
     // At the moment Portal heard `true`, the envelope was already in the store, staged.
     assert_eq!(seen[0].staged, vec![receipt.backup_id]);
     assert_eq!(seen[0].current, None);
-    assert_eq!(w.store.current(&w.user, &M).await.unwrap().unwrap().backup_id, receipt.backup_id);
+    assert_eq!(w.store.current(&(&w.user).into(), &M).await.unwrap().unwrap().backup_id, receipt.backup_id);
 
     // A second backup: when Portal hears `true`, the first is still current.
     let second = orch.backup(backup(&w.user)).await.unwrap();
@@ -134,7 +134,7 @@ async fn a_store_that_cannot_stage_makes_portal_hear_false_and_nothing_else() {
     let seen = w.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert_eq!(seen[0].body, serde_json::json!({"backupMethod": "PASSWORD", "success": false}));
-    assert!(w.store.current(&w.user, &M).await.unwrap().is_none());
+    assert!(w.store.current(&(&w.user).into(), &M).await.unwrap().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,8 +147,8 @@ async fn a_portal_that_refuses_the_key_fails_the_backup_typed_and_leaves_it_stag
     assert!(!format!("{e:?} {e:#}").contains(API_KEY), "the API key leaked into the error");
     let inc = IncompleteBackup::find(&e).expect("the staged version is reported");
     assert!(!inc.acknowledged);
-    assert!(w.store.current(&w.user, &M).await.unwrap().is_none());
-    assert!(w.store.get(&w.user, &M, inc.backup_id).await.is_ok());
+    assert!(w.store.current(&(&w.user).into(), &M).await.unwrap().is_none());
+    assert!(w.store.get(&(&w.user).into(), &M, inc.backup_id).await.is_ok());
     let seen = w.seen.lock().unwrap().clone();
     let bodies: Vec<_> = seen.iter().map(|s| s.body["success"].as_bool().unwrap()).collect();
     assert_eq!(bodies, vec![true, false], "{seen:?}");

@@ -136,7 +136,7 @@ async fn race_child() {
     let tag = env("SB_RACE_TAG");
     let store = open_store(&env("SB_RACE_LOCATION"), &env("SB_RACE_OPTIONS"));
     // Open the connection (another user: this process knows nothing of ours yet).
-    store.current(&UserId::new(format!("warm-up-{tag}")).unwrap(), &M).await.unwrap();
+    store.current(&UserId::new(format!("warm-up-{tag}")).unwrap().into(), &M).await.unwrap();
     let orch = orchestrator(Arc::new(store), Path::new(&env("SB_RACE_LOG")));
     let u = UserId::new(env("SB_RACE_USER")).unwrap();
     let share = hex::decode(env("SB_RACE_SHARE")).unwrap();
@@ -487,9 +487,9 @@ async fn race_on(b: &Backend, rounds: usize) {
 
         // The store agrees (a fresh instance: no cache of this process).
         let fresh = b.reopen().unwrap();
-        let cur = fresh.current(&u, &M).await.unwrap().unwrap_or_else(|| panic!("{what}: no current"));
+        let cur = fresh.current(&(&u).into(), &M).await.unwrap().unwrap_or_else(|| panic!("{what}: no current"));
         assert_eq!(cur.backup_id, current_id, "{what}: current is not the winner: {outs:#?}");
-        let listed = fresh.versions(&u, &M).await.unwrap();
+        let listed = fresh.versions(&(&u).into(), &M).await.unwrap();
         let currents: Vec<BackupId> =
             listed.iter().filter(|v| v.state == VersionState::Current).map(|v| v.backup_id).collect();
         assert_eq!(currents, [current_id], "{what}: the listing's current versions");
@@ -500,7 +500,10 @@ async fn race_on(b: &Backend, rounds: usize) {
         // Nothing lost: the loser's envelope is still there.
         if let Some(l) = loser {
             let id = l.id.unwrap();
-            let text = fresh.get(&u, &M, id).await.unwrap_or_else(|e| panic!("{what}: loser {id} not stored: {e:#}"));
+            let text = fresh
+                .get(&(&u).into(), &M, id)
+                .await
+                .unwrap_or_else(|e| panic!("{what}: loser {id} not stored: {e:#}"));
             assert_eq!(Envelope::parse(&text).unwrap().backup_id(), id, "{what}");
         }
         // The recoveries during the round: no error, no loser, never back.
@@ -541,7 +544,11 @@ async fn race_on(b: &Backend, rounds: usize) {
         superseded.extend(chain[..chain.len() - 1].iter().filter_map(|c| c.id));
         for (_, a) in &mine {
             if !superseded.contains(&a.backup_id) {
-                assert!(fresh.get(&u, &M, a.backup_id).await.is_ok(), "{what}: acknowledged {} is gone", a.backup_id);
+                assert!(
+                    fresh.get(&(&u).into(), &M, a.backup_id).await.is_ok(),
+                    "{what}: acknowledged {} is gone",
+                    a.backup_id
+                );
             }
         }
 

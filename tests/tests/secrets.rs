@@ -209,7 +209,7 @@ async fn no_password_share_key_or_token_appears_in_logs_errors_or_panics() {
         .cost_cap(CostCap::new(1 << 9, 1 << 14).unwrap())
         .build()
         .unwrap();
-    let current = memory.current(&user, &MethodId::PASSWORD).await.unwrap().unwrap();
+    let current = memory.current(&(&user).into(), &MethodId::PASSWORD).await.unwrap().unwrap();
     let env = Envelope::parse(&current.envelope).unwrap();
     let ctx = Context::new(user.clone(), env.backup_id()).with_configs(pw(NEW_PASSWORD));
     let e = capped.open_key(env.key_header(), &ctx).await.unwrap_err();

@@ -793,7 +793,7 @@ impl App {
         let store = orch.store().clone();
         let (provider_r, store_r) = self.block(async {
             let p = provider.probe(&ctx).await;
-            let s = store.methods(&user).await;
+            let s = store.methods(&(&user).into()).await;
             Ok((p, s))
         })?;
         let text = format!(

@@ -4,11 +4,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use share_backup_core::{BackupId, Error, ErrorKind, MethodId, UserId, fill_random};
-use share_backup_orchestrator::{CipherTextStore, VersionState};
+use share_backup_core::{BackupId, ClientId, CustodianId, Error, ErrorKind, MethodId, UserId, fill_random};
+use share_backup_orchestrator::{CipherTextStore, Namespace, VersionState};
 
 use crate::outcome::{CaseResult, Failure, Outcome, ensure};
-use crate::provider::user;
+
+fn user(case: &str, role: &str) -> Namespace {
+    Namespace::from(crate::provider::user(case, role))
+}
 
 /// The future a store case returns, boxed.
 pub type StoreCaseFuture = Pin<Box<dyn Future<Output = CaseResult> + Send>>;
@@ -61,7 +64,12 @@ pub const STORE_CASES: &[StoreCase] = &[
     store_case!("store_stage_race", "of racing stages of one version, exactly one wins", store_stage_race),
     store_case!("store_methods", "methods lists the methods with a current version, sorted", store_methods),
     store_case!("store_remove", "remove prunes staged versions, never the current one", store_remove),
-    store_case!("store_user_isolation", "look-alike user ids never see each other's versions", store_user_isolation),
+    store_case!(
+        "store_user_isolation",
+        "look-alike user ids, and one user id with other custodians or clients, never see each other's versions",
+        store_user_isolation
+    ),
+    store_case!("store_retire", "a retired version is never committed; the current one is never retired", store_retire),
     store_case!("store_large_envelope", "a large envelope comes back byte for byte", store_large_envelope),
 ];
 
@@ -96,7 +104,7 @@ fn expect_kind<T>(r: Result<T, Error>, kind: ErrorKind, contract: &str, what: &s
 
 /// The current version's id, read both ways: `current` and `current_id`
 /// must agree wherever a case looks.
-async fn current_id(s: &Arc<dyn CipherTextStore>, u: &UserId, m: &MethodId) -> Result<Option<BackupId>, Failure> {
+async fn current_id(s: &Arc<dyn CipherTextStore>, u: &Namespace, m: &MethodId) -> Result<Option<BackupId>, Failure> {
     let full = call(s.current(u, m).await, "current reads the current version")?.map(|c| c.backup_id);
     let id = call(s.current_id(u, m).await, "current_id reads the current version's id")?;
     ensure(id == full, "current_id agrees with current", || format!("current_id {id:?}, current {full:?}"))?;
@@ -341,10 +349,17 @@ pub async fn store_remove(store: &Arc<dyn CipherTextStore>) -> CaseResult {
 pub async fn store_user_isolation(store: &Arc<dyn CipherTextStore>) -> CaseResult {
     let base = user("store-isolation", "x");
     let suffixes = ["", "/", "/b", "%2Fb", "\\b", " b", "..", "/../x", "/.", "#", "?q"];
-    let mut users = vec![UserId::new(base.as_str().to_uppercase()).expect("valid")];
+    let base = base.user().as_str().to_owned();
+    let mut users = vec![Namespace::from(UserId::new(base.to_uppercase()).expect("valid"))];
     for s in suffixes {
-        users.push(UserId::new(format!("{base}{s}")).expect("valid"));
+        users.push(Namespace::from(UserId::new(format!("{base}{s}")).expect("valid")));
     }
+    // The same user id with a custodian, a client, or both: a namespace each.
+    let same = Namespace::from(UserId::new(base.clone()).expect("valid"));
+    users.push(same.clone());
+    users.push(same.clone().with_client(ClientId::new("client-a").expect("valid")));
+    users.push(same.clone().with_client(ClientId::new("client-b").expect("valid")));
+    users.push(same.clone().with_custodian(CustodianId::new("client-a").expect("valid")));
     let m = method("password");
     let mut mine = Vec::new();
     for (i, u) in users.iter().enumerate() {
@@ -352,7 +367,7 @@ pub async fn store_user_isolation(store: &Arc<dyn CipherTextStore>) -> CaseResul
         call(store.stage(u, &m, id, &text).await, "stage succeeds")?;
         call(
             store.commit(u, &m, id, None).await,
-            &format!("users never share versions: the first commit of user {:?} succeeds", u.as_str()),
+            &format!("users never share versions: the first commit of user {:?} succeeds", u.to_string()),
         )?;
         mine.push((id, text));
     }
@@ -361,13 +376,41 @@ pub async fn store_user_isolation(store: &Arc<dyn CipherTextStore>) -> CaseResul
         ensure(
             cur.as_ref().is_some_and(|c| c.backup_id == *id && &c.envelope == text),
             "users never share versions",
-            || format!("user {:?} reads another user's version", u.as_str()),
+            || format!("user {:?} reads another user's version", u.to_string()),
         )?;
         let v = call(store.versions(u, &m).await, "versions succeeds")?;
         ensure(v.len() == 1, "versions lists only the user's own versions", || {
-            format!("user {:?} has {} versions", u.as_str(), v.len())
+            format!("user {:?} has {} versions", u.to_string(), v.len())
         })?;
     }
+    Ok(Outcome::Passed)
+}
+
+/// `retire` refuses the current version, and once it returns a retired
+/// version can never be committed, while its envelope stays readable.
+pub async fn store_retire(store: &Arc<dyn CipherTextStore>) -> CaseResult {
+    let (u, m) = (user("store-retire", "a"), method("password"));
+    let (a, b) = (bid()?, bid()?);
+    call(store.stage(&u, &m, a, &envelope_text("a")).await, "stage succeeds")?;
+    let text_b = envelope_text("b");
+    call(store.stage(&u, &m, b, &text_b).await, "stage succeeds")?;
+    call(store.commit(&u, &m, a, None).await, "commit succeeds")?;
+    expect_kind(store.retire(&u, &m, a).await, ErrorKind::Conflict, "the current version is never retired", "retire")?;
+    call(store.retire(&u, &m, b).await, "retiring a staged version succeeds")?;
+    call(store.retire(&u, &m, b).await, "retiring is idempotent")?;
+    let got = call(store.get(&u, &m, b).await, "a retired version stays readable until removed")?;
+    ensure(got == text_b, "a retired version's envelope comes back unchanged", || "it differs".to_owned())?;
+    expect_kind(
+        store.commit(&u, &m, b, Some(a)).await,
+        ErrorKind::Conflict,
+        "a retired version can never become current",
+        "commit of a retired version",
+    )?;
+    ensure(current_id(store, &u, &m).await? == Some(a), "a refused commit changes nothing", || {
+        "the current version moved".to_owned()
+    })?;
+    call(store.retire(&u, &m, bid()?).await, "retiring a missing version succeeds")?;
+    call(store.remove(&u, &m, b).await, "removing a retired version succeeds")?;
     Ok(Outcome::Passed)
 }
 

@@ -242,7 +242,7 @@ async fn faults(backend: &str, run: FaultRun) -> bool {
         .map(|user| {
             let truth = &truth;
             async move {
-                let cur = truth.current(&user, &METHOD).await.expect("current, read without faults");
+                let cur = truth.current(&(&user).into(), &METHOD).await.expect("current, read without faults");
                 (user, cur.map(|c| c.backup_id))
             }
         })

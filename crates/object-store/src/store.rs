@@ -14,7 +14,9 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 use share_backup_core::{BackupId, Error, ErrorKind, MAX_ENVELOPE_LEN, MethodId, Result, RetryPolicy};
-use share_backup_orchestrator::{Acknowledgement, CipherTextStore, CurrentVersion, Namespace, VersionInfo, VersionState};
+use share_backup_orchestrator::{
+    Acknowledgement, CipherTextStore, CurrentVersion, Namespace, VersionInfo, VersionState,
+};
 use tracing::Instrument;
 
 use crate::error::{StoreError, is_transient, malformed, map_object_store_error};
@@ -635,7 +637,9 @@ impl ObjectCipherTextStore {
             Ok(()) => record,
             Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
                 match self.read_record(&path).await? {
-                    Some(r) if r.backup_id == record.backup_id && r.prev == record.prev && r.retires == record.retires => {
+                    Some(r)
+                        if r.backup_id == record.backup_id && r.prev == record.prev && r.retires == record.retires =>
+                    {
                         r
                     }
                     other => {
@@ -1004,7 +1008,8 @@ impl CipherTextStore for ObjectCipherTextStore {
         let span = self.span("remove", ns, Some(method));
         async {
             let path = self.inner.layout.version(ns, method, backup_id);
-            let Some((envelope, retired)) = self.read_version(&path).await.map_err(|e| e.with_method(method.clone()))?
+            let Some((envelope, retired)) =
+                self.read_version(&path).await.map_err(|e| e.with_method(method.clone()))?
             else {
                 return Ok(());
             };
@@ -1040,8 +1045,7 @@ impl CipherTextStore for ObjectCipherTextStore {
         let span = self.span("retire", ns, Some(method));
         async {
             let path = self.inner.layout.version(ns, method, backup_id);
-            let Some((envelope, _)) = self.read_version(&path).await.map_err(|e| e.with_method(method.clone()))?
-            else {
+            let Some((envelope, _)) = self.read_version(&path).await.map_err(|e| e.with_method(method.clone()))? else {
                 return Ok(());
             };
             self.retire_with(ns, method, backup_id, &envelope).await

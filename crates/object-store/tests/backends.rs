@@ -68,40 +68,44 @@ mod cases {
 
     pub async fn stage_then_get_returns_the_envelope_and_versions_lists_it(f: &Fixture) {
         let (u, m) = (user("alice"), MethodId::PASSWORD);
-        f.store.stage(&u, &m, id(1), &envelope(1)).await.unwrap();
-        assert_eq!(f.store.get(&u, &m, id(1)).await.unwrap(), envelope(1));
-        let v = f.store.versions(&u, &m).await.unwrap();
+        f.store.stage(&(&u).into(), &m, id(1), &envelope(1)).await.unwrap();
+        assert_eq!(f.store.get(&(&u).into(), &m, id(1)).await.unwrap(), envelope(1));
+        let v = f.store.versions(&(&u).into(), &m).await.unwrap();
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].backup_id, id(1));
         assert_eq!(v[0].state, VersionState::Staged);
         assert!(v[0].staged_at.is_some());
-        assert_eq!(f.store.current(&u, &m).await.unwrap(), None, "staged is not current");
+        assert_eq!(f.store.current(&(&u).into(), &m).await.unwrap(), None, "staged is not current");
     }
 
     pub async fn staging_an_existing_version_is_a_conflict_and_keeps_the_first(f: &Fixture) {
         let (u, m) = (user("alice"), MethodId::PASSWORD);
-        f.store.stage(&u, &m, id(1), &envelope(1)).await.unwrap();
-        let e = f.store.stage(&u, &m, id(1), &envelope(2)).await.unwrap_err();
+        f.store.stage(&(&u).into(), &m, id(1), &envelope(1)).await.unwrap();
+        let e = f.store.stage(&(&u).into(), &m, id(1), &envelope(2)).await.unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}");
-        let e = f.store.stage(&u, &m, id(1), &envelope(1)).await.unwrap_err();
+        let e = f.store.stage(&(&u).into(), &m, id(1), &envelope(1)).await.unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::Conflict, "even with the same bytes, a second stage is a conflict");
-        assert_eq!(f.store.get(&u, &m, id(1)).await.unwrap(), envelope(1));
+        assert_eq!(f.store.get(&(&u).into(), &m, id(1)).await.unwrap(), envelope(1));
     }
 
     pub async fn commit_makes_a_version_current_and_keeps_the_previous(f: &Fixture) {
         let (u, m) = (user("alice"), MethodId::GDRIVE);
-        f.store.stage(&u, &m, id(1), &envelope(1)).await.unwrap();
-        f.store.commit(&u, &m, id(1), None).await.unwrap();
-        let cur = f.store.current(&u, &m).await.unwrap().unwrap();
+        f.store.stage(&(&u).into(), &m, id(1), &envelope(1)).await.unwrap();
+        f.store.commit(&(&u).into(), &m, id(1), None).await.unwrap();
+        let cur = f.store.current(&(&u).into(), &m).await.unwrap().unwrap();
         assert_eq!((cur.backup_id, cur.envelope.as_str()), (id(1), envelope(1).as_str()));
 
-        f.store.stage(&u, &m, id(2), &envelope(2)).await.unwrap();
-        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().backup_id, id(1), "staging changes nothing");
-        f.store.commit(&u, &m, id(2), Some(id(1))).await.unwrap();
-        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().backup_id, id(2));
-        assert_eq!(f.store.get(&u, &m, id(1)).await.unwrap(), envelope(1), "the previous version is kept");
+        f.store.stage(&(&u).into(), &m, id(2), &envelope(2)).await.unwrap();
+        assert_eq!(
+            f.store.current(&(&u).into(), &m).await.unwrap().unwrap().backup_id,
+            id(1),
+            "staging changes nothing"
+        );
+        f.store.commit(&(&u).into(), &m, id(2), Some(id(1))).await.unwrap();
+        assert_eq!(f.store.current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, id(2));
+        assert_eq!(f.store.get(&(&u).into(), &m, id(1)).await.unwrap(), envelope(1), "the previous version is kept");
         let states: Vec<_> =
-            f.store.versions(&u, &m).await.unwrap().into_iter().map(|v| (v.backup_id, v.state)).collect();
+            f.store.versions(&(&u).into(), &m).await.unwrap().into_iter().map(|v| (v.backup_id, v.state)).collect();
         assert_eq!(states.len(), 2);
         assert!(states.contains(&(id(1), VersionState::Staged)));
         assert!(states.contains(&(id(2), VersionState::Current)));
@@ -110,51 +114,51 @@ mod cases {
     pub async fn commit_with_a_stale_expected_is_a_conflict(f: &Fixture) {
         let (u, m) = (user("bob"), MethodId::PASSWORD);
         for n in 1..=3 {
-            f.store.stage(&u, &m, id(n), &envelope(n)).await.unwrap();
+            f.store.stage(&(&u).into(), &m, id(n), &envelope(n)).await.unwrap();
         }
-        f.store.commit(&u, &m, id(1), None).await.unwrap();
-        let e = f.store.commit(&u, &m, id(2), None).await.unwrap_err();
+        f.store.commit(&(&u).into(), &m, id(1), None).await.unwrap();
+        let e = f.store.commit(&(&u).into(), &m, id(2), None).await.unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}");
-        f.store.commit(&u, &m, id(2), Some(id(1))).await.unwrap();
-        let e = f.store.commit(&u, &m, id(3), Some(id(1))).await.unwrap_err();
+        f.store.commit(&(&u).into(), &m, id(2), Some(id(1))).await.unwrap();
+        let e = f.store.commit(&(&u).into(), &m, id(3), Some(id(1))).await.unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::Conflict);
         assert!(e.retryable());
-        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().backup_id, id(2));
+        assert_eq!(f.store.current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, id(2));
     }
 
     pub async fn committing_a_version_never_staged_is_not_found(f: &Fixture) {
         let (u, m) = (user("bob"), MethodId::PASSWORD);
-        let e = f.store.commit(&u, &m, id(9), None).await.unwrap_err();
+        let e = f.store.commit(&(&u).into(), &m, id(9), None).await.unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
-        assert_eq!(f.store.current(&u, &m).await.unwrap(), None);
+        assert_eq!(f.store.current(&(&u).into(), &m).await.unwrap(), None);
     }
 
     pub async fn a_repeated_commit_of_the_same_change_succeeds_once_applied(f: &Fixture) {
         // The orchestrator retries a commit whose answer was lost.
         let (u, m) = (user("carol"), MethodId::PASSWORD);
-        f.store.stage(&u, &m, id(1), &envelope(1)).await.unwrap();
-        f.store.commit(&u, &m, id(1), None).await.unwrap();
-        f.store.commit(&u, &m, id(1), None).await.unwrap();
-        f.store.stage(&u, &m, id(2), &envelope(2)).await.unwrap();
-        f.store.commit(&u, &m, id(2), Some(id(1))).await.unwrap();
-        f.store.commit(&u, &m, id(2), Some(id(1))).await.unwrap();
-        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().backup_id, id(2));
+        f.store.stage(&(&u).into(), &m, id(1), &envelope(1)).await.unwrap();
+        f.store.commit(&(&u).into(), &m, id(1), None).await.unwrap();
+        f.store.commit(&(&u).into(), &m, id(1), None).await.unwrap();
+        f.store.stage(&(&u).into(), &m, id(2), &envelope(2)).await.unwrap();
+        f.store.commit(&(&u).into(), &m, id(2), Some(id(1))).await.unwrap();
+        f.store.commit(&(&u).into(), &m, id(2), Some(id(1))).await.unwrap();
+        assert_eq!(f.store.current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, id(2));
     }
 
     pub async fn concurrent_commits_with_the_same_expected_have_exactly_one_winner(f: &Fixture) {
         let (u, m) = (user("dave"), MethodId::GDRIVE);
-        f.store.stage(&u, &m, id(100), &envelope(100)).await.unwrap();
-        f.store.commit(&u, &m, id(100), None).await.unwrap();
+        f.store.stage(&(&u).into(), &m, id(100), &envelope(100)).await.unwrap();
+        f.store.commit(&(&u).into(), &m, id(100), None).await.unwrap();
         const N: u8 = 8;
         for n in 1..=N {
-            f.store.stage(&u, &m, id(n), &envelope(n)).await.unwrap();
+            f.store.stage(&(&u).into(), &m, id(n), &envelope(n)).await.unwrap();
         }
         // Separate store instances: as separate processes would be.
         let tasks: Vec<_> = (1..=N)
             .map(|n| {
                 let s = f.store_over(f.raw.clone());
                 let (u, m) = (u.clone(), m.clone());
-                tokio::spawn(async move { (n, s.commit(&u, &m, id(n), Some(id(100))).await) })
+                tokio::spawn(async move { (n, s.commit(&(&u).into(), &m, id(n), Some(id(100))).await) })
             })
             .collect();
         let mut winners = Vec::new();
@@ -166,21 +170,21 @@ mod cases {
             }
         }
         assert_eq!(winners.len(), 1, "exactly one commit wins: {winners:?}");
-        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().backup_id, id(winners[0]));
+        assert_eq!(f.store.current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, id(winners[0]));
     }
 
     pub async fn concurrent_commits_from_warm_stores_have_exactly_one_winner(f: &Fixture) {
         // Each writer has read the current version first (as the
         // orchestrator does), so each tries the create-only write at once.
         let (u, m) = (user("dave-warm"), MethodId::GDRIVE);
-        f.store.stage(&u, &m, id(100), &envelope(100)).await.unwrap();
-        f.store.commit(&u, &m, id(100), None).await.unwrap();
+        f.store.stage(&(&u).into(), &m, id(100), &envelope(100)).await.unwrap();
+        f.store.commit(&(&u).into(), &m, id(100), None).await.unwrap();
         const N: u8 = 8;
         let mut writers = Vec::new();
         for n in 1..=N {
-            f.store.stage(&u, &m, id(n), &envelope(n)).await.unwrap();
+            f.store.stage(&(&u).into(), &m, id(n), &envelope(n)).await.unwrap();
             let s = f.store_over(f.raw.clone());
-            assert_eq!(s.current_id(&u, &m).await.unwrap(), Some(id(100)));
+            assert_eq!(s.current_id(&(&u).into(), &m).await.unwrap(), Some(id(100)));
             writers.push(s);
         }
         let tasks: Vec<_> = writers
@@ -188,7 +192,7 @@ mod cases {
             .zip(1..=N)
             .map(|(s, n)| {
                 let (u, m) = (u.clone(), m.clone());
-                tokio::spawn(async move { (n, s.commit(&u, &m, id(n), Some(id(100))).await, s) })
+                tokio::spawn(async move { (n, s.commit(&(&u).into(), &m, id(n), Some(id(100))).await, s) })
             })
             .collect();
         let mut winners = Vec::new();
@@ -203,42 +207,42 @@ mod cases {
         }
         assert_eq!(winners.len(), 1, "exactly one commit wins: {winners:?}");
         let w = id(winners[0]);
-        assert_eq!(f.cold().current(&u, &m).await.unwrap().unwrap().backup_id, w);
+        assert_eq!(f.cold().current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, w);
         for s in &stores {
-            assert_eq!(s.current_id(&u, &m).await.unwrap(), Some(w), "every writer now sees the winner");
+            assert_eq!(s.current_id(&(&u).into(), &m).await.unwrap(), Some(w), "every writer now sees the winner");
         }
     }
 
     pub async fn a_store_that_cached_an_older_version_still_commits_and_refuses_correctly(f: &Fixture) {
         let (u, m) = (user("olga"), MethodId::PASSWORD);
         for n in 1..=4 {
-            f.store.stage(&u, &m, id(n), &envelope(n)).await.unwrap();
+            f.store.stage(&(&u).into(), &m, id(n), &envelope(n)).await.unwrap();
         }
-        f.store.commit(&u, &m, id(1), None).await.unwrap();
+        f.store.commit(&(&u).into(), &m, id(1), None).await.unwrap();
         // Another process moves the log on twice behind this store's back.
         let other = f.store_over(f.raw.clone());
-        other.commit(&u, &m, id(2), Some(id(1))).await.unwrap();
-        other.commit(&u, &m, id(3), Some(id(2))).await.unwrap();
+        other.commit(&(&u).into(), &m, id(2), Some(id(1))).await.unwrap();
+        other.commit(&(&u).into(), &m, id(3), Some(id(2))).await.unwrap();
         // This store still believes id(1) is current.
-        let e = f.store.commit(&u, &m, id(4), Some(id(1))).await.unwrap_err();
+        let e = f.store.commit(&(&u).into(), &m, id(4), Some(id(1))).await.unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}");
-        assert_eq!(f.store.current_id(&u, &m).await.unwrap(), Some(id(3)));
-        f.store.commit(&u, &m, id(4), Some(id(3))).await.unwrap();
-        assert_eq!(other.current(&u, &m).await.unwrap().unwrap().backup_id, id(4));
-        assert_eq!(f.cold().current(&u, &m).await.unwrap().unwrap().envelope, envelope(4));
+        assert_eq!(f.store.current_id(&(&u).into(), &m).await.unwrap(), Some(id(3)));
+        f.store.commit(&(&u).into(), &m, id(4), Some(id(3))).await.unwrap();
+        assert_eq!(other.current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, id(4));
+        assert_eq!(f.cold().current(&(&u).into(), &m).await.unwrap().unwrap().envelope, envelope(4));
     }
 
     pub async fn current_id_agrees_with_current_warm_and_cold(f: &Fixture) {
         let (u, m) = (user("pat"), MethodId::GDRIVE);
-        assert_eq!(f.store.current_id(&u, &m).await.unwrap(), None);
+        assert_eq!(f.store.current_id(&(&u).into(), &m).await.unwrap(), None);
         let mut prev = None;
         for n in 1..=3 {
-            f.store.stage(&u, &m, id(n), &envelope(n)).await.unwrap();
-            f.store.commit(&u, &m, id(n), prev).await.unwrap();
+            f.store.stage(&(&u).into(), &m, id(n), &envelope(n)).await.unwrap();
+            f.store.commit(&(&u).into(), &m, id(n), prev).await.unwrap();
             prev = Some(id(n));
             for s in [&f.store, &f.cold()] {
-                assert_eq!(s.current_id(&u, &m).await.unwrap(), prev);
-                assert_eq!(s.current(&u, &m).await.unwrap().map(|c| c.backup_id), prev);
+                assert_eq!(s.current_id(&(&u).into(), &m).await.unwrap(), prev);
+                assert_eq!(s.current(&(&u).into(), &m).await.unwrap().map(|c| c.backup_id), prev);
             }
         }
     }
@@ -249,19 +253,19 @@ mod cases {
         let (u, m) = (user("quinn"), MethodId::PASSWORD);
         let s = f.cold();
         f.counter.reset();
-        assert_eq!(s.current_id(&u, &m).await.unwrap(), None);
+        assert_eq!(s.current_id(&(&u).into(), &m).await.unwrap(), None);
         assert_eq!(f.counter.counts().total(), 1, "a new user: commit 1, absent");
-        s.stage(&u, &m, id(1), &envelope(1)).await.unwrap();
-        assert_eq!(s.current_id(&u, &m).await.unwrap(), None);
-        s.commit(&u, &m, id(1), None).await.unwrap();
+        s.stage(&(&u).into(), &m, id(1), &envelope(1)).await.unwrap();
+        assert_eq!(s.current_id(&(&u).into(), &m).await.unwrap(), None);
+        s.commit(&(&u).into(), &m, id(1), None).await.unwrap();
         let c = f.counter.counts();
         assert_eq!((c.get, c.head, c.put, c.total()), (2, 1, 2, 5), "{c:?}");
         // A second backup of the same user from the same store: 6 before pruning.
         f.counter.reset();
-        assert_eq!(s.current_id(&u, &m).await.unwrap(), Some(id(1)));
-        s.stage(&u, &m, id(2), &envelope(2)).await.unwrap();
-        assert_eq!(s.current_id(&u, &m).await.unwrap(), Some(id(1)));
-        s.commit(&u, &m, id(2), Some(id(1))).await.unwrap();
+        assert_eq!(s.current_id(&(&u).into(), &m).await.unwrap(), Some(id(1)));
+        s.stage(&(&u).into(), &m, id(2), &envelope(2)).await.unwrap();
+        assert_eq!(s.current_id(&(&u).into(), &m).await.unwrap(), Some(id(1)));
+        s.commit(&(&u).into(), &m, id(2), Some(id(1))).await.unwrap();
         let c = f.counter.counts();
         assert_eq!((c.get, c.head, c.put, c.total()), (2, 1, 3, 6), "the head hint is written from commit 2 on: {c:?}");
     }
@@ -272,7 +276,7 @@ mod cases {
             .map(|n| {
                 let s = f.store_over(f.raw.clone());
                 let (u, m) = (u.clone(), m.clone());
-                tokio::spawn(async move { (n, s.stage(&u, &m, id(42), &envelope(n)).await) })
+                tokio::spawn(async move { (n, s.stage(&(&u).into(), &m, id(42), &envelope(n)).await) })
             })
             .collect();
         let mut winners = Vec::new();
@@ -284,15 +288,15 @@ mod cases {
             }
         }
         assert_eq!(winners.len(), 1, "{winners:?}");
-        assert_eq!(f.store.get(&u, &m, id(42)).await.unwrap(), envelope(winners[0]));
+        assert_eq!(f.store.get(&(&u).into(), &m, id(42)).await.unwrap(), envelope(winners[0]));
     }
 
     pub async fn a_user_without_backups_has_no_current_no_methods_and_no_versions(f: &Fixture) {
         let (u, m) = (user("nobody"), MethodId::PASSWORD);
-        assert_eq!(f.store.current(&u, &m).await.unwrap(), None);
-        assert!(f.store.methods(&u).await.unwrap().is_empty());
-        assert!(f.store.versions(&u, &m).await.unwrap().is_empty());
-        let e = f.store.get(&u, &m, id(1)).await.unwrap_err();
+        assert_eq!(f.store.current(&(&u).into(), &m).await.unwrap(), None);
+        assert!(f.store.methods(&(&u).into()).await.unwrap().is_empty());
+        assert!(f.store.versions(&(&u).into(), &m).await.unwrap().is_empty());
+        let e = f.store.get(&(&u).into(), &m, id(1)).await.unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::NotFound);
     }
 
@@ -300,81 +304,81 @@ mod cases {
         let u = user("frank");
         let vault = MethodId::new("my-vault").unwrap();
         for (m, n) in [(&MethodId::PASSWORD, 1), (&MethodId::GDRIVE, 2), (&vault, 3)] {
-            f.store.stage(&u, m, id(n), &envelope(n)).await.unwrap();
+            f.store.stage(&(&u).into(), m, id(n), &envelope(n)).await.unwrap();
         }
-        f.store.commit(&u, &MethodId::PASSWORD, id(1), None).await.unwrap();
-        f.store.commit(&u, &vault, id(3), None).await.unwrap();
-        assert_eq!(f.store.methods(&u).await.unwrap(), vec![vault.clone(), MethodId::PASSWORD]);
-        assert!(f.store.methods(&user("frank2")).await.unwrap().is_empty(), "users are separate");
+        f.store.commit(&(&u).into(), &MethodId::PASSWORD, id(1), None).await.unwrap();
+        f.store.commit(&(&u).into(), &vault, id(3), None).await.unwrap();
+        assert_eq!(f.store.methods(&(&u).into()).await.unwrap(), vec![vault.clone(), MethodId::PASSWORD]);
+        assert!(f.store.methods(&user("frank2").into()).await.unwrap().is_empty(), "users are separate");
     }
 
     pub async fn remove_never_deletes_the_current_version(f: &Fixture) {
         let (u, m) = (user("grace"), MethodId::PASSWORD);
-        f.store.stage(&u, &m, id(1), &envelope(1)).await.unwrap();
-        f.store.stage(&u, &m, id(2), &envelope(2)).await.unwrap();
-        f.store.commit(&u, &m, id(1), None).await.unwrap();
-        let e = f.store.remove(&u, &m, id(1)).await.unwrap_err();
+        f.store.stage(&(&u).into(), &m, id(1), &envelope(1)).await.unwrap();
+        f.store.stage(&(&u).into(), &m, id(2), &envelope(2)).await.unwrap();
+        f.store.commit(&(&u).into(), &m, id(1), None).await.unwrap();
+        let e = f.store.remove(&(&u).into(), &m, id(1)).await.unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}");
-        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().envelope, envelope(1));
-        f.store.commit(&u, &m, id(2), Some(id(1))).await.unwrap();
-        f.store.remove(&u, &m, id(1)).await.unwrap();
-        assert_eq!(f.store.get(&u, &m, id(1)).await.unwrap_err().kind(), &ErrorKind::NotFound);
-        f.store.remove(&u, &m, id(1)).await.unwrap();
-        f.store.remove(&u, &m, id(77)).await.unwrap();
-        assert_eq!(f.store.versions(&u, &m).await.unwrap().len(), 1);
-        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().backup_id, id(2));
+        assert_eq!(f.store.current(&(&u).into(), &m).await.unwrap().unwrap().envelope, envelope(1));
+        f.store.commit(&(&u).into(), &m, id(2), Some(id(1))).await.unwrap();
+        f.store.remove(&(&u).into(), &m, id(1)).await.unwrap();
+        assert_eq!(f.store.get(&(&u).into(), &m, id(1)).await.unwrap_err().kind(), &ErrorKind::NotFound);
+        f.store.remove(&(&u).into(), &m, id(1)).await.unwrap();
+        f.store.remove(&(&u).into(), &m, id(77)).await.unwrap();
+        assert_eq!(f.store.versions(&(&u).into(), &m).await.unwrap().len(), 1);
+        assert_eq!(f.store.current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, id(2));
     }
 
     pub async fn current_reads_three_objects_whatever_the_number_of_versions_and_users(f: &Fixture) {
         let m = MethodId::PASSWORD;
         for k in 0..5 {
             let other = user(&format!("crowd-{k}"));
-            f.store.stage(&other, &m, id(1), &envelope(1)).await.unwrap();
-            f.store.commit(&other, &m, id(1), None).await.unwrap();
+            f.store.stage(&(&other).into(), &m, id(1), &envelope(1)).await.unwrap();
+            f.store.commit(&(&other).into(), &m, id(1), None).await.unwrap();
         }
         let u = user("heidi");
         let mut prev = None;
         for n in 1..=12u8 {
-            f.store.stage(&u, &m, id(n), &envelope(n)).await.unwrap();
-            f.store.commit(&u, &m, id(n), prev).await.unwrap();
+            f.store.stage(&(&u).into(), &m, id(n), &envelope(n)).await.unwrap();
+            f.store.commit(&(&u).into(), &m, id(n), prev).await.unwrap();
             prev = Some(id(n));
         }
         f.counter.reset();
-        let cur = f.store.current(&u, &m).await.unwrap().unwrap();
+        let cur = f.store.current(&(&u).into(), &m).await.unwrap().unwrap();
         assert_eq!(cur.backup_id, id(12));
         let c = f.counter.counts();
         assert_eq!((c.get, c.total()), (2, 2), "warm: next commit (absent) and envelope: {c:?}");
 
         f.counter.reset();
-        let cur = f.cold().current(&u, &m).await.unwrap().unwrap();
+        let cur = f.cold().current(&(&u).into(), &m).await.unwrap().unwrap();
         assert_eq!(cur.backup_id, id(12));
         let c = f.counter.counts();
         assert_eq!((c.get, c.total()), (4, 4), "cold: commit 1 and head, next commit (absent) and envelope: {c:?}");
 
         f.counter.reset();
-        assert_eq!(f.cold().current(&user("nobody"), &m).await.unwrap(), None);
+        assert_eq!(f.cold().current(&user("nobody").into(), &m).await.unwrap(), None);
         assert_eq!(f.counter.counts().total(), 2, "commit 1 and head, both absent");
 
         f.counter.reset();
-        f.store.stage(&u, &m, id(13), &envelope(13)).await.unwrap();
+        f.store.stage(&(&u).into(), &m, id(13), &envelope(13)).await.unwrap();
         assert_eq!(f.counter.counts().total(), 1, "stage is one create-only put");
         f.counter.reset();
-        f.store.commit(&u, &m, id(13), prev).await.unwrap();
+        f.store.commit(&(&u).into(), &m, id(13), prev).await.unwrap();
         let c = f.counter.counts();
         assert_eq!((c.get, c.head, c.put, c.total()), (0, 1, 2, 3), "warm commit: HEAD, record, hint: {c:?}");
         f.counter.reset();
-        f.cold().commit(&u, &m, id(14), Some(id(13))).await.unwrap_err();
-        f.store.stage(&u, &m, id(14), &envelope(14)).await.unwrap();
+        f.cold().commit(&(&u).into(), &m, id(14), Some(id(13))).await.unwrap_err();
+        f.store.stage(&(&u).into(), &m, id(14), &envelope(14)).await.unwrap();
         f.counter.reset();
-        f.cold().commit(&u, &m, id(14), Some(id(13))).await.unwrap();
+        f.cold().commit(&(&u).into(), &m, id(14), Some(id(13))).await.unwrap();
         let c = f.counter.counts();
         assert_eq!((c.get, c.head, c.put, c.total()), (3, 1, 2, 6), "cold commit: {c:?}");
     }
 
     pub async fn no_object_path_contains_the_user_id(f: &Fixture) {
         let u = user("ivan.the.user@example.com");
-        f.store.stage(&u, &MethodId::PASSWORD, id(1), &envelope(1)).await.unwrap();
-        f.store.commit(&u, &MethodId::PASSWORD, id(1), None).await.unwrap();
+        f.store.stage(&(&u).into(), &MethodId::PASSWORD, id(1), &envelope(1)).await.unwrap();
+        f.store.commit(&(&u).into(), &MethodId::PASSWORD, id(1), None).await.unwrap();
         let paths = f.all_paths().await;
         assert!(paths.len() >= 2, "{paths:?}");
         for p in &paths {
@@ -385,11 +389,11 @@ mod cases {
     pub async fn a_stale_or_missing_head_hint_still_finds_the_latest_commit_and_is_repaired(f: &Fixture) {
         let (u, m) = (user("judy"), MethodId::PASSWORD);
         for n in 1..=3u8 {
-            f.store.stage(&u, &m, id(n), &envelope(n)).await.unwrap();
+            f.store.stage(&(&u).into(), &m, id(n), &envelope(n)).await.unwrap();
         }
-        f.store.commit(&u, &m, id(1), None).await.unwrap();
-        f.store.commit(&u, &m, id(2), Some(id(1))).await.unwrap();
-        f.store.commit(&u, &m, id(3), Some(id(2))).await.unwrap();
+        f.store.commit(&(&u).into(), &m, id(1), None).await.unwrap();
+        f.store.commit(&(&u).into(), &m, id(2), Some(id(1))).await.unwrap();
+        f.store.commit(&(&u).into(), &m, id(3), Some(id(2))).await.unwrap();
         let paths = f.all_paths().await;
         let head = Path::from(paths.iter().find(|p| p.ends_with("/head")).unwrap().as_str());
         let first = Path::from(paths.iter().find(|p| p.ends_with("/commits/00000000000000000001")).unwrap().as_str());
@@ -397,17 +401,17 @@ mod cases {
         // A crash between a commit and its hint leaves the hint behind.
         let old = f.raw.get(&first).await.unwrap().bytes().await.unwrap();
         f.raw.put(&head, old.clone().into()).await.unwrap();
-        assert_eq!(f.cold().current(&u, &m).await.unwrap().unwrap().backup_id, id(3));
+        assert_eq!(f.cold().current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, id(3));
         let repaired = f.raw.get(&head).await.unwrap().bytes().await.unwrap();
         assert_ne!(repaired, old, "the reader repaired the hint");
         f.counter.reset();
-        assert_eq!(f.cold().current(&u, &m).await.unwrap().unwrap().backup_id, id(3));
+        assert_eq!(f.cold().current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, id(3));
         assert_eq!(f.counter.counts().total(), 4, "back to four cold reads once repaired");
 
         // No hint at all: the log is walked from the first commit.
         f.raw.delete(&head).await.unwrap();
-        assert_eq!(f.cold().current(&u, &m).await.unwrap().unwrap().backup_id, id(3));
-        let e = f.cold().commit(&u, &m, id(1), Some(id(2))).await.unwrap_err();
+        assert_eq!(f.cold().current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, id(3));
+        let e = f.cold().commit(&(&u).into(), &m, id(1), Some(id(2))).await.unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::Conflict, "the CAS reads the log, not a stale hint");
     }
 
@@ -415,8 +419,8 @@ mod cases {
         let (u, m) = (user("kim"), MethodId::GDRIVE);
         let mut prev = None;
         for n in 1..=22u8 {
-            f.store.stage(&u, &m, id(n), &envelope(n)).await.unwrap();
-            f.store.commit(&u, &m, id(n), prev).await.unwrap();
+            f.store.stage(&(&u).into(), &m, id(n), &envelope(n)).await.unwrap();
+            f.store.commit(&(&u).into(), &m, id(n), prev).await.unwrap();
             prev = Some(id(n));
         }
         let paths = f.all_paths().await;
@@ -426,14 +430,14 @@ mod cases {
         f.raw.put(&head, old.into()).await.unwrap();
 
         f.counter.reset();
-        assert_eq!(f.cold().current(&u, &m).await.unwrap().unwrap().backup_id, id(22));
+        assert_eq!(f.cold().current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, id(22));
         let c = f.counter.counts();
         assert_eq!(c.list, 1, "probing gave way to one listing: {c:?}");
         assert!(c.total() < 40, "{c:?}");
         f.counter.reset();
-        assert_eq!(f.cold().current(&u, &m).await.unwrap().unwrap().backup_id, id(22));
+        assert_eq!(f.cold().current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, id(22));
         assert_eq!(f.counter.counts().total(), 4, "the hint was repaired");
-        let e = f.cold().commit(&u, &m, id(1), Some(id(21))).await.unwrap_err();
+        let e = f.cold().commit(&(&u).into(), &m, id(1), Some(id(21))).await.unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::Conflict);
     }
 
@@ -441,23 +445,23 @@ mod cases {
         let (u, m) = (user("ken"), MethodId::PASSWORD);
         // The first request of each call lands, then fails as a lost response would.
         let faulty = Arc::new(FaultyObjectStore::new(f.raw.clone(), FaultPlan::Nth(1), FaultTiming::After));
-        f.store_over(faulty.clone()).stage(&u, &m, id(1), &envelope(1)).await.unwrap();
+        f.store_over(faulty.clone()).stage(&(&u).into(), &m, id(1), &envelope(1)).await.unwrap();
         assert_eq!(faulty.injected(), 1, "the stage's put landed and failed");
         // A cold commit: commit 1 (absent) beside the HEAD of the version,
         // then the record put (3rd) lands and fails.
         let faulty = Arc::new(FaultyObjectStore::new(f.raw.clone(), FaultPlan::Nth(3), FaultTiming::After));
-        f.store_over(faulty.clone()).commit(&u, &m, id(1), None).await.unwrap();
+        f.store_over(faulty.clone()).commit(&(&u).into(), &m, id(1), None).await.unwrap();
         assert_eq!(faulty.injected(), 1, "the commit record's put landed and failed");
-        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().backup_id, id(1));
+        assert_eq!(f.store.current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, id(1));
         // A warm commit: current_id reads commit 1, the head (absent) and
         // commit 2 (absent); then the HEAD, then the record put (5th) lands and fails.
-        f.store.stage(&u, &m, id(2), &envelope(2)).await.unwrap();
+        f.store.stage(&(&u).into(), &m, id(2), &envelope(2)).await.unwrap();
         let faulty = Arc::new(FaultyObjectStore::new(f.raw.clone(), FaultPlan::Nth(5), FaultTiming::After));
         let warm = f.store_over(faulty.clone());
-        assert_eq!(warm.current_id(&u, &m).await.unwrap(), Some(id(1)));
-        warm.commit(&u, &m, id(2), Some(id(1))).await.unwrap();
+        assert_eq!(warm.current_id(&(&u).into(), &m).await.unwrap(), Some(id(1)));
+        warm.commit(&(&u).into(), &m, id(2), Some(id(1))).await.unwrap();
         assert_eq!(faulty.injected(), 1, "the warm commit record's put landed and failed");
-        assert_eq!(f.cold().current(&u, &m).await.unwrap().unwrap().backup_id, id(2));
+        assert_eq!(f.cold().current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, id(2));
     }
 
     pub async fn a_transient_failure_without_retries_is_unavailable_and_changes_nothing(f: &Fixture) {
@@ -468,10 +472,10 @@ mod cases {
             .unwrap()
             .retry(share_backup_object_store::RetryPolicy::none())
             .build();
-        let e = s.stage(&u, &m, id(1), &envelope(1)).await.unwrap_err();
+        let e = s.stage(&(&u).into(), &m, id(1), &envelope(1)).await.unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::Unavailable, "{e}");
         assert!(e.retryable());
-        assert_eq!(f.store.get(&u, &m, id(1)).await.unwrap_err().kind(), &ErrorKind::NotFound);
+        assert_eq!(f.store.get(&(&u).into(), &m, id(1)).await.unwrap_err().kind(), &ErrorKind::NotFound);
     }
 
     pub async fn from_url_builds_a_working_store(f: &Fixture) {
@@ -493,11 +497,11 @@ mod cases {
             other => panic!("{other}"),
         };
         let (u, m) = (user("mallory"), MethodId::GDRIVE);
-        url_store.stage(&u, &m, id(5), &envelope(5)).await.unwrap();
-        url_store.commit(&u, &m, id(5), None).await.unwrap();
+        url_store.stage(&(&u).into(), &m, id(5), &envelope(5)).await.unwrap();
+        url_store.commit(&(&u).into(), &m, id(5), None).await.unwrap();
         // The same objects, seen through the test's own client.
-        assert_eq!(f.store.current(&u, &m).await.unwrap().unwrap().envelope, envelope(5));
-        assert_eq!(url_store.methods(&u).await.unwrap(), vec![m]);
+        assert_eq!(f.store.current(&(&u).into(), &m).await.unwrap().unwrap().envelope, envelope(5));
+        assert_eq!(url_store.methods(&(&u).into()).await.unwrap(), vec![m]);
     }
 }
 

@@ -32,15 +32,15 @@ async fn logs_and_errors_carry_a_user_hash_never_the_user_id_or_the_envelope() {
             errors.push(format!("{e} {e:?} {e:#}"));
         }
     };
-    keep(store.stage(&user, &m, a, envelope).await);
-    keep(store.commit(&user, &m, a, None).await);
-    keep(store.stage(&user, &m, b, envelope).await);
-    keep(store.commit(&user, &m, b, Some(a)).await);
-    keep(store.current(&user, &m).await.map(|_| ()));
-    keep(store.versions(&user, &m).await.map(|_| ()));
-    keep(store.methods(&user).await.map(|_| ()));
-    keep(store.remove(&user, &m, a).await);
-    keep(store.remove(&user, &m, b).await);
+    keep(store.stage(&(&user).into(), &m, a, envelope).await);
+    keep(store.commit(&(&user).into(), &m, a, None).await);
+    keep(store.stage(&(&user).into(), &m, b, envelope).await);
+    keep(store.commit(&(&user).into(), &m, b, Some(a)).await);
+    keep(store.current(&(&user).into(), &m).await.map(|_| ()));
+    keep(store.versions(&(&user).into(), &m).await.map(|_| ()));
+    keep(store.methods(&(&user).into()).await.map(|_| ()));
+    keep(store.remove(&(&user).into(), &m, a).await);
+    keep(store.remove(&(&user).into(), &m, b).await);
 
     let text = logs.text();
     assert!(text.contains("cipher_text_store") && text.contains("user_hash"), "{text}");

@@ -54,7 +54,7 @@ async fn successive_backups_recover_the_latest_and_prune_the_rest(backend: &str)
         last = Some(receipt.backup_id);
     }
     assert_eq!(orch.methods(&user).await.unwrap(), vec![M]);
-    let versions = store.versions(&user, &M).await.unwrap();
+    let versions = store.versions(&(&user).into(), &M).await.unwrap();
     assert_eq!(versions.iter().map(|v| v.backup_id).collect::<Vec<_>>(), vec![last.unwrap()], "superseded pruned");
     assert_eq!(provider.key_count(), 1, "and their keys");
 }
@@ -78,14 +78,14 @@ async fn store_failures_never_acknowledge_what_is_not_stored(backend: &str) {
         match orch.backup(BackupRequest::new(user.clone(), share(i)).with_method(M)).await {
             Ok(receipt) => {
                 ok += 1;
-                let cur = clean.current(&user, &M).await.unwrap().expect("a successful backup is current");
+                let cur = clean.current(&(&user).into(), &M).await.unwrap().expect("a successful backup is current");
                 assert_eq!(cur.backup_id, receipt.backup_id);
             }
             Err(_) => failed += 1,
         }
         // Whatever happened, an acknowledged backup is durably stored.
         if let Some(acked) = notifier.acknowledged(&user, &M) {
-            clean.get(&user, &M, acked).await.expect("acknowledged means stored");
+            clean.get(&(&user).into(), &M, acked).await.expect("acknowledged means stored");
         }
     }
     assert!(ok > 0, "some backups get through ({ok} ok, {failed} failed)");

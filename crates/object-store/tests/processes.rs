@@ -29,7 +29,7 @@ async fn child_commit() {
     while !go.exists() {
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
-    match store.commit(&user(), &MethodId::PASSWORD, id(n), Some(id(100))).await {
+    match store.commit(&user().into(), &MethodId::PASSWORD, id(n), Some(id(100))).await {
         Ok(()) => println!("RESULT:WIN:{n}"),
         Err(e) if e.kind() == &ErrorKind::Conflict => println!("RESULT:CONFLICT:{n}"),
         Err(e) => println!("RESULT:ERROR:{n}:{e}"),
@@ -41,11 +41,11 @@ async fn concurrent_commits_from_separate_processes_have_exactly_one_winner() {
     let dir = tempfile::tempdir().unwrap();
     let store = ObjectCipherTextStore::local_dir(dir.path()).unwrap();
     let (u, m) = (user(), MethodId::PASSWORD);
-    store.stage(&u, &m, id(100), "sb1.base.envelope").await.unwrap();
-    store.commit(&u, &m, id(100), None).await.unwrap();
+    store.stage(&(&u).into(), &m, id(100), "sb1.base.envelope").await.unwrap();
+    store.commit(&(&u).into(), &m, id(100), None).await.unwrap();
     const N: u8 = 6;
     for n in 1..=N {
-        store.stage(&u, &m, id(n), &format!("sb1.candidate.{n}")).await.unwrap();
+        store.stage(&(&u).into(), &m, id(n), &format!("sb1.candidate.{n}")).await.unwrap();
     }
     let exe = std::env::current_exe().unwrap();
     let children: Vec<_> = (1..=N)
@@ -73,5 +73,5 @@ async fn concurrent_commits_from_separate_processes_have_exactly_one_winner() {
         }
     }
     assert_eq!(winners.len(), 1, "{winners:?}");
-    assert_eq!(store.current(&u, &m).await.unwrap().unwrap().backup_id, id(winners[0]));
+    assert_eq!(store.current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, id(winners[0]));
 }

@@ -177,8 +177,11 @@ impl CipherTextStore for MemoryStore {
 
     async fn methods(&self, ns: &Namespace) -> Result<Vec<MethodId>> {
         let g = lock(&self.inner);
-        let set: BTreeSet<MethodId> =
-            g.iter().filter(|((n, _), s)| n == ns && (s.current.is_some() || s.ack.is_some())).map(|((_, m), _)| m.clone()).collect();
+        let set: BTreeSet<MethodId> = g
+            .iter()
+            .filter(|((n, _), s)| n == ns && (s.current.is_some() || s.ack.is_some()))
+            .map(|((_, m), _)| m.clone())
+            .collect();
         Ok(set.into_iter().collect())
     }
 
@@ -407,11 +410,11 @@ mod tests {
     async fn a_false_notification_withdraws_the_acknowledgement_of_that_backup() {
         let n = RecordingNotifier::new();
         let (u, m, a, b) = ids();
-        n.stored_client_backup_share(&u, &m, a, true).await.unwrap();
-        n.stored_client_backup_share(&u, &m, b, false).await.unwrap();
-        assert_eq!(n.acknowledged(&u, &m), Some(a));
-        n.stored_client_backup_share(&u, &m, a, false).await.unwrap();
-        assert_eq!(n.acknowledged(&u, &m), None);
+        n.stored_client_backup_share(u.user(), &m, a, true).await.unwrap();
+        n.stored_client_backup_share(u.user(), &m, b, false).await.unwrap();
+        assert_eq!(n.acknowledged(u.user(), &m), Some(a));
+        n.stored_client_backup_share(u.user(), &m, a, false).await.unwrap();
+        assert_eq!(n.acknowledged(u.user(), &m), None);
         assert_eq!(n.notifications().len(), 3);
     }
 }

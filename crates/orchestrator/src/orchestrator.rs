@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use share_backup_core::{
-    BackupId, BackupProvider, BackupProviderExt, BackupShare, Configs, Context, Envelope, Error,
-    ErrorKind, ExposeSecret, MethodId, ProgressSink, Registry, Result, Status, UserId,
+    BackupId, BackupProvider, BackupProviderExt, BackupShare, Configs, Context, Envelope, Error, ErrorKind,
+    ExposeSecret, MethodId, ProgressSink, Registry, Result, Status, UserId,
 };
 use tracing::{Instrument, field, info_span};
 
@@ -832,10 +832,8 @@ impl Orchestrator {
         let inner = &*self.inner;
         let ns = call.ns;
         let mut report = PruneReport::default();
-        let (versions, ack) = tokio::join!(
-            inner.store.versions(ns, m).instrument(info_span!("store.versions")),
-            self.read_ack(ns, m)
-        );
+        let (versions, ack) =
+            tokio::join!(inner.store.versions(ns, m).instrument(info_span!("store.versions")), self.read_ack(ns, m));
         let (versions, ack) = (versions?, ack?);
         // The latest acknowledged version is never pruned unless it is the
         // one a later, current backup superseded (`superseded` was current,

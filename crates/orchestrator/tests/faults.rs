@@ -44,19 +44,19 @@ enum Outcome {
 async fn check_invariants(r: &Rig, u: &UserId, prev: BackupId, outcome: &Outcome, what: &str) {
     r.plan.clear();
     let m = MemoryKeyProvider::METHOD;
-    let current = r.store.current(u, &m).await.unwrap().expect("the user lost their current backup").backup_id;
+    let current = r.store.current(&u.into(), &m).await.unwrap().expect("the user lost their current backup").backup_id;
     let new_ids: Vec<BackupId> = r
         .notifier
         .notifications()
         .iter()
         .filter(|n| n.backup_id != prev)
         .map(|n| n.backup_id)
-        .chain(r.store.versions(u, &m).await.unwrap().iter().map(|v| v.backup_id).filter(|id| *id != prev))
+        .chain(r.store.versions(&u.into(), &m).await.unwrap().iter().map(|v| v.backup_id).filter(|id| *id != prev))
         .collect();
 
     // Success is never acknowledged unless the envelope is durably stored and verified.
     for n in r.notifier.notifications().iter().filter(|n| n.success && n.backup_id != prev) {
-        let text = r.store.get(u, &m, n.backup_id).await;
+        let text = r.store.get(&u.into(), &m, n.backup_id).await;
         assert!(text.is_ok(), "{what}: {} acknowledged but not stored", n.backup_id);
         Envelope::parse(&text.unwrap()).unwrap();
         assert!(r.keys.has_key(u, n.backup_id), "{what}: {} acknowledged without its key", n.backup_id);
@@ -77,7 +77,10 @@ async fn check_invariants(r: &Rig, u: &UserId, prev: BackupId, outcome: &Outcome
             );
             if let Some(inc) = IncompleteBackup::find(e) {
                 assert_ne!(Some(inc.backup_id), Some(current), "{what}: incomplete but current");
-                assert!(r.store.get(u, &m, inc.backup_id).await.is_ok(), "{what}: incomplete backup not staged");
+                assert!(
+                    r.store.get(&u.into(), &m, inc.backup_id).await.is_ok(),
+                    "{what}: incomplete backup not staged"
+                );
             }
         }
         Outcome::Crashed => {
@@ -98,7 +101,7 @@ async fn check_invariants(r: &Rig, u: &UserId, prev: BackupId, outcome: &Outcome
     // The previous backup is never destroyed before the new one is acknowledged and current.
     let current_is_new = current != prev;
     if !current_is_new {
-        assert!(r.store.get(u, &m, prev).await.is_ok(), "{what}: previous version destroyed");
+        assert!(r.store.get(&u.into(), &m, prev).await.is_ok(), "{what}: previous version destroyed");
         assert!(r.keys.has_key(u, prev), "{what}: previous key destroyed");
     } else {
         assert!(new_ids.contains(&current), "{what}");
@@ -256,8 +259,8 @@ async fn a_permanently_failing_acknowledgement_leaves_the_new_version_staged_and
     assert!(e.to_string().contains(&inc.backup_id.to_string()), "{e}");
     r.plan.clear();
     let m = MemoryKeyProvider::METHOD;
-    assert_eq!(r.store.current(&u, &m).await.unwrap().unwrap().backup_id, prev);
-    assert!(r.store.get(&u, &m, inc.backup_id).await.is_ok(), "the new version is not staged");
+    assert_eq!(r.store.current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, prev);
+    assert!(r.store.get(&(&u).into(), &m, inc.backup_id).await.is_ok(), "the new version is not staged");
     check_invariants(&r, &u, prev, &Outcome::Err(e), "permanent ack failure").await;
 }
 
@@ -290,7 +293,7 @@ async fn a_failure_of_the_very_first_backup_leaves_no_current_version_and_tells_
         assert!(res.is_err(), "{what}");
         r.plan.clear();
         let m = MemoryKeyProvider::METHOD;
-        assert!(r.store.current(&u, &m).await.unwrap().is_none(), "{what}");
+        assert!(r.store.current(&(&u).into(), &m).await.unwrap().is_none(), "{what}");
         assert!(r.orch.methods(&u).await.unwrap().is_empty(), "{what}");
         assert_eq!(r.notifier.acknowledged(&u, &m), None, "{what}");
         let e = r.orch.recover(RecoverRequest::new(u)).await.unwrap_err();

@@ -33,7 +33,7 @@ async fn backup_then_recover_gives_back_the_same_share_and_acknowledges_once() {
     assert_eq!(n.len(), 1);
     assert!(n[0].success);
     assert_eq!(n[0].backup_id, receipt.backup_id);
-    let cur = r.store.current(&alice, &MemoryKeyProvider::METHOD).await.unwrap().unwrap();
+    let cur = r.store.current(&(&alice).into(), &MemoryKeyProvider::METHOD).await.unwrap().unwrap();
     assert_eq!(cur.backup_id, receipt.backup_id);
     assert_eq!(cur.envelope, receipt.envelope);
     let back = r.orch.recover(RecoverRequest::new(alice.clone())).await.unwrap();
@@ -105,7 +105,7 @@ async fn a_second_backup_supersedes_the_first_and_prunes_its_version_and_key() {
     assert_eq!(second.previous, Some(first.backup_id));
     assert_eq!(second.pruned, vec![first.backup_id]);
     assert_eq!(second.prune_failures, 0);
-    let versions = r.store.versions(&u, &MemoryKeyProvider::METHOD).await.unwrap();
+    let versions = r.store.versions(&(&u).into(), &MemoryKeyProvider::METHOD).await.unwrap();
     assert_eq!(versions.len(), 1);
     assert_eq!(versions[0].backup_id, second.backup_id);
     assert_eq!(versions[0].state, VersionState::Current);
@@ -131,7 +131,7 @@ async fn with_pruning_off_every_version_and_key_is_kept() {
     for i in 0..3u8 {
         orch.backup(backup_req(&u, &[i + 1])).await.unwrap();
     }
-    assert_eq!(store.versions(&u, &MemoryKeyProvider::METHOD).await.unwrap().len(), 3);
+    assert_eq!(store.versions(&(&u).into(), &MemoryKeyProvider::METHOD).await.unwrap().len(), 3);
     assert_eq!(keys.key_count(), 3);
 }
 
@@ -153,13 +153,13 @@ async fn staged_leftovers_are_pruned_only_once_older_than_the_grace_period() {
     let m = MemoryKeyProvider::METHOD;
     // A leftover: staged by a backup that never finished.
     let leftover = share_backup_core::BackupId::generate().unwrap();
-    store.stage(&u, &m, leftover, "sb1.not-even-an-envelope").await.unwrap();
+    store.stage(&(&u).into(), &m, leftover, "sb1.not-even-an-envelope").await.unwrap();
     let receipt = build(Duration::from_secs(3600)).backup(backup_req(&u, b"a")).await.unwrap();
     assert!(receipt.pruned.is_empty());
-    assert!(store.get(&u, &m, leftover).await.is_ok(), "a young staged version was pruned");
+    assert!(store.get(&(&u).into(), &m, leftover).await.is_ok(), "a young staged version was pruned");
     let receipt = build(Duration::ZERO).backup(backup_req(&u, b"b")).await.unwrap();
     assert!(receipt.pruned.contains(&leftover), "{:?}", receipt.pruned);
-    assert_eq!(store.get(&u, &m, leftover).await.unwrap_err().kind(), &ErrorKind::NotFound);
+    assert_eq!(store.get(&(&u).into(), &m, leftover).await.unwrap_err().kind(), &ErrorKind::NotFound);
 }
 
 #[tokio::test]
@@ -262,8 +262,8 @@ async fn a_commit_that_loses_a_race_after_the_acknowledgement_is_a_conflict() {
     gate.wait_reached().await;
     // Another process commits a version first.
     let other = share_backup_core::BackupId::generate().unwrap();
-    r.store.stage(&u, &m, other, "sb1.other").await.unwrap();
-    r.store.commit(&u, &m, other, None).await.unwrap();
+    r.store.stage(&(&u).into(), &m, other, "sb1.other").await.unwrap();
+    r.store.commit(&(&u).into(), &m, other, None).await.unwrap();
     gate.open();
     let e = task.await.unwrap().unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Conflict);
@@ -271,7 +271,7 @@ async fn a_commit_that_loses_a_race_after_the_acknowledgement_is_a_conflict() {
     assert!(inc.acknowledged);
     assert_eq!(inc.current, Some(other), "the detail names the winner, not the version we expected");
     assert!(inc.current_reacknowledged);
-    assert_eq!(r.store.current(&u, &m).await.unwrap().unwrap().backup_id, other);
+    assert_eq!(r.store.current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, other);
     // Nothing was withdrawn: the winner's acknowledgement must stand, and it
     // was said again after ours, so the wallet service's last word is the
     // version that is current.
@@ -386,8 +386,8 @@ async fn verify_of_a_damaged_envelope_is_invalid_envelope() {
     let u = user("u");
     let m = MemoryKeyProvider::METHOD;
     let id = share_backup_core::BackupId::generate().unwrap();
-    r.store.stage(&u, &m, id, "sb1.garbage!").await.unwrap();
-    r.store.commit(&u, &m, id, None).await.unwrap();
+    r.store.stage(&(&u).into(), &m, id, "sb1.garbage!").await.unwrap();
+    r.store.commit(&(&u).into(), &m, id, None).await.unwrap();
     let e = r.orch.verify(VerifyRequest::new(u.clone(), m.clone())).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::InvalidEnvelope);
     let e = r.orch.recover(RecoverRequest::new(u)).await.unwrap_err();
@@ -401,8 +401,8 @@ async fn an_envelope_filed_under_another_backup_id_is_refused_as_integrity() {
     let m = MemoryKeyProvider::METHOD;
     let receipt = r.orch.backup(backup_req(&u, b"x")).await.unwrap();
     let wrong = share_backup_core::BackupId::generate().unwrap();
-    r.store.stage(&u, &m, wrong, &receipt.envelope).await.unwrap();
-    r.store.commit(&u, &m, wrong, Some(receipt.backup_id)).await.unwrap();
+    r.store.stage(&(&u).into(), &m, wrong, &receipt.envelope).await.unwrap();
+    r.store.commit(&(&u).into(), &m, wrong, Some(receipt.backup_id)).await.unwrap();
     let e = r.orch.recover(RecoverRequest::new(u)).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Integrity);
 }
@@ -472,7 +472,7 @@ async fn a_rotation_that_fails_half_way_leaves_the_old_backup_current() {
     let e = r.orch.rotate(RotateRequest::new(u.clone(), m.clone())).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Unavailable);
     assert_eq!(r.plan.trace()[4], "provider.seal_key");
-    assert_eq!(r.store.current(&u, &m).await.unwrap().unwrap().backup_id, first.backup_id);
+    assert_eq!(r.store.current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, first.backup_id);
     let back = r.orch.recover(RecoverRequest::new(u)).await.unwrap();
     assert_eq!(back.share().expose_secret(), b"the share");
 }
@@ -504,7 +504,7 @@ async fn commit_staged_finishes_a_backup_whose_commit_failed() {
     let last = r.notifier.notifications().pop().unwrap();
     assert_eq!((last.backup_id, last.success), (staged, false));
     assert_eq!(r.notifier.acknowledged(&u, &m), None);
-    assert_eq!(r.store.current(&u, &m).await.unwrap().unwrap().backup_id, first.backup_id);
+    assert_eq!(r.store.current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, first.backup_id);
     let receipt = r.orch.commit_staged(&u, &m, staged, Configs::new()).await.unwrap();
     assert_eq!(receipt.backup_id, staged);
     assert_eq!(receipt.pruned, vec![first.backup_id]);

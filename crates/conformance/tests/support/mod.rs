@@ -14,7 +14,9 @@ use share_backup_core::{
     MethodId, Registration, Result, SealedKey, SettingSpec, Settings, Status, UserId, async_trait, fill_random,
     register_provider,
 };
-use share_backup_orchestrator::{CipherTextStore, CurrentVersion, VersionInfo, VersionState};
+use share_backup_orchestrator::{
+    Acknowledgement, CipherTextStore, CurrentVersion, Namespace, VersionInfo, VersionState,
+};
 
 /// The one deliberate defect of a [`MemKeys`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -392,6 +394,8 @@ pub enum StoreFlaw {
 struct Versions {
     staged: BTreeMap<BackupId, (String, SystemTime)>,
     current: Option<BackupId>,
+    retired: Vec<BackupId>,
+    ack: Option<Acknowledgement>,
 }
 
 /// A cipher-text store in memory: correct unless given a flaw.
@@ -410,19 +414,19 @@ impl RefStore {
     pub fn shared(flaw: StoreFlaw) -> Arc<dyn CipherTextStore> {
         Arc::new(RefStore { flaw, data: Mutex::new(HashMap::new()) })
     }
-    fn key(&self, user: &UserId, method: &MethodId) -> String {
+    fn key(&self, ns: &Namespace, method: &MethodId) -> String {
         match self.flaw {
-            StoreFlaw::NaiveKeys => format!("{}/{method}", user.as_str().split('/').next().unwrap()),
-            _ => format!("{}\0{method}", user.as_str()),
+            StoreFlaw::NaiveKeys => format!("{}/{method}", ns.user().as_str().split('/').next().unwrap()),
+            _ => format!("{:?}\0{method}", ns.to_bytes()),
         }
     }
 }
 
 #[async_trait]
 impl CipherTextStore for RefStore {
-    async fn stage(&self, user: &UserId, method: &MethodId, backup_id: BackupId, envelope: &str) -> Result<()> {
+    async fn stage(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId, envelope: &str) -> Result<()> {
         let mut d = self.data.lock().unwrap();
-        let v = d.entry(self.key(user, method)).or_default();
+        let v = d.entry(self.key(ns, method)).or_default();
         if v.staged.contains_key(&backup_id) && self.flaw != StoreFlaw::StageOverwrites {
             return Err(Error::new(ErrorKind::Conflict, "version exists"));
         }
@@ -431,16 +435,19 @@ impl CipherTextStore for RefStore {
     }
     async fn commit(
         &self,
-        user: &UserId,
+        ns: &Namespace,
         method: &MethodId,
         backup_id: BackupId,
         expected: Option<BackupId>,
     ) -> Result<()> {
         tokio::task::yield_now().await;
         let mut d = self.data.lock().unwrap();
-        let v = d.entry(self.key(user, method)).or_default();
+        let v = d.entry(self.key(ns, method)).or_default();
         if !v.staged.contains_key(&backup_id) {
             return Err(Error::not_found("no such version"));
+        }
+        if v.retired.contains(&backup_id) {
+            return Err(Error::new(ErrorKind::Conflict, "retired"));
         }
         if v.current != expected && self.flaw != StoreFlaw::CommitIgnoresExpected {
             return Err(Error::new(ErrorKind::Conflict, "current moved"));
@@ -448,27 +455,27 @@ impl CipherTextStore for RefStore {
         v.current = Some(backup_id);
         Ok(())
     }
-    async fn current(&self, user: &UserId, method: &MethodId) -> Result<Option<CurrentVersion>> {
+    async fn current(&self, ns: &Namespace, method: &MethodId) -> Result<Option<CurrentVersion>> {
         let d = self.data.lock().unwrap();
-        Ok(d.get(&self.key(user, method))
+        Ok(d.get(&self.key(ns, method))
             .and_then(|v| v.current.map(|id| CurrentVersion::new(id, v.staged[&id].0.clone()))))
     }
-    async fn current_id(&self, user: &UserId, method: &MethodId) -> Result<Option<BackupId>> {
+    async fn current_id(&self, ns: &Namespace, method: &MethodId) -> Result<Option<BackupId>> {
         if self.flaw == StoreFlaw::StaleCurrentId {
             return Ok(None);
         }
-        Ok(self.current(user, method).await?.map(|c| c.backup_id))
+        Ok(self.current(ns, method).await?.map(|c| c.backup_id))
     }
-    async fn get(&self, user: &UserId, method: &MethodId, backup_id: BackupId) -> Result<String> {
+    async fn get(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId) -> Result<String> {
         let d = self.data.lock().unwrap();
-        d.get(&self.key(user, method))
+        d.get(&self.key(ns, method))
             .and_then(|v| v.staged.get(&backup_id))
             .map(|(e, _)| e.clone())
             .ok_or_else(|| Error::not_found("no such version"))
     }
-    async fn versions(&self, user: &UserId, method: &MethodId) -> Result<Vec<VersionInfo>> {
+    async fn versions(&self, ns: &Namespace, method: &MethodId) -> Result<Vec<VersionInfo>> {
         let d = self.data.lock().unwrap();
-        let Some(v) = d.get(&self.key(user, method)) else { return Ok(vec![]) };
+        let Some(v) = d.get(&self.key(ns, method)) else { return Ok(vec![]) };
         let mut out: Vec<VersionInfo> = v
             .staged
             .iter()
@@ -480,21 +487,21 @@ impl CipherTextStore for RefStore {
         out.sort_by_key(|v| v.staged_at);
         Ok(out)
     }
-    async fn methods(&self, user: &UserId) -> Result<Vec<MethodId>> {
+    async fn methods(&self, ns: &Namespace) -> Result<Vec<MethodId>> {
         let d = self.data.lock().unwrap();
-        let prefix = self.key(user, &MethodId::new("x").unwrap());
+        let prefix = self.key(ns, &MethodId::new("x").unwrap());
         let prefix = &prefix[..prefix.len() - 1];
         let mut out: Vec<MethodId> = d
             .iter()
-            .filter(|(k, v)| k.starts_with(prefix) && v.current.is_some())
+            .filter(|(k, v)| k.starts_with(prefix) && (v.current.is_some() || v.ack.is_some()))
             .filter_map(|(k, _)| MethodId::new(&k[prefix.len()..]).ok())
             .collect();
         out.sort();
         Ok(out)
     }
-    async fn remove(&self, user: &UserId, method: &MethodId, backup_id: BackupId) -> Result<()> {
+    async fn remove(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId) -> Result<()> {
         let mut d = self.data.lock().unwrap();
-        if let Some(v) = d.get_mut(&self.key(user, method)) {
+        if let Some(v) = d.get_mut(&self.key(ns, method)) {
             if v.current == Some(backup_id) {
                 if self.flaw != StoreFlaw::RemovesCurrent {
                     return Err(Error::new(ErrorKind::Conflict, "that is the current version"));
@@ -504,5 +511,21 @@ impl CipherTextStore for RefStore {
             v.staged.remove(&backup_id);
         }
         Ok(())
+    }
+    async fn retire(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId) -> Result<()> {
+        let mut d = self.data.lock().unwrap();
+        let v = d.entry(self.key(ns, method)).or_default();
+        if v.current == Some(backup_id) {
+            return Err(Error::new(ErrorKind::Conflict, "that is the current version"));
+        }
+        v.retired.push(backup_id);
+        Ok(())
+    }
+    async fn record_acknowledgement(&self, ns: &Namespace, method: &MethodId, ack: Acknowledgement) -> Result<()> {
+        self.data.lock().unwrap().entry(self.key(ns, method)).or_default().ack = Some(ack);
+        Ok(())
+    }
+    async fn acknowledgement(&self, ns: &Namespace, method: &MethodId) -> Result<Option<Acknowledgement>> {
+        Ok(self.data.lock().unwrap().get(&self.key(ns, method)).and_then(|v| v.ack))
     }
 }
