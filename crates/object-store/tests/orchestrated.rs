@@ -27,7 +27,7 @@ fn orchestrator(
         .store(Arc::new(store))
         .notifier(Arc::new(notifier))
         .retry(RetryPolicy::default().with_min_delay(Duration::from_millis(1)).with_max_delay(Duration::from_millis(5)))
-        .prune_grace(Duration::ZERO)
+        .prune_grace(share_backup_orchestrator::MIN_PRUNE_GRACE)
         .build()
         .unwrap()
 }

@@ -29,7 +29,7 @@ async fn spans_name_every_step_with_ids_and_never_carry_a_secret() {
     r.orch.rotate(RotateRequest::new(u.clone(), MemoryKeyProvider::METHOD)).await.unwrap();
     // A failing path too: the store goes down for good at the stage.
     r.plan.reset();
-    r.plan.set_from(5, Fault::Fail(ErrorKind::Unavailable));
+    r.plan.set_from(6, Fault::Fail(ErrorKind::Unavailable));
     r.orch.backup(backup_req(&u, share).with_config(LeakyConfig("CONFIG-SECRET-VALUE"))).await.unwrap_err();
 
     let text = capture.text();

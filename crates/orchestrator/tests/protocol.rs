@@ -157,7 +157,8 @@ async fn staged_leftovers_are_pruned_only_once_older_than_the_grace_period() {
     let receipt = build(Duration::from_secs(3600)).backup(backup_req(&u, b"a")).await.unwrap();
     assert!(receipt.pruned.is_empty());
     assert!(store.get(&(&u).into(), &m, leftover).await.is_ok(), "a young staged version was pruned");
-    let receipt = build(Duration::ZERO).backup(backup_req(&u, b"b")).await.unwrap();
+    assert!(store.backdate(&(&u).into(), &m, leftover, Duration::from_secs(120)));
+    let receipt = build(share_backup_orchestrator::MIN_PRUNE_GRACE).backup(backup_req(&u, b"b")).await.unwrap();
     assert!(receipt.pruned.contains(&leftover), "{:?}", receipt.pruned);
     assert_eq!(store.get(&(&u).into(), &m, leftover).await.unwrap_err().kind(), &ErrorKind::NotFound);
 }
@@ -167,8 +168,8 @@ async fn a_second_concurrent_backup_of_the_same_user_fails_fast_with_in_progress
     let r = rig(RetryPolicy::none());
     let u = user("u");
     let gate = Gate::new();
-    // Call 3 is the provider's seal_key: hold the first backup there.
-    r.plan.set(3, Fault::Pause(gate.clone()));
+    // Call 4 is the provider's seal_key: hold the first backup there.
+    r.plan.set(4, Fault::Pause(gate.clone()));
     let orch = r.orch.clone();
     let req = backup_req(&u, b"first");
     let first = tokio::spawn(async move { orch.backup(req).await });
@@ -225,9 +226,9 @@ async fn two_processes_racing_on_one_store_one_wins_and_the_other_gets_a_conflic
         .build()
         .unwrap();
     let u = user("u");
-    // The slow one's store calls: 1 current_id, 2 stage, 3 current_id (pre-ack check).
+    // The slow one's store calls: 1 acknowledgement, 2 current_id, 3 stage, 4 current_id (pre-ack check).
     let gate = Gate::new();
-    plan.set(3, Fault::Pause(gate.clone()));
+    plan.set(4, Fault::Pause(gate.clone()));
     let req = backup_req(&u, b"slow");
     let slow_task = tokio::spawn(async move { slow.backup(req).await });
     gate.wait_reached().await;
@@ -253,9 +254,10 @@ async fn a_commit_that_loses_a_race_after_the_acknowledgement_is_a_conflict() {
     let r = rig(RetryPolicy::none());
     let u = user("u");
     let m = MemoryKeyProvider::METHOD;
-    // Calls: 1 current_id, 2 probe, 3 seal_key, 4 open_key, 5 stage, 6 current_id, 7 ack, 8 commit.
+    // Calls: 1 acknowledgement, 2 current_id, 3 probe, 4 seal_key, 5 open_key, 6 stage, 7 current_id,
+    // 8 record_acknowledgement, 9 ack, 10 commit.
     let gate = Gate::new();
-    r.plan.set(8, Fault::Pause(gate.clone()));
+    r.plan.set(10, Fault::Pause(gate.clone()));
     let orch = r.orch.clone();
     let req = backup_req(&u, b"late");
     let task = tokio::spawn(async move { orch.backup(req).await });
@@ -354,8 +356,9 @@ async fn an_envelope_bound_to_a_custodian_recovers_only_with_that_custodian() {
     let u = user("u");
     let c = share_backup_core::CustodianId::new("acme").unwrap();
     r.orch.backup(backup_req(&u, b"bound").with_custodian(c.clone())).await.unwrap();
+    // Another namespace: the same user id without the custodian has no backup.
     let e = r.orch.recover(RecoverRequest::new(u.clone())).await.unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::Integrity);
+    assert_eq!(e.kind(), &ErrorKind::NotFound);
     let ok = r.orch.recover(RecoverRequest::new(u).with_custodian(c)).await.unwrap();
     assert_eq!(ok.share().expose_secret(), b"bound");
 }
@@ -467,11 +470,12 @@ async fn a_rotation_that_fails_half_way_leaves_the_old_backup_current() {
     let m = MemoryKeyProvider::METHOD;
     let first = r.orch.backup(backup_req(&u, b"the share")).await.unwrap();
     r.plan.reset();
-    // Rotation calls: 1 current, 2 open_key (recover), 3 current, 4 probe, 5 seal_key.
-    r.plan.set(5, Fault::Fail(ErrorKind::Unavailable));
+    // Rotation calls: 1 acknowledgement, 2 current, 3 open_key (recover), 4 acknowledgement,
+    // 5 current_id, 6 probe, 7 seal_key.
+    r.plan.set(7, Fault::Fail(ErrorKind::Unavailable));
     let e = r.orch.rotate(RotateRequest::new(u.clone(), m.clone())).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Unavailable);
-    assert_eq!(r.plan.trace()[4], "provider.seal_key");
+    assert_eq!(r.plan.trace()[6], "provider.seal_key");
     assert_eq!(r.store.current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, first.backup_id);
     let back = r.orch.recover(RecoverRequest::new(u)).await.unwrap();
     assert_eq!(back.share().expose_secret(), b"the share");
@@ -492,18 +496,17 @@ async fn commit_staged_finishes_a_backup_whose_commit_failed() {
     let m = MemoryKeyProvider::METHOD;
     let first = r.orch.backup(backup_req(&u, b"old")).await.unwrap();
     r.plan.reset();
-    r.plan.set(8, Fault::Fail(ErrorKind::Unavailable));
+    r.plan.set(10, Fault::Fail(ErrorKind::Unavailable));
     let e = r.orch.backup(backup_req(&u, b"new")).await.unwrap_err();
-    assert_eq!(r.plan.trace()[7], "store.commit");
+    assert_eq!(r.plan.trace()[9], "store.commit");
     let inc = IncompleteBackup::find(&e).unwrap();
     assert!(inc.acknowledged);
     assert_eq!(inc.current, Some(first.backup_id));
     let staged = inc.backup_id;
-    // The acknowledgement was withdrawn: the wallet service's last word is
-    // `false` for the staged backup, which is not current.
+    // The acknowledgement is never withdrawn: it names the staged backup,
+    // which commit_staged (or the next touch) makes current.
     let last = r.notifier.notifications().pop().unwrap();
-    assert_eq!((last.backup_id, last.success), (staged, false));
-    assert_eq!(r.notifier.acknowledged(&u, &m), None);
+    assert_eq!((last.backup_id, last.success), (staged, true));
     assert_eq!(r.store.current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, first.backup_id);
     let receipt = r.orch.commit_staged(&u, &m, staged, Configs::new()).await.unwrap();
     assert_eq!(receipt.backup_id, staged);
@@ -520,10 +523,10 @@ async fn prune_removes_old_leftovers_after_a_failed_prune() {
     let m = MemoryKeyProvider::METHOD;
     let first = r.orch.backup(backup_req(&u, b"old")).await.unwrap();
     r.plan.reset();
-    // 9 = store.versions of the prune.
-    r.plan.set(9, Fault::Fail(ErrorKind::Unavailable));
+    // 11 = store.versions of the prune.
+    r.plan.set(11, Fault::Fail(ErrorKind::Unavailable));
     let second = r.orch.backup(backup_req(&u, b"new")).await.unwrap();
-    assert_eq!(r.plan.trace()[8], "store.versions");
+    assert_eq!(r.plan.trace()[10], "store.versions");
     assert_eq!(second.prune_failures, 1);
     assert!(r.keys.has_key(&u, first.backup_id));
     let orch = Orchestrator::builder()
@@ -531,12 +534,83 @@ async fn prune_removes_old_leftovers_after_a_failed_prune() {
         .provider(Arc::new(r.keys.clone()))
         .store(Arc::new(r.store.clone()))
         .notifier(Arc::new(RecordingNotifier::new()))
-        .prune_grace(Duration::ZERO)
+        .prune_grace(share_backup_orchestrator::MIN_PRUNE_GRACE)
         .build()
         .unwrap();
+    assert!(r.store.backdate(&(&u).into(), &m, first.backup_id, Duration::from_secs(120)));
     let report = orch.prune(&u, &m, Configs::new()).await.unwrap();
     assert_eq!(report.removed, vec![first.backup_id]);
     assert!(!r.keys.has_key(&u, first.backup_id));
+}
+
+#[tokio::test]
+async fn the_builder_refuses_a_prune_grace_below_the_minimum() {
+    let e = Orchestrator::builder()
+        .registry(Registry::empty())
+        .store(Arc::new(MemoryStore::new()))
+        .notifier(Arc::new(RecordingNotifier::new()))
+        .prune_grace(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("prune grace"), "{e}");
+}
+
+#[tokio::test]
+async fn two_clients_and_two_custodians_of_one_user_id_each_keep_list_and_recover_their_own_backup() {
+    let r = rig(RetryPolicy::none());
+    let u = user("shared-id");
+    let m = MemoryKeyProvider::METHOD;
+    let client = |s: &str| share_backup_core::ClientId::new(s).unwrap();
+    let custodian = |s: &str| share_backup_core::CustodianId::new(s).unwrap();
+    let a = r.orch.backup(backup_req(&u, b"client A").with_client(client("a"))).await.unwrap();
+    let b = r.orch.backup(backup_req(&u, b"client B").with_client(client("b"))).await.unwrap();
+    let c = r.orch.backup(backup_req(&u, b"custodian C").with_custodian(custodian("c"))).await.unwrap();
+    let d = r.orch.backup(backup_req(&u, b"custodian D").with_custodian(custodian("d"))).await.unwrap();
+    // Nobody superseded or pruned anybody else.
+    for receipt in [&a, &b, &c, &d] {
+        assert_eq!(receipt.previous, None);
+        assert!(receipt.pruned.is_empty());
+        assert!(r.keys.has_key(&u, receipt.backup_id));
+    }
+    let ns = |cl: Option<&str>, cu: Option<&str>| {
+        share_backup_orchestrator::Namespace::from(&u).with_ids(cu.map(custodian), cl.map(client))
+    };
+    assert_eq!(r.orch.methods(ns(Some("a"), None)).await.unwrap(), vec![m.clone()]);
+    assert_eq!(r.orch.methods(ns(None, Some("d"))).await.unwrap(), vec![m.clone()]);
+    assert!(r.orch.methods(&u).await.unwrap().is_empty());
+    let get = |req: RecoverRequest| {
+        let orch = r.orch.clone();
+        async move { orch.recover(req).await.unwrap().share().expose_secret().to_vec() }
+    };
+    assert_eq!(get(RecoverRequest::new(u.clone()).with_client(client("a"))).await, b"client A");
+    assert_eq!(get(RecoverRequest::new(u.clone()).with_client(client("b"))).await, b"client B");
+    assert_eq!(get(RecoverRequest::new(u.clone()).with_custodian(custodian("c"))).await, b"custodian C");
+    assert_eq!(get(RecoverRequest::new(u.clone()).with_custodian(custodian("d"))).await, b"custodian D");
+    // A second backup of client A supersedes only client A's.
+    let a2 = r.orch.backup(backup_req(&u, b"client A2").with_client(client("a"))).await.unwrap();
+    assert_eq!(a2.previous, Some(a.backup_id));
+    assert!(r.keys.has_key(&u, b.backup_id));
+    assert_eq!(get(RecoverRequest::new(u.clone()).with_client(client("b"))).await, b"client B");
+}
+
+#[tokio::test]
+async fn prune_never_deletes_the_key_of_an_envelope_stored_under_another_backup_id() {
+    let r = rig(RetryPolicy::none());
+    let u = user("u");
+    let m = MemoryKeyProvider::METHOD;
+    let first = r.orch.backup(backup_req(&u, b"one")).await.unwrap();
+    let second = r.orch.backup(backup_req(&u, b"two")).await.unwrap();
+    // A leftover whose object holds the current version's envelope.
+    let odd = share_backup_core::BackupId::generate().unwrap();
+    r.store.stage(&(&u).into(), &m, odd, &second.envelope).await.unwrap();
+    assert!(r.store.backdate(&(&u).into(), &m, odd, Duration::from_secs(3600)));
+    let report = r.orch.prune(&u, &m, Configs::new()).await.unwrap();
+    assert_eq!(report.failed, vec![odd], "{report:?}");
+    assert!(r.keys.has_key(&u, second.backup_id), "the current version's key was deleted");
+    assert!(!r.keys.has_key(&u, first.backup_id));
+    let back = r.orch.recover(RecoverRequest::new(u)).await.unwrap();
+    assert_eq!(back.share().expose_secret(), b"two");
 }
 
 #[tokio::test]

@@ -71,7 +71,7 @@ async fn measure(runs: usize, folder: bool) -> Vec<Case> {
         .registry(Registry::empty().with_provider(p.clone()))
         .store(Arc::new(MemoryStore::new()))
         .notifier(Arc::new(RecordingNotifier::new()))
-        .prune_grace(Duration::ZERO)
+        .prune_grace(share_backup_orchestrator::MIN_PRUNE_GRACE)
         .build()
         .unwrap();
     // The leanest orchestrator: no key read-back, no pruning.

@@ -31,7 +31,7 @@ async fn world_with(
         .registry(Registry::empty().with_provider(Arc::new(p)))
         .store(Arc::new(MemoryStore::new()))
         .notifier(Arc::new(notifier.clone()))
-        .prune_grace(Duration::ZERO))
+        .prune_grace(share_backup_orchestrator::MIN_PRUNE_GRACE))
     .build()
     .unwrap();
     World { fake, orch, notifier }
