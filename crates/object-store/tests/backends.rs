@@ -133,6 +133,92 @@ mod cases {
         assert_eq!(f.store.current(&(&u).into(), &m).await.unwrap(), None);
     }
 
+    pub async fn a_retired_version_is_never_committed_by_any_store_and_stays_readable(f: &Fixture) {
+        let (u, m) = (user("retiree"), MethodId::PASSWORD);
+        let ns = share_backup_orchestrator::Namespace::from(&u);
+        let warm = f.cold();
+        f.store.stage(&ns, &m, id(1), &envelope(1)).await.unwrap();
+        f.store.stage(&ns, &m, id(2), &envelope(2)).await.unwrap();
+        f.store.commit(&ns, &m, id(1), None).await.unwrap();
+        // Another process's store whose cache says id(1) is current.
+        assert_eq!(warm.current_id(&ns, &m).await.unwrap(), Some(id(1)));
+        assert_eq!(f.store.retire(&ns, &m, id(1)).await.unwrap_err().kind(), &ErrorKind::Conflict);
+        f.store.retire(&ns, &m, id(2)).await.unwrap();
+        assert_eq!(f.store.get(&ns, &m, id(2)).await.unwrap(), envelope(2));
+        for s in [&warm, &f.cold(), &f.store] {
+            let e = s.commit(&ns, &m, id(2), Some(id(1))).await.unwrap_err();
+            assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}");
+        }
+        assert_eq!(f.cold().current_id(&ns, &m).await.unwrap(), Some(id(1)));
+        // A commit of another version steps over the retirement marker.
+        f.store.stage(&ns, &m, id(3), &envelope(3)).await.unwrap();
+        warm.commit(&ns, &m, id(3), Some(id(1))).await.unwrap();
+        assert_eq!(f.cold().current(&ns, &m).await.unwrap().unwrap().envelope, envelope(3));
+        f.store.remove(&ns, &m, id(2)).await.unwrap();
+        assert_eq!(f.store.get(&ns, &m, id(2)).await.unwrap_err().kind(), &ErrorKind::NotFound);
+    }
+
+    pub async fn racing_commits_and_a_retire_of_one_version_never_leave_it_current_and_retired(f: &Fixture) {
+        // Each round: 4 stores try to commit version v while another retires
+        // it. Either the retire won (v never becomes current) or a commit won
+        // (the retire is refused, so no key would be deleted).
+        for round in 0..6u8 {
+            let (u, m) = (user(&format!("race-retire-{round}")), MethodId::PASSWORD);
+            let ns = share_backup_orchestrator::Namespace::from(&u);
+            let (base, v) = (id(10), id(11));
+            f.store.stage(&ns, &m, base, &envelope(10)).await.unwrap();
+            f.store.commit(&ns, &m, base, None).await.unwrap();
+            f.store.stage(&ns, &m, v, &envelope(11)).await.unwrap();
+            let mut tasks = Vec::new();
+            for _ in 0..4 {
+                let (s, ns, m) = (f.cold(), ns.clone(), m.clone());
+                tasks.push(tokio::spawn(async move { s.commit(&ns, &m, v, Some(base)).await.is_ok() }));
+            }
+            let (s, ns2, m2) = (f.cold(), ns.clone(), m.clone());
+            let retire = tokio::spawn(async move { s.retire(&ns2, &m2, v).await });
+            let mut committed = false;
+            for t in tasks {
+                committed |= t.await.unwrap();
+            }
+            let retired = retire.await.unwrap();
+            let current = f.cold().current_id(&ns, &m).await.unwrap();
+            match retired {
+                Ok(()) => assert_eq!(current, Some(base), "round {round}: retired, yet current"),
+                Err(e) => {
+                    assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}");
+                    assert!(committed && current == Some(v), "round {round}: refused without a commit");
+                }
+            }
+        }
+    }
+
+    pub async fn two_clients_and_two_custodians_of_one_user_id_keep_separate_backups(f: &Fixture) {
+        use share_backup_core::{ClientId, CustodianId};
+        let u = user("shared-user");
+        let m = MethodId::PASSWORD;
+        let base = share_backup_orchestrator::Namespace::from(&u);
+        let spaces = [
+            base.clone().with_client(ClientId::new("a").unwrap()),
+            base.clone().with_client(ClientId::new("b").unwrap()),
+            base.clone().with_custodian(CustodianId::new("c").unwrap()),
+            base.clone().with_custodian(CustodianId::new("d").unwrap()),
+        ];
+        for (i, ns) in spaces.iter().enumerate() {
+            let i = i as u8;
+            f.store.stage(ns, &m, id(i), &envelope(i)).await.unwrap();
+            f.store.commit(ns, &m, id(i), None).await.unwrap();
+        }
+        for (i, ns) in spaces.iter().enumerate() {
+            let i = i as u8;
+            let cold = f.cold();
+            assert_eq!(cold.current(ns, &m).await.unwrap().unwrap().envelope, envelope(i));
+            assert_eq!(cold.methods(ns).await.unwrap(), vec![m.clone()]);
+            let v = cold.versions(ns, &m).await.unwrap();
+            assert_eq!(v.iter().map(|v| v.backup_id).collect::<Vec<_>>(), vec![id(i)]);
+        }
+        assert!(f.cold().methods(&base).await.unwrap().is_empty());
+    }
+
     pub async fn a_repeated_commit_of_the_same_change_succeeds_once_applied(f: &Fixture) {
         // The orchestrator retries a commit whose answer was lost.
         let (u, m) = (user("carol"), MethodId::PASSWORD);
@@ -259,7 +345,8 @@ mod cases {
         assert_eq!(s.current_id(&(&u).into(), &m).await.unwrap(), None);
         s.commit(&(&u).into(), &m, id(1), None).await.unwrap();
         let c = f.counter.counts();
-        assert_eq!((c.get, c.head, c.put, c.total()), (2, 1, 2, 5), "{c:?}");
+        // The version is read (GET, not HEAD) to refuse a retired one.
+        assert_eq!((c.get, c.head, c.put, c.total()), (3, 0, 2, 5), "{c:?}");
         // A second backup of the same user from the same store: 6 before pruning.
         f.counter.reset();
         assert_eq!(s.current_id(&(&u).into(), &m).await.unwrap(), Some(id(1)));
@@ -267,7 +354,7 @@ mod cases {
         assert_eq!(s.current_id(&(&u).into(), &m).await.unwrap(), Some(id(1)));
         s.commit(&(&u).into(), &m, id(2), Some(id(1))).await.unwrap();
         let c = f.counter.counts();
-        assert_eq!((c.get, c.head, c.put, c.total()), (2, 1, 3, 6), "the head hint is written from commit 2 on: {c:?}");
+        assert_eq!((c.get, c.head, c.put, c.total()), (3, 0, 3, 6), "the head hint is written from commit 2 on: {c:?}");
     }
 
     pub async fn concurrent_stages_of_one_version_have_exactly_one_winner(f: &Fixture) {
@@ -353,7 +440,11 @@ mod cases {
         let cur = f.cold().current(&(&u).into(), &m).await.unwrap().unwrap();
         assert_eq!(cur.backup_id, id(12));
         let c = f.counter.counts();
-        assert_eq!((c.get, c.total()), (4, 4), "cold: commit 1 and head, next commit (absent) and envelope: {c:?}");
+        assert_eq!(
+            (c.get, c.total()),
+            (5, 5),
+            "cold: commit 1 and head, the record the hint names, next commit (absent) and envelope: {c:?}"
+        );
 
         f.counter.reset();
         assert_eq!(f.cold().current(&user("nobody").into(), &m).await.unwrap(), None);
@@ -365,14 +456,14 @@ mod cases {
         f.counter.reset();
         f.store.commit(&(&u).into(), &m, id(13), prev).await.unwrap();
         let c = f.counter.counts();
-        assert_eq!((c.get, c.head, c.put, c.total()), (0, 1, 2, 3), "warm commit: HEAD, record, hint: {c:?}");
+        assert_eq!((c.get, c.head, c.put, c.total()), (1, 0, 2, 3), "warm commit: GET version, record, hint: {c:?}");
         f.counter.reset();
         f.cold().commit(&(&u).into(), &m, id(14), Some(id(13))).await.unwrap_err();
         f.store.stage(&(&u).into(), &m, id(14), &envelope(14)).await.unwrap();
         f.counter.reset();
         f.cold().commit(&(&u).into(), &m, id(14), Some(id(13))).await.unwrap();
         let c = f.counter.counts();
-        assert_eq!((c.get, c.head, c.put, c.total()), (3, 1, 2, 6), "cold commit: {c:?}");
+        assert_eq!((c.get, c.head, c.put, c.total()), (5, 0, 2, 7), "cold commit: {c:?}");
     }
 
     pub async fn no_object_path_contains_the_user_id(f: &Fixture) {
@@ -406,7 +497,7 @@ mod cases {
         assert_ne!(repaired, old, "the reader repaired the hint");
         f.counter.reset();
         assert_eq!(f.cold().current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, id(3));
-        assert_eq!(f.counter.counts().total(), 4, "back to four cold reads once repaired");
+        assert_eq!(f.counter.counts().total(), 5, "back to five cold reads once repaired");
 
         // No hint at all: the log is walked from the first commit.
         f.raw.delete(&head).await.unwrap();
@@ -436,7 +527,7 @@ mod cases {
         assert!(c.total() < 40, "{c:?}");
         f.counter.reset();
         assert_eq!(f.cold().current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, id(22));
-        assert_eq!(f.counter.counts().total(), 4, "the hint was repaired");
+        assert_eq!(f.counter.counts().total(), 5, "the hint was repaired");
         let e = f.cold().commit(&(&u).into(), &m, id(1), Some(id(21))).await.unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::Conflict);
     }
@@ -515,6 +606,9 @@ macro_rules! backend {
                 commit_with_a_stale_expected_is_a_conflict,
                 committing_a_version_never_staged_is_not_found,
                 a_repeated_commit_of_the_same_change_succeeds_once_applied,
+                a_retired_version_is_never_committed_by_any_store_and_stays_readable,
+                racing_commits_and_a_retire_of_one_version_never_leave_it_current_and_retired,
+                two_clients_and_two_custodians_of_one_user_id_keep_separate_backups,
                 concurrent_commits_with_the_same_expected_have_exactly_one_winner,
                 concurrent_commits_from_warm_stores_have_exactly_one_winner,
                 a_store_that_cached_an_older_version_still_commits_and_refuses_correctly,
