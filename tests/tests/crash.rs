@@ -113,6 +113,8 @@ async fn a_process_killed_before_any_call_of_the_protocol_loses_nothing() {
         // A new process opens the same directory.
         let store: Arc<dyn CipherTextStore> = Arc::new(ObjectCipherTextStore::local_dir(&dir).unwrap());
         let orch = orchestrator(store.clone(), &acks);
+        // Its first touch rolls an acknowledged but uncommitted version forward.
+        orch.methods(&u).await.unwrap();
         let current = store.current(&(&u).into(), &M).await.unwrap().expect("a current backup").backup_id;
         let record = FileNotifier::read(&acks);
         let acked = FileNotifier::acknowledged(&record, &u, &M);
