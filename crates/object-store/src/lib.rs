@@ -12,7 +12,7 @@ mod url;
 pub use error::StoreError;
 pub use share_backup_core::RetryPolicy;
 pub use store::{DEFAULT_COMMIT_CACHE, DEFAULT_RETRY, ObjectCipherTextStore, ObjectCipherTextStoreBuilder};
-pub use url::install_default_crypto_provider;
+pub use url::{SALT_OPTION, install_default_crypto_provider};
 
 /// The `object_store` crate this store is built on, re-exported so that
 /// callers build backends with the same version.

@@ -11,6 +11,9 @@ use url::Url;
 use crate::error::map_object_store_error;
 use crate::store::{ObjectCipherTextStore, ObjectCipherTextStoreBuilder};
 
+/// The `from_url` option that sets the secret salt of the namespace paths, as hex.
+pub const SALT_OPTION: &str = "salt_hex";
+
 /// Installs aws-lc-rs as rustls' process-wide crypto provider, once, unless
 /// one is installed already. With both `ring` and `aws-lc-rs` in a binary's
 /// dependency tree, rustls cannot pick one by itself and the first TLS
@@ -90,7 +93,11 @@ impl ObjectCipherTextStore {
     }
 
     /// Like [`Self::from_url`], returning the builder to set a salt, a retry
-    /// policy or a label. The URL's path becomes the prefix.
+    /// policy or a label. The URL's path becomes the prefix. The option
+    /// `salt_hex` (not passed to `object_store`) sets the secret salt of the
+    /// namespace paths ([`ObjectCipherTextStoreBuilder::user_id_salt`]); without
+    /// it the salt is empty and anyone who can list the bucket can test a
+    /// guessed user id.
     ///
     /// # Errors
     /// As [`Self::from_url`].
@@ -102,8 +109,32 @@ impl ObjectCipherTextStore {
     {
         let parsed = Url::parse(url)
             .map_err(|e| Error::invalid_input(format!("invalid store URL {:?}", redact(url))).with_source(e))?;
-        let options: Vec<(String, String)> =
+        let mut options: Vec<(String, String)> =
             options.into_iter().map(|(k, v)| (k.as_ref().to_ascii_lowercase(), v.into())).collect();
+        // Ours, not object_store's: the secret HMAC salt of the namespace
+        // paths, as hex (see `user_id_salt`).
+        let salt = match options.iter().position(|(k, _)| k == SALT_OPTION) {
+            Some(i) => {
+                let (_, v) = options.remove(i);
+                Some(hex::decode(v.trim()).map_err(|_| {
+                    Error::invalid_input(format!("the store option {SALT_OPTION} is not hex"))
+                        .with_hint("give the salt as hex digits, e.g. 32 random bytes: `openssl rand -hex 32`")
+                })?)
+            }
+            None => None,
+        };
+        let builder = Self::builder_from_parsed(url, parsed, options)?;
+        Ok(match salt {
+            Some(s) => builder.user_id_salt(s),
+            None => builder,
+        })
+    }
+
+    fn builder_from_parsed(
+        url: &str,
+        parsed: Url,
+        options: Vec<(String, String)>,
+    ) -> Result<ObjectCipherTextStoreBuilder> {
         let label = redact(url);
         match parsed.scheme() {
             "file" => {
@@ -191,6 +222,17 @@ fn cloud_backend(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_salt_option_is_hex_and_never_reaches_object_store() {
+        let e = ObjectCipherTextStore::from_url("memory://", [("salt_hex", "not hex")]).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidInput);
+        assert!(!e.to_string().contains("not hex\""), "{e}");
+        // memory:// takes no object_store options: the salt was taken out.
+        let s = ObjectCipherTextStore::from_url("memory://", [("SALT_HEX", "00ff")]).unwrap();
+        assert!(format!("{s:?}").contains("salt_len: 2"), "{s:?}");
+    }
+
     use super::*;
 
     #[test]
