@@ -508,7 +508,10 @@ pub(crate) fn open(
     if !ct_eq(&d.kcv, &header.kcv) {
         return Err(Error::new(ErrorKind::WrongSecret, "the password does not open this backup"));
     }
-    Ok(d.key)
+    // The key-check value matched: the password is right and the key is the
+    // one sealed under this header. An envelope that then fails to open was
+    // altered or moved in the store (core reports Integrity, not WrongSecret).
+    Ok(d.key.confirmed())
 }
 
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {

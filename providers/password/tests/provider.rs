@@ -97,7 +97,57 @@ async fn the_envelope_does_not_open_for_another_user() {
     let p = provider();
     let (env, _) = p.seal_share(&share(), &ctx_for("alice", Some(PASSWORD))).await.unwrap();
     let e = p.open_envelope(&env, &ctx_for("mallory", Some(PASSWORD))).await.unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::WrongSecret | ErrorKind::Integrity), "{e:?}");
+    assert_eq!(e.kind(), &ErrorKind::Integrity, "{e:?}");
+}
+
+/// The key-check value proves the password right, so an envelope that does
+/// not open was moved or altered in the store: `Integrity`, with a message
+/// and hint that point at the store, never "wrong password".
+#[tokio::test]
+async fn a_right_password_on_a_moved_or_altered_envelope_is_integrity_pointing_at_the_store() {
+    use share_backup_core::{ClientId, CustodianId};
+    let p = provider();
+    let ctx = ctx_for("alice", Some(PASSWORD));
+    let (env, _) = p.seal_share(&share(), &ctx).await.unwrap();
+    let text = env.encode();
+    let (head, body) = text.rsplit_once('.').unwrap();
+    let mut b: Vec<u8> = body.bytes().collect();
+    b[3] = if b[3] == b'A' { b'B' } else { b'A' };
+    let altered: share_backup_core::Envelope = format!("{head}.{}", String::from_utf8(b).unwrap()).parse().unwrap();
+    let cases = [
+        ("moved to another user", env.clone(), ctx_for("mallory", Some(PASSWORD))),
+        (
+            "another custodian",
+            env.clone(),
+            ctx_for("alice", Some(PASSWORD)).with_custodian(CustodianId::new("other-custodian").unwrap()),
+        ),
+        (
+            "another client",
+            env.clone(),
+            ctx_for("alice", Some(PASSWORD)).with_client(ClientId::new("other-client").unwrap()),
+        ),
+        ("a changed body", altered, ctx_for("alice", Some(PASSWORD))),
+    ];
+    for (what, env, ctx) in cases {
+        let e = p.open_envelope(&env, &ctx).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Integrity, "{what}: {e:?}");
+        assert_eq!(e.method(), Some(&METHOD), "{what}");
+        assert!(e.message().contains("store"), "{what}: the message points at the store: {e}");
+        assert!(!e.message().contains("password does not"), "{what}: {e}");
+        assert!(e.hint().contains("store"), "{what}: the hint points at the store: {}", e.hint());
+    }
+    // A wrong password on the same (moved) envelope is still WrongSecret.
+    let e = p.open_envelope(&env, &ctx_for("mallory", Some("not the password at all"))).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::WrongSecret);
+}
+
+#[tokio::test]
+async fn only_a_key_checked_against_its_key_check_value_is_confirmed() {
+    let p = provider();
+    let ctx = ctx_for("alice", Some(PASSWORD));
+    let sealed = p.seal_key(&ctx).await.unwrap();
+    assert!(!sealed.key.is_confirmed(), "a fresh key was checked against nothing");
+    assert!(p.open_key(&sealed.header, &ctx).await.unwrap().is_confirmed());
 }
 
 #[tokio::test]
