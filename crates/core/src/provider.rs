@@ -36,12 +36,21 @@ pub struct Capabilities {
     pub deletes: bool,
     /// [`BackupProvider::probe`] checks something real (token, quota).
     pub probes: bool,
+    /// [`BackupProvider::seal_key`]'s write proves itself: the store of the
+    /// key answers with what landed (e.g. the size and checksum of the
+    /// uploaded file) and `seal_key` compares that with what it sent, failing
+    /// on any difference; a refused write fails `seal_key` with the same
+    /// typed error the probe would have given. The orchestrator then skips
+    /// both the separate probe and the read-back of the key: a backup costs
+    /// the write alone. Providers that cannot prove their write leave it
+    /// false and are probed and (when `remote`) read back.
+    pub verified_write: bool,
 }
 
 impl Capabilities {
     /// No capability set.
     pub const fn new() -> Self {
-        Capabilities { needs_user_secret: false, remote: false, deletes: false, probes: false }
+        Capabilities { needs_user_secret: false, remote: false, deletes: false, probes: false, verified_write: false }
     }
     /// Sets [`Self::needs_user_secret`].
     pub const fn with_needs_user_secret(mut self, v: bool) -> Self {
@@ -61,6 +70,11 @@ impl Capabilities {
     /// Sets [`Self::probes`].
     pub const fn with_probes(mut self, v: bool) -> Self {
         self.probes = v;
+        self
+    }
+    /// Sets [`Self::verified_write`].
+    pub const fn with_verified_write(mut self, v: bool) -> Self {
+        self.verified_write = v;
         self
     }
 }
