@@ -416,7 +416,9 @@ impl PortalNotifier {
     }
 
     async fn attempt(&self, key: &SecretString, body: &[u8]) -> std::result::Result<(), Failure> {
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", key.expose_secret())).map_err(|_| Failure {
+        // The bearer string is wiped once the header value is made.
+        let bearer = zeroize::Zeroizing::new(format!("Bearer {}", key.expose_secret()));
+        let mut auth = HeaderValue::from_str(&bearer).map_err(|_| Failure {
             error: Error::new(ErrorKind::Unauthenticated, "the client API key cannot be sent in a header"),
             retry: false,
             retry_after: None,

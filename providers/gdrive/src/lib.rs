@@ -440,7 +440,8 @@ impl DriveProvider {
     }
 
     fn hub(&self, token: &SecretString) -> Hub {
-        let mut hub = DriveHub::new(self.client.clone(), token.expose_secret().to_owned());
+        let mut hub =
+            DriveHub::new(self.client.clone(), HubToken(Arc::new(Zeroizing::new(token.expose_secret().to_owned()))));
         hub.base_url(self.base_url.clone());
         hub.root_url(self.root_url.clone());
         hub.user_agent(concat!("share-backup-gdrive/", env!("CARGO_PKG_VERSION")).to_owned());
@@ -694,7 +695,7 @@ impl DriveProvider {
                                 DriveError::transport_boxed("reading the key file from Google Drive failed", e)
                             }
                         })?;
-                    Ok(Zeroizing::new(body.to_bytes().to_vec()))
+                    Ok(take_wiped(body.to_bytes()))
                 }
             })
             .await?;
@@ -791,6 +792,22 @@ impl DriveProvider {
     }
 }
 
+/// The access token as the hub holds it: wiped when the last clone drops.
+/// (google-drive3 copies it into each request's `Authorization` header, a
+/// copy out of this crate's reach.)
+#[derive(Clone)]
+struct HubToken(Arc<Zeroizing<String>>);
+
+type TokenFuture<'a> = std::pin::Pin<
+    Box<dyn Future<Output = std::result::Result<Option<String>, Box<dyn std::error::Error + Send + Sync>>> + Send + 'a>,
+>;
+
+impl google_drive3::common::GetToken for HubToken {
+    fn get_token<'a>(&'a self, _scopes: &'a [&str]) -> TokenFuture<'a> {
+        Box::pin(async move { Ok(Some(self.0.as_str().to_owned())) })
+    }
+}
+
 /// A request google-drive3 cannot make (a metadata-only create), on the
 /// hub's client with the hub's token, answered JSON.
 async fn raw_json(
@@ -800,18 +817,23 @@ async fn raw_json(
     body: Option<String>,
 ) -> std::result::Result<serde_json::Value, DriveError> {
     use hyper::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
-    let token = hub
-        .auth
-        .get_token(&[SCOPE_FILE])
-        .await
-        .ok()
-        .flatten()
-        .ok_or_else(|| DriveError::protocol("no token for a raw Drive request"))?;
+    let token = Zeroizing::new(
+        hub.auth
+            .get_token(&[SCOPE_FILE])
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| DriveError::protocol("no token for a raw Drive request"))?,
+    );
+    let bearer = Zeroizing::new(format!("Bearer {}", token.as_str()));
+    let mut auth = hyper::header::HeaderValue::from_str(&bearer)
+        .map_err(|_| DriveError::protocol("the access token cannot be sent in a header"))?;
+    auth.set_sensitive(true);
     let req = hyper::Request::builder()
         .method(method)
         .uri(url)
         .header(USER_AGENT, concat!("share-backup-gdrive/", env!("CARGO_PKG_VERSION")))
-        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .header(AUTHORIZATION, auth)
         .header(CONTENT_TYPE, "application/json")
         .body(google_drive3::common::to_body(body))
         .map_err(|e| DriveError::transport("could not build a Drive request", e))?;
@@ -828,6 +850,18 @@ async fn raw_json(
     }
     serde_json::from_slice(&bytes)
         .map_err(|e| DriveError::protocol(format!("Google Drive sent JSON that does not decode: {e}")))
+}
+
+/// Copies a downloaded key file into a `Zeroizing` buffer and wipes the
+/// response buffer too when this is its only owner (a body of one frame,
+/// as a key file is; frames hyper already dropped are out of reach).
+fn take_wiped(bytes: bytes::Bytes) -> Zeroizing<Vec<u8>> {
+    use zeroize::Zeroize as _;
+    let out = Zeroizing::new(bytes.to_vec());
+    if let Ok(mut owned) = bytes.try_into_mut() {
+        owned.as_mut().zeroize();
+    }
+    out
 }
 
 fn no_folder() -> Error {

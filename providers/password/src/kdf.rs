@@ -508,7 +508,17 @@ fn derive_for(password: &NormalizedPassword, header: &PasswordHeader, started: &
             balloon_sha256(password.expose_secret().as_bytes(), &header.salt, &header.params)?
         }
     };
-    let hk = Hkdf::<Sha256>::new(Some(HKDF_SALT), &raw[..]);
+    // HKDF-Extract by hand so that the PRK lives only in a CtOutput, which
+    // hmac's zeroize feature wipes on drop (Hkdf::new leaves its copy on
+    // the stack); the keyed HMAC state inside `hk` is wiped likewise.
+    let prk = {
+        let mut mac = <hmac::Hmac<Sha256> as hmac::KeyInit>::new_from_slice(HKDF_SALT)
+            .map_err(|_| Error::internal("HMAC refused the HKDF salt"))?;
+        hmac::Mac::update(&mut mac, &raw[..]);
+        hmac::Mac::finalize(mac)
+    };
+    let hk = Hkdf::<Sha256>::from_prk(&prk.as_bytes()[..]).map_err(|_| Error::internal("HKDF refused the PRK"))?;
+    drop(prk);
     let mut key = Zeroizing::new([0u8; DataKey::LEN]);
     let mut kcv = [0u8; KCV_LEN];
     hk.expand_multi_info(&[INFO_DATA_KEY, &prefix], &mut key[..])
@@ -713,6 +723,18 @@ mod tests {
         assert_eq!((which.unit(), which.values()), ("bytes", (2 << 20, 1 << 20)));
         let cap = CostCap::new(u64::MAX, 1 << 30).unwrap();
         assert!(cap.check(&KdfParams::new(1 << 16, 1, 1).unwrap()).is_ok());
+    }
+
+    /// The HKDF extract's PRK lives in a CtOutput and the keyed HMAC state
+    /// in `Hkdf` is made of SHA-256 states: both are wiped on drop (hmac's
+    /// and sha2's zeroize features).
+    #[test]
+    fn the_hkdf_prk_and_hmac_state_are_zeroized_on_drop() {
+        fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        // The PRK.
+        zeroized_on_drop::<hmac::digest::CtOutput<hmac::Hmac<Sha256>>>();
+        // The SHA-256 states HMAC keys (inner and outer) and Balloon hashes with.
+        zeroized_on_drop::<sha2_v011::block_api::Sha256VarCore>();
     }
 
     #[test]
