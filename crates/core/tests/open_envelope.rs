@@ -57,7 +57,10 @@ async fn failures(p: &Fixed) -> Vec<(String, share_backup_core::Error)> {
     }
     let text = env.encode();
     let (head, body) = text.rsplit_once('.').unwrap();
-    let flipped = if body.starts_with('A') { format!("B{}", &body[1..]) } else { format!("A{}", &body[1..]) };
+    let flipped = match body.strip_prefix('A') {
+        Some(rest) => format!("B{rest}"),
+        None => format!("A{}", &body[1..]),
+    };
     let altered = format!("{head}.{flipped}").parse().unwrap();
     out.push(("a changed body".to_owned(), p.open_envelope(&altered, &ctx("alice")).await.unwrap_err()));
     out

@@ -455,8 +455,8 @@ share_backup_core::register_provider!(
     .with_settings(SETTINGS)
 );
 
-/// Test-vector support, only with the `test-support` feature (for this
-/// crate's own tests; never enable it in a production build).
+// Test-vector support, only with the `test-support` feature (for this
+// crate's own tests; never enable it in a production build).
 #[cfg(feature = "test-support")]
 #[doc(hidden)]
 pub mod __private {
