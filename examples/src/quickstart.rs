@@ -34,9 +34,10 @@ pub async fn run(dir: &Path) -> Result<()> {
     // Every provider the `share-backup` facade links (its cargo features)...
     let mut registry = Registry::linked()?;
     // ...with the password provider set up by its typed builder. The demo
-    // uses 1/8 of the default KDF memory so that it runs in a second even in
-    // a debug build; production keeps `KdfParams::DEFAULT` or `calibrate`s.
-    let password_provider = PasswordProvider::builder().kdf_params(KdfParams::new(1 << 14, 3, 1)?).build()?;
+    // uses the floor for new backups (1 MiB, 1/4 of the default KDF memory)
+    // so that it runs in about a second; production keeps
+    // `KdfParams::DEFAULT` or `calibrate`s.
+    let password_provider = PasswordProvider::builder().kdf_params(KdfParams::new(1 << 15, 3, 1)?).build()?;
     registry.insert(Arc::new(password_provider));
     println!("linked methods: {:?}", registry.method_list().iter().map(MethodId::as_str).collect::<Vec<_>>());
 

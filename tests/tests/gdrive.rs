@@ -65,15 +65,18 @@ fn key_files(fake: &FakeDrive) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_drive_backup_reads_its_key_back_before_the_acknowledgement_and_recovers() {
+async fn a_drive_backup_is_one_upload_proved_by_its_answer_then_acknowledged_and_recovers() {
     let w = world().await;
     let u = UserId::new("drive-user").unwrap();
     let receipt = w.orch.backup(backup(&u, b"drive share")).await.unwrap();
     assert_eq!(receipt.method, M);
     assert_eq!(key_files(&w.fake).len(), 1);
-    // The upload and then the read-back, both before the acknowledgement.
-    let lines: Vec<String> = w.fake.requests().iter().map(|r| r.line()).collect();
-    assert!(lines.len() >= 2, "{lines:?}");
+    // One upload, whose answer (md5Checksum, size) proves what landed: no
+    // separate probe, no read-back (the provider's write is verified).
+    let log = w.fake.requests();
+    let lines: Vec<String> = log.iter().map(|r| r.line()).collect();
+    assert_eq!(lines, vec!["POST /upload/drive/v3/files"]);
+    assert_eq!(log[0].param("fields"), Some("id,md5Checksum,size"));
     assert_eq!(w.notifier.acknowledged(&u, &M), Some(receipt.backup_id));
     let back = w.orch.recover(recover(&u)).await.unwrap();
     assert_eq!(back.share().expose_secret(), b"drive share");

@@ -103,7 +103,7 @@ async fn no_password_share_key_or_token_appears_in_logs_errors_or_panics() {
     capture();
     let keys = Arc::new(Mutex::new(Vec::new()));
     let params = KdfParams::new(1 << 10, 1, 1).unwrap();
-    let password = PasswordProvider::builder().kdf_params(params).build().unwrap();
+    let password = PasswordProvider::builder().insecure_allow_costs_below_floor().kdf_params(params).build().unwrap();
     let password: Arc<dyn BackupProvider> = Arc::new(KeySpy { inner: Arc::new(password), keys: keys.clone() });
 
     let fake = FakeDrive::start().await.unwrap();
@@ -205,6 +205,7 @@ async fn no_password_share_key_or_token_appears_in_logs_errors_or_panics() {
     }
     // A capped provider refuses the envelope's costs before hashing.
     let capped = PasswordProvider::builder()
+        .insecure_allow_costs_below_floor()
         .kdf_params(KdfParams::new(1 << 9, 1, 1).unwrap())
         .cost_cap(CostCap::new(1 << 9, 1 << 14).unwrap())
         .build()

@@ -219,7 +219,7 @@ pub async fn roundtrip(provider: &Arc<dyn BackupProvider>, harness: &Harness, si
     let b = Backup { user: u, share, env, key };
     // The key first: a wrong key would fail the recovery below with an
     // error that points elsewhere (core reports it as WrongSecret for a
-    // provider that needs a user secret).
+    // provider that needs a user secret and does not confirm its keys).
     let rctx = recovery_context(h, &b.user, &b.env)?;
     let again = call(p.open_key(b.env.key_header(), &rctx).await, "open_key finds the key of a fresh backup")?;
     ensure(again == b.key, "open_key gives back exactly the key seal_key produced", || {
@@ -440,6 +440,7 @@ pub async fn tampered_envelope(provider: &Arc<dyn BackupProvider>, harness: &Har
     let b = backup(p, h, &u, 32).await?;
     recovers(p, h, &b, "the untouched envelope recovers (before tampering)").await?;
     let text = b.env.encode();
+    let confirmed = confirms_key(p, h, &b).await?;
     for (what, changed) in tamperings(&text, &b.env, h.tamper_samples()) {
         if changed == text {
             continue;
@@ -455,7 +456,15 @@ pub async fn tampered_envelope(provider: &Arc<dyn BackupProvider>, harness: &Har
         };
         let ctx = recovery_context(h, &u, &env)?;
         let p2 = p.clone();
+        let body_only = env.header_bytes() == b.env.header_bytes();
         let r = guarded(what.clone(), async move { p2.open_envelope(&env, &ctx).await }).await?;
+        if let (true, true, Err(e)) = (confirmed, body_only, &r) {
+            ensure(
+                e.kind() == &ErrorKind::Integrity,
+                "a changed body under a key the provider confirmed is Integrity (the secret was right), never WrongSecret",
+                || format!("{what}: {}", described(e)),
+            )?;
+        }
         match r {
             Ok(_) => {
                 return Err(Failure::new(
@@ -499,11 +508,34 @@ async fn refused(
     ctx: &Context,
     contract: &str,
     what: &str,
-) -> Result<(), Failure> {
+) -> Result<Error, Failure> {
     match p.open_envelope(env, ctx).await {
         Ok(_) => Err(Failure::new(contract, format!("{what}: open_envelope returned the share"))),
-        Err(e) => ensure(!matches!(e.kind(), ErrorKind::Internal), contract, || format!("{what}: {}", described(&e))),
+        Err(e) => {
+            ensure(!matches!(e.kind(), ErrorKind::Internal), contract, || format!("{what}: {}", described(&e)))?;
+            Ok(e)
+        }
     }
+}
+
+/// Whether the provider confirms the key of `b` (`DataKey::is_confirmed`)
+/// when asked with the right configs.
+async fn confirms_key(p: &Arc<dyn BackupProvider>, h: &Harness, b: &Backup) -> Result<bool, Failure> {
+    let ctx = recovery_context(h, &b.user, &b.env)?;
+    Ok(call(p.open_key(b.env.key_header(), &ctx).await, "open_key finds the key of a fresh backup")?.is_confirmed())
+}
+
+/// For a key the provider confirms, a refusal with the right secret must be
+/// `Integrity` pointing at the store, never `WrongSecret`.
+fn integrity_if_confirmed(confirmed: bool, e: &Error, what: &str) -> Result<(), Failure> {
+    if !confirmed {
+        return Ok(());
+    }
+    ensure(
+        e.kind() == &ErrorKind::Integrity,
+        "with the right secret and a key the provider confirmed, a moved envelope is Integrity, never WrongSecret",
+        || format!("{what}: {}", described(e)),
+    )
 }
 
 /// An envelope sealed for user A does not open for user B (with B's own
@@ -516,14 +548,24 @@ pub async fn envelope_bound_to_user_and_method(provider: &Arc<dyn BackupProvider
     let b = backup(p, h, &a, 32).await?;
     recovers(p, h, &b, "the envelope recovers for its own user").await?;
     let contract = "an envelope opens only for the user, custodian and client it was sealed for";
+    let confirmed = confirms_key(p, h, &b).await?;
     let ctx_b = recovery_context(h, &bob, &b.env)?;
     refused(p, &b.env, &ctx_b, contract, "moved to another user").await?;
+    // Bob's id with Alice's own secret / credentials: the key is right.
+    let ctx_b_right = recovery_context(h, &bob, &b.env)?.with_configs(h.configs(&a));
+    let what = "moved to another user, opened with the original user's secret";
+    let e = refused(p, &b.env, &ctx_b_right, contract, what).await?;
+    integrity_if_confirmed(confirmed, &e, what)?;
 
     let base = recovery_context(h, &a, &b.env)?;
     let other_custodian = CustodianId::new("conformance-other-custodian").expect("valid");
     let other_client = ClientId::new("conformance-other-client").expect("valid");
-    refused(p, &b.env, &base.clone().with_custodian(other_custodian), contract, "moved to another custodian").await?;
-    refused(p, &b.env, &base.clone().with_client(other_client), contract, "moved to another client").await?;
+    let what = "moved to another custodian";
+    let e = refused(p, &b.env, &base.clone().with_custodian(other_custodian), contract, what).await?;
+    integrity_if_confirmed(confirmed, &e, what)?;
+    let what = "moved to another client";
+    let e = refused(p, &b.env, &base.clone().with_client(other_client), contract, what).await?;
+    integrity_if_confirmed(confirmed, &e, what)?;
 
     let contract = "an envelope opens only with the method that sealed it";
     let other = other_method(p.method());

@@ -350,6 +350,17 @@ mod tests {
         assert_eq!(e.kind(), &ErrorKind::Integrity);
     }
 
+    /// AES-SIV's key schedule (the CTR key, the CMAC key schedule and
+    /// subkeys, the AES round keys) is wiped when the cipher drops: `siv()`
+    /// builds one per seal and open, and it must not outlive the data key.
+    #[test]
+    fn the_aes_siv_key_schedule_is_zeroized_on_drop() {
+        fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        zeroized_on_drop::<Aes256Siv>();
+        zeroized_on_drop::<aes::Aes256>();
+        zeroized_on_drop::<cmac::block_api::CmacCore<aes::Aes256>>();
+    }
+
     #[test]
     fn a_newer_version_is_refused_with_an_upgrade_hint() {
         let e = Envelope::parse("sb2.AAAA.AAAA").unwrap_err();

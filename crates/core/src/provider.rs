@@ -22,7 +22,11 @@ use crate::secret::{BackupShare, DataKey};
 #[non_exhaustive]
 pub struct Capabilities {
     /// The key is derived from a secret the user supplies per call (password,
-    /// PIN): a wrong one must give [`ErrorKind::WrongSecret`].
+    /// PIN): a wrong one must give [`ErrorKind::WrongSecret`]. A provider that
+    /// checks the secret itself (a key-check value) returns keys marked
+    /// [`DataKey::confirmed`]; one that cannot has every failed
+    /// authentication reported as `WrongSecret` by
+    /// [`BackupProviderExt::open_envelope`].
     pub needs_user_secret: bool,
     /// The key is stored away from this process (e.g. in the user's Drive), so
     /// the orchestrator reads it back before acknowledging a backup.
@@ -32,12 +36,21 @@ pub struct Capabilities {
     pub deletes: bool,
     /// [`BackupProvider::probe`] checks something real (token, quota).
     pub probes: bool,
+    /// [`BackupProvider::seal_key`]'s write proves itself: the store of the
+    /// key answers with what landed (e.g. the size and checksum of the
+    /// uploaded file) and `seal_key` compares that with what it sent, failing
+    /// on any difference; a refused write fails `seal_key` with the same
+    /// typed error the probe would have given. The orchestrator then skips
+    /// both the separate probe and the read-back of the key: a backup costs
+    /// the write alone. Providers that cannot prove their write leave it
+    /// false and are probed and (when `remote`) read back.
+    pub verified_write: bool,
 }
 
 impl Capabilities {
     /// No capability set.
     pub const fn new() -> Self {
-        Capabilities { needs_user_secret: false, remote: false, deletes: false, probes: false }
+        Capabilities { needs_user_secret: false, remote: false, deletes: false, probes: false, verified_write: false }
     }
     /// Sets [`Self::needs_user_secret`].
     pub const fn with_needs_user_secret(mut self, v: bool) -> Self {
@@ -57,6 +70,11 @@ impl Capabilities {
     /// Sets [`Self::probes`].
     pub const fn with_probes(mut self, v: bool) -> Self {
         self.probes = v;
+        self
+    }
+    /// Sets [`Self::verified_write`].
+    pub const fn with_verified_write(mut self, v: bool) -> Self {
+        self.verified_write = v;
         self
     }
 }
@@ -166,6 +184,10 @@ pub trait BackupProvider: fmt::Debug + Send + Sync + 'static {
     /// # Errors
     /// `WrongSecret` when the user's secret is provably wrong; `NotFound` when
     /// the key is gone; `InvalidEnvelope` for a header it cannot parse.
+    ///
+    /// A provider that checked the key against a check value recorded when
+    /// the backup was made returns it [`DataKey::confirmed`], so that a
+    /// failed authentication is blamed on the store, not on the user.
     async fn open_key(&self, header: &KeyHeader, ctx: &Context) -> Result<DataKey>;
 
     /// Deletes the key named by `header` (a superseded backup). Called only
@@ -204,9 +226,21 @@ pub trait BackupProviderExt: BackupProvider {
     /// `open_key` for the envelope's header, then open it, reporting
     /// `Decrypting`. Refuses an envelope of another method.
     ///
+    /// When the envelope does not authenticate under the key:
+    /// - the provider [confirmed](DataKey::confirmed) the key (it checked it
+    ///   against a check value, so the user's secret was right): `Integrity`,
+    ///   with a message and hint that point at the store (the envelope was
+    ///   altered, or belongs to another user, custodian or client);
+    /// - else, for a provider that `needs_user_secret` and cannot confirm its
+    ///   keys: `WrongSecret` (a wrong secret and an altered envelope cannot
+    ///   be told apart; the message says both);
+    /// - else `Integrity` (the envelope, or the key the provider keeps, was
+    ///   changed).
+    ///
     /// # Errors
-    /// `Integrity` when the envelope was not sealed for this user and key,
-    /// or was altered; `WrongSecret` from providers that can tell.
+    /// As above; `Integrity` for an envelope of another method; the
+    /// provider's errors from `open_key` (`WrongSecret` from providers that
+    /// check the secret themselves, `NotFound`, ...).
     async fn open_envelope(&self, envelope: &Envelope, ctx: &Context) -> Result<BackupShare> {
         if envelope.method() != self.method() {
             return Err(Error::new(
@@ -218,7 +252,11 @@ pub trait BackupProviderExt: BackupProvider {
         let key = self.open_key(envelope.key_header(), ctx).await.map_err(|e| attach_method(e, self.method()))?;
         ctx.report(crate::Status::Decrypting);
         envelope.open(&key, &ctx.binding()).map_err(|e| {
-            if self.capabilities().needs_user_secret && e.kind() == &ErrorKind::Integrity {
+            if e.kind() != &ErrorKind::Integrity {
+                attach_method(e, self.method())
+            } else if key.is_confirmed() {
+                store_integrity_error(self.method())
+            } else if self.capabilities().needs_user_secret {
                 Error::new(ErrorKind::WrongSecret, "the secret does not open this backup (or the backup was altered)")
                     .with_method(self.method().clone())
             } else {
@@ -226,6 +264,21 @@ pub trait BackupProviderExt: BackupProvider {
             }
         })
     }
+}
+
+/// The error for an envelope that does not authenticate under a key its
+/// provider confirmed: the secret was right, the stored envelope is not.
+fn store_integrity_error(m: &MethodId) -> Error {
+    Error::new(
+        ErrorKind::Integrity,
+        "the stored envelope does not authenticate although the key is right (the user's secret was correct): \
+         the envelope was altered in the store, or it belongs to another user, custodian or client",
+    )
+    .with_hint(
+        "the user typed nothing wrong: check that the store returned this user's envelope for this custodian and \
+         client, restore it from the store's history or backups, or make a new backup",
+    )
+    .with_method(m.clone())
 }
 
 impl<P: BackupProvider + ?Sized> BackupProviderExt for P {}

@@ -116,7 +116,15 @@ impl fmt::Debug for BackupShare {
 ///
 /// Providers keep custody of it (derive it or store it); the framework does
 /// the encryption.
-pub struct DataKey(SecretBox<[u8; DataKey::LEN]>);
+///
+/// A key can be marked [confirmed](Self::confirmed): the provider that gave
+/// it back checked it against a check value written when the backup was made
+/// (the password provider's key-check value, the Drive provider's key check),
+/// so it is the right key for its key header and the user's secret was right.
+/// An envelope that then fails to authenticate under it was altered or moved
+/// in the store: [`BackupProviderExt::open_envelope`](crate::BackupProviderExt::open_envelope)
+/// reports that as [`ErrorKind::Integrity`], never as `WrongSecret`.
+pub struct DataKey(SecretBox<[u8; DataKey::LEN]>, bool);
 
 impl DataKey {
     /// Key length in bytes.
@@ -129,7 +137,7 @@ impl DataKey {
     pub fn generate() -> Result<Self> {
         let mut key = SecretBox::new(Box::new([0u8; Self::LEN]));
         fill_random(secrecy::ExposeSecretMut::expose_secret_mut(&mut key))?;
-        Ok(DataKey(key))
+        Ok(DataKey(key, false))
     }
 
     /// A key from an array (for fixed test keys).
@@ -158,7 +166,30 @@ impl DataKey {
     fn copy_of(bytes: &[u8; Self::LEN]) -> Self {
         let mut key = SecretBox::new(Box::new([0u8; Self::LEN]));
         secrecy::ExposeSecretMut::expose_secret_mut(&mut key).copy_from_slice(bytes);
-        DataKey(key)
+        DataKey(key, false)
+    }
+
+    /// Marks the key as confirmed by its provider: checked against a check
+    /// value recorded when the backup was made, so it is the right key for
+    /// its header and the secret that derived or fetched it was right.
+    /// Only a provider that really made that check may call this.
+    ///
+    /// ```
+    /// use share_backup_core::DataKey;
+    /// let key = DataKey::from_bytes([7; 64]);
+    /// assert!(!key.is_confirmed());
+    /// assert!(key.confirmed().is_confirmed());
+    /// ```
+    #[must_use]
+    pub fn confirmed(mut self) -> Self {
+        self.1 = true;
+        self
+    }
+
+    /// Whether the provider confirmed this key (see [`Self::confirmed`]).
+    /// Fresh and copied-in keys are not confirmed.
+    pub fn is_confirmed(&self) -> bool {
+        self.1
     }
 
     /// Copies a key from a slice (the caller zeroizes its own copy, or uses
@@ -175,7 +206,7 @@ impl DataKey {
         }
         let mut key = SecretBox::new(Box::new([0u8; Self::LEN]));
         secrecy::ExposeSecretMut::expose_secret_mut(&mut key).copy_from_slice(bytes);
-        Ok(DataKey(key))
+        Ok(DataKey(key, false))
     }
 }
 
@@ -187,7 +218,9 @@ impl ExposeSecret<[u8; DataKey::LEN]> for DataKey {
 
 impl Clone for DataKey {
     fn clone(&self) -> Self {
-        DataKey::from_slice(self.0.expose_secret()).expect("same length")
+        let mut key = DataKey::from_slice(self.0.expose_secret()).expect("same length");
+        key.1 = self.1;
+        key
     }
 }
 

@@ -210,6 +210,8 @@ struct Inner {
     log: Vec<RecordedRequest>,
     quota_limit: Option<u64>,
     next_seq: u64,
+    /// Uploads still to store damaged (last byte flipped).
+    pub(crate) damage_uploads: usize,
 }
 
 pub(crate) struct Shared {
@@ -418,6 +420,20 @@ impl FakeDrive {
         id
     }
 
+    /// Adds a copy of a file under a new id (same name, content, space and
+    /// account), as a retried upload whose first answer was lost leaves
+    /// behind. Returns the copy's id.
+    pub fn copy_file(&self, id: &str) -> Option<String> {
+        let mut g = self.shared.lock();
+        let mut copy = g.files.iter().find(|f| f.id == id)?.clone();
+        g.next_seq += 1;
+        copy.seq = g.next_seq;
+        copy.id = server::new_id();
+        let new_id = copy.id.clone();
+        g.files.push(copy);
+        Some(new_id)
+    }
+
     /// Removes a file for good, as a user emptying the trash would; true if it existed.
     pub fn remove_file(&self, id: &str) -> bool {
         let mut g = self.shared.lock();
@@ -447,6 +463,14 @@ impl FakeDrive {
         let f = g.files.iter_mut().find(|f| f.id == id)?;
         f.id = new_id.clone();
         Some(new_id)
+    }
+
+    /// The next multipart upload stores its media with the last byte
+    /// flipped, as if damaged on the way: the answer's `md5Checksum` is that
+    /// of the damaged bytes (what Drive stored), so a client that compares it
+    /// with what it sent sees the difference.
+    pub fn damage_next_upload(&self) {
+        self.shared.lock().damage_uploads += 1;
     }
 
     /// Replaces a file's content (to simulate damage); true if it exists.

@@ -330,7 +330,8 @@ fn may_see(scopes: &[Scope], f: &FakeFile) -> bool {
 }
 
 fn file_json(f: &FakeFile) -> Value {
-    json!({
+    use md5::Digest as _;
+    let mut v = json!({
         "kind": "drive#file",
         "id": f.id,
         "name": f.name,
@@ -341,7 +342,15 @@ fn file_json(f: &FakeFile) -> Value {
         "size": f.content.len().to_string(),
         "createdTime": format!("2026-01-01T00:00:{:02}.000Z", f.seq % 60),
         "appProperties": Value::Object(f.app_properties.clone()),
-    })
+    });
+    // As Google's v3 File: md5Checksum (and size) only for files with
+    // binary content in Drive, not for folders.
+    if f.is_folder() {
+        v.as_object_mut().map(|o| o.remove("size"));
+    } else {
+        v["md5Checksum"] = json!(hex::encode(md5::Md5::digest(&f.content)));
+    }
+    v
 }
 
 /// The default partial response of a file when `fields` is absent.
@@ -450,7 +459,14 @@ fn upload(g: &mut Inner, req: &Req<'_>) -> Outcome {
     }
     let metadata = parse_metadata(&meta.body)?;
     let media_type = media.media_type().unwrap_or_default();
-    insert_file(g, req, metadata, Some((media.body.clone(), media_type)))
+    let mut body = media.body.clone();
+    if g.damage_uploads > 0 {
+        g.damage_uploads -= 1;
+        if let Some(last) = body.last_mut() {
+            *last ^= 1;
+        }
+    }
+    insert_file(g, req, metadata, Some((body, media_type)))
 }
 
 fn create_metadata(g: &mut Inner, req: &Req<'_>) -> Outcome {

@@ -135,10 +135,13 @@ impl OrchestratorBuilder {
     ///
     /// The read-back proves the key really landed where recovery will look
     /// (for Google Drive: that the uploaded file holds the key). Turning it
-    /// off saves that one provider request per backup (a Drive backup then
-    /// costs probe + upload) and trusts the provider's successful write; the
-    /// envelope itself is still opened again with the in-memory key.
-    /// Providers whose capabilities are not `remote` are never read back.
+    /// off saves that one provider request per backup and trusts the
+    /// provider's successful write; the envelope itself is still opened
+    /// again with the in-memory key. Providers whose capabilities are not
+    /// `remote` are never read back, nor are those whose capabilities say
+    /// `verified_write` (their write compares what landed with what was
+    /// sent, as the Google Drive provider's upload does: a Drive backup is
+    /// then one request, with no separate probe either).
     pub fn read_back(mut self, read_back: bool) -> Self {
         self.read_back = Some(read_back);
         self
@@ -460,9 +463,12 @@ impl Orchestrator {
         elapsed(&mut t, Step::Resolve, t0);
         let ctx = call.context(backup_id);
 
-        // 2. Probe.
+        // 2. Probe, unless the provider's write proves itself (the write is
+        // then the probe: a refused one fails step 3, before any acknowledgement).
         let t0 = Instant::now();
-        if let Err(e) = provider.probe(&ctx).instrument(info_span!("provider.probe")).await {
+        if !provider.capabilities().verified_write
+            && let Err(e) = provider.probe(&ctx).instrument(info_span!("provider.probe")).await
+        {
             return Err(self.fail_before_ack(with_method(e, &m), user, &m, backup_id).await);
         }
         elapsed(&mut t, Step::Probe, t0);
@@ -693,7 +699,9 @@ impl Orchestrator {
         if !ct_eq(opened.expose_secret(), share.expose_secret()) {
             return Err(Error::internal("a freshly sealed envelope opens to other bytes than the share"));
         }
-        if self.inner.read_back && provider.capabilities().remote {
+        let caps = provider.capabilities();
+        // A verified write was compared with what landed by seal_key itself.
+        if self.inner.read_back && caps.remote && !caps.verified_write {
             let back = provider
                 .open_key(parsed.key_header(), ctx)
                 .instrument(info_span!("provider.open_key", purpose = "verify"))

@@ -23,6 +23,9 @@ use crate::keys::{ClientApiKeys, StaticApiKey, check_key};
 pub const DEFAULT_BASE_URL: &str = "https://api.portalhq.io";
 /// The client API version in the path (`/api/v1/...`).
 pub const DEFAULT_API_VERSION: &str = "v1";
+/// The API version of the multi-backup path (`/api/v2/...`), which Portal's
+/// current SDKs call with `isMultiBackupEnabled` in the body.
+pub const MULTI_BACKUP_API_VERSION: &str = "v2";
 /// The endpoint, relative to `{base}/api/{version}/`.
 pub const STORED_CLIENT_BACKUP_SHARE_PATH: &str = "clients/me/wallet/stored-client-backup-share";
 
@@ -73,6 +76,9 @@ pub enum PortalError {
 struct StoredClientBackupShare<'a> {
     backup_method: &'a str,
     success: bool,
+    /// Sent only when configured (Portal's SDKs leave it out when unset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_multi_backup_enabled: Option<bool>,
 }
 
 /// A [`Notifier`] that speaks Portal's client API:
@@ -96,6 +102,7 @@ pub struct PortalNotifier {
 struct Inner {
     client: reqwest::Client,
     endpoint: Url,
+    multi_backup: Option<bool>,
     keys: Arc<dyn ClientApiKeys>,
     retry: RetryPolicy,
     timeout: Duration,
@@ -105,6 +112,7 @@ impl fmt::Debug for PortalNotifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PortalNotifier")
             .field("endpoint", &self.inner.endpoint.as_str())
+            .field("multi_backup", &self.inner.multi_backup)
             .field("keys", &self.inner.keys)
             .field("retry", &self.inner.retry)
             .field("timeout", &self.inner.timeout)
@@ -140,7 +148,8 @@ pub struct PortalNotifierBuilder {
     timeout: Duration,
     connect_timeout: Duration,
     allow_insecure_http: bool,
-    client: Option<reqwest::Client>,
+    client: Option<reqwest::ClientBuilder>,
+    multi_backup: Option<bool>,
 }
 
 impl fmt::Debug for PortalNotifierBuilder {
@@ -148,6 +157,7 @@ impl fmt::Debug for PortalNotifierBuilder {
         f.debug_struct("PortalNotifierBuilder")
             .field("base_url", &self.base_url)
             .field("api_version", &self.api_version)
+            .field("multi_backup", &self.multi_backup)
             .field("keys", &self.keys)
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)
@@ -166,6 +176,7 @@ impl Default for PortalNotifierBuilder {
             connect_timeout: Duration::from_secs(5),
             allow_insecure_http: false,
             client: None,
+            multi_backup: None,
         }
     }
 }
@@ -182,6 +193,18 @@ impl PortalNotifierBuilder {
     /// The API version path segment ([`DEFAULT_API_VERSION`]).
     pub fn api_version(mut self, version: impl Into<String>) -> Self {
         self.api_version = version.into();
+        self
+    }
+
+    /// Portal's multi-backup path, as its current SDKs call it when a wallet
+    /// is backed up with several methods: `PUT
+    /// {base}/api/v2/clients/me/wallet/stored-client-backup-share` with
+    /// `"isMultiBackupEnabled": enabled` in the body next to `backupMethod`
+    /// and `success`. Sets the API version to [`MULTI_BACKUP_API_VERSION`]
+    /// (call [`Self::api_version`] afterwards for another one).
+    pub fn multi_backup(mut self, enabled: bool) -> Self {
+        self.multi_backup = Some(enabled);
+        self.api_version = MULTI_BACKUP_API_VERSION.to_owned();
         self
     }
 
@@ -222,9 +245,11 @@ impl PortalNotifierBuilder {
         self
     }
 
-    /// Uses this HTTP client (proxies, custom roots); the builder's timeouts
-    /// still apply per request.
-    pub fn client(mut self, client: reqwest::Client) -> Self {
+    /// Builds the HTTP client from this builder (proxies, custom roots).
+    /// Its redirect policy is replaced by "never follow" (a redirect would
+    /// replay the client API key to another URL), and the connect timeout by
+    /// [`Self::connect_timeout`]; the per-request timeout still applies.
+    pub fn client_builder(mut self, client: reqwest::ClientBuilder) -> Self {
         self.client = Some(client);
         self
     }
@@ -240,24 +265,34 @@ impl PortalNotifierBuilder {
             .ok_or_else(|| Error::invalid_input("no Portal client API key: call api_key(...) or api_keys(...)"))?;
         let endpoint = endpoint(&self.base_url, &self.api_version, self.allow_insecure_http)?;
         install_default_crypto_provider();
-        let client = match self.client {
-            Some(c) => c,
-            None => reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout)
-                // A redirect would replay the key somewhere else: refuse.
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| Error::internal("could not build the HTTP client").with_source(e))?,
-        };
+        let client = self
+            .client
+            .unwrap_or_default()
+            .connect_timeout(self.connect_timeout)
+            // A redirect would replay the key somewhere else: refuse, also
+            // on a caller-supplied client builder.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::internal("could not build the HTTP client").with_source(e))?;
         Ok(PortalNotifier {
-            inner: Arc::new(Inner { client, endpoint, keys, retry: self.retry, timeout: self.timeout }),
+            inner: Arc::new(Inner {
+                client,
+                endpoint,
+                multi_backup: self.multi_backup,
+                keys,
+                retry: self.retry,
+                timeout: self.timeout,
+            }),
         })
     }
 }
 
+/// A loopback IP literal (127.0.0.0/8 or `[::1]`), as the Drive provider
+/// accepts: not the name `localhost`, which a resolver (or a hosts file)
+/// may send elsewhere.
 fn is_loopback(url: &Url) -> bool {
     match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Domain(_)) => false,
         Some(url::Host::Ipv4(a)) => IpAddr::V4(a).is_loopback(),
         Some(url::Host::Ipv6(a)) => IpAddr::V6(a).is_loopback(),
         None => false,
@@ -275,7 +310,10 @@ fn endpoint(base: &str, version: &str, allow_http: bool) -> Result<Url> {
             return Err(Error::invalid_input(format!(
                 "refusing plain http to {base:?}: the client API key would travel in clear"
             ))
-            .with_hint("use https, or allow_insecure_http(true) on a trusted network"));
+            .with_hint(
+                "use https; plain http only to a loopback IP literal (127.0.0.1, [::1]), not a host name such as \
+                 localhost; or allow_insecure_http(true) on a trusted network",
+            ));
         }
         other => return Err(Error::invalid_input(format!("unsupported scheme {other:?} in the Portal base URL"))),
     }
@@ -302,12 +340,11 @@ struct Failure {
     retry_after: Option<Duration>,
 }
 
+/// Replaces the key in the whole body, then keeps its start: truncating
+/// first could cut the key and leave its prefix unredacted.
 fn redact(body: &str, key: &str) -> String {
-    let mut s: String = body.chars().take(MAX_BODY_IN_ERROR).collect();
-    if !key.is_empty() {
-        s = s.replace(key, "[REDACTED]");
-    }
-    s
+    let whole = if key.is_empty() { body.to_owned() } else { body.replace(key, "[REDACTED]") };
+    whole.chars().take(MAX_BODY_IN_ERROR).collect()
 }
 
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
@@ -379,7 +416,9 @@ impl PortalNotifier {
     }
 
     async fn attempt(&self, key: &SecretString, body: &[u8]) -> std::result::Result<(), Failure> {
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", key.expose_secret())).map_err(|_| Failure {
+        // The bearer string is wiped once the header value is made.
+        let bearer = zeroize::Zeroizing::new(format!("Bearer {}", key.expose_secret()));
+        let mut auth = HeaderValue::from_str(&bearer).map_err(|_| Failure {
             error: Error::new(ErrorKind::Unauthenticated, "the client API key cannot be sent in a header"),
             retry: false,
             retry_after: None,
@@ -431,8 +470,12 @@ impl Notifier for PortalNotifier {
         async {
             let key = self.inner.keys.client_api_key(user).await.map_err(|e| e.with_method(method.clone()))?;
             check_key(&key).map_err(|e| e.with_method(method.clone()))?;
-            let body = serde_json::to_vec(&StoredClientBackupShare { backup_method: &portal_method, success })
-                .map_err(|e| Error::internal("could not encode the notification").with_source(e))?;
+            let body = serde_json::to_vec(&StoredClientBackupShare {
+                backup_method: &portal_method,
+                success,
+                is_multi_backup_enabled: self.inner.multi_backup,
+            })
+            .map_err(|e| Error::internal("could not encode the notification").with_source(e))?;
             let started = Instant::now();
             let policy = self.inner.retry;
             let backoff = ExponentialBuilder::default()
@@ -479,11 +522,16 @@ mod tests {
         assert_eq!(u.as_str(), "https://gw.example/portal/api/v2/clients/me/wallet/stored-client-backup-share");
         assert!(endpoint("http://127.0.0.1:8080", "v1", false).is_ok());
         assert!(endpoint("http://[::1]:8080", "v1", false).is_ok());
-        assert!(endpoint("http://localhost", "v1", false).is_ok());
+        assert!(endpoint("http://127.8.9.10", "v1", false).is_ok());
     }
 
     #[test]
     fn plain_http_to_another_host_is_refused_unless_allowed() {
+        // Loopback only as an IP literal: a name can resolve anywhere.
+        for name in ["http://localhost", "http://LOCALHOST:8080", "http://localhost.", "http://127.0.0.1.nip.io"] {
+            assert_eq!(endpoint(name, "v1", false).unwrap_err().kind(), &ErrorKind::InvalidInput, "{name}");
+        }
+        assert!(endpoint("http://[::ffff:127.0.0.1]", "v1", false).is_err());
         let e = endpoint("http://api.example.com", "v1", false).unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::InvalidInput);
         assert!(endpoint("http://api.example.com", "v1", true).is_ok());
@@ -496,8 +544,14 @@ mod tests {
 
     #[test]
     fn the_body_is_portals_json_shape() {
-        let b = serde_json::to_string(&StoredClientBackupShare { backup_method: "GDRIVE", success: false }).unwrap();
-        assert_eq!(b, r#"{"backupMethod":"GDRIVE","success":false}"#);
+        let b = StoredClientBackupShare { backup_method: "GDRIVE", success: false, is_multi_backup_enabled: None };
+        assert_eq!(serde_json::to_string(&b).unwrap(), r#"{"backupMethod":"GDRIVE","success":false}"#);
+        let b =
+            StoredClientBackupShare { backup_method: "PASSWORD", success: true, is_multi_backup_enabled: Some(true) };
+        assert_eq!(
+            serde_json::to_string(&b).unwrap(),
+            r#"{"backupMethod":"PASSWORD","success":true,"isMultiBackupEnabled":true}"#
+        );
     }
 
     #[test]
@@ -515,5 +569,14 @@ mod tests {
     fn an_echoed_key_is_redacted_from_error_bodies() {
         assert_eq!(redact("bad token sk_live_123", "sk_live_123"), "bad token [REDACTED]");
         assert_eq!(redact(&"x".repeat(2000), "k").len(), MAX_BODY_IN_ERROR);
+    }
+
+    #[test]
+    fn a_key_straddling_the_truncation_point_is_redacted_not_cut() {
+        let key = "sk_live_0123456789abcdef";
+        let body = format!("{}{key} trailing", "x".repeat(MAX_BODY_IN_ERROR - 8));
+        let shown = redact(&body, key);
+        assert!(!shown.contains("sk_live"), "a prefix of the key survived: {shown}");
+        assert!(shown.ends_with("[REDACTE"), "{shown}");
     }
 }

@@ -280,3 +280,60 @@ async fn logs_name_the_method_and_backup_but_never_the_api_key() {
     assert!(text.contains(&bid().to_hex()), "{text}");
     assert!(!text.contains(KEY), "{text}");
 }
+
+#[tokio::test]
+async fn the_multi_backup_path_is_v2_with_is_multi_backup_enabled_in_the_body() {
+    let s = Server::start(vec![]).await;
+    for enabled in [true, false] {
+        let n = PortalNotifier::builder()
+            .base_url(&s.base)
+            .api_key(SecretString::from(KEY))
+            .multi_backup(enabled)
+            .build()
+            .unwrap();
+        n.stored_client_backup_share(&user(), &MethodId::GDRIVE, bid(), true).await.unwrap();
+    }
+    let seen = s.seen();
+    assert_eq!(seen[0].path, "/api/v2/clients/me/wallet/stored-client-backup-share");
+    assert_eq!(seen[0].method, Method::PUT);
+    assert_eq!(
+        seen[0].body,
+        serde_json::json!({"backupMethod": "GDRIVE", "success": true, "isMultiBackupEnabled": true})
+    );
+    assert_eq!(seen[1].body["isMultiBackupEnabled"], serde_json::json!(false));
+}
+
+#[tokio::test]
+async fn a_caller_supplied_client_builder_still_never_follows_a_redirect() {
+    let mut moved = answer(307);
+    moved.headers.push(("location", "/elsewhere/collect-keys".to_owned()));
+    let s = Server::start(vec![moved]).await;
+    let n = PortalNotifier::builder()
+        .base_url(&s.base)
+        .api_key(SecretString::from(KEY))
+        .retry(RetryPolicy::default().with_max_retries(0))
+        // A caller's builder that would follow redirects.
+        .client_builder(reqwest::Client::builder().redirect(reqwest::redirect::Policy::limited(10)))
+        .build()
+        .unwrap();
+    let e = n.stored_client_backup_share(&user(), &MethodId::PASSWORD, bid(), true).await.unwrap_err();
+    assert_ne!(e.kind(), &ErrorKind::Internal, "{e:#}");
+    let seen = s.seen();
+    assert_eq!(
+        seen.len(),
+        1,
+        "the key was not replayed to the redirect target: {:?}",
+        seen.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn plain_http_to_localhost_by_name_is_refused() {
+    let e = PortalNotifier::builder()
+        .base_url("http://localhost:8080")
+        .api_key(SecretString::from(KEY))
+        .build()
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidInput);
+    assert!(e.hint().contains("127.0.0.1"), "{}", e.hint());
+}

@@ -1,21 +1,30 @@
 //! The key header of a Drive backup: where the key file is.
 //!
-//! Format v1 (all lengths are single bytes):
+//! Format v2, written by this version (all lengths are single bytes):
 //!
 //! ```text
-//! 0x01                      version
+//! 0x02                      version
 //! location                  0 = appDataFolder, 1 = a visible folder in My Drive
 //! id_len (1..=128)  id      the Drive file id, [A-Za-z0-9_-]
 //! name_len (1..=64) name    the key file's name, [a-z0-9.-]
+//! check (16 bytes)          SHA-256("share-backup gdrive key check v1\0" || key)[..16]
 //! ```
 //!
+//! Format v1 (still read) is the same with version 0x01 and no key check.
 //! Nothing may follow. The header is authenticated as part of the envelope,
-//! and holds no secret and no user identity (the name is a hash).
+//! and holds no secret and no user identity (the name is a hash). The key
+//! check tells, on recovery, whether the key file in Drive still holds the
+//! backup's key (a 512-bit random key: its truncated hash reveals nothing
+//! usable); a key that matches is confirmed, one that does not means the file
+//! in Drive was replaced.
 
 use sha2::{Digest, Sha256};
 use share_backup_core::{BackupId, Binding, Error, KeyHeader, Result};
 
-const VERSION: u8 = 1;
+const VERSION_V1: u8 = 1;
+const VERSION: u8 = 2;
+/// Length of the key check in v2 headers.
+pub(crate) const CHECK_LEN: usize = 16;
 const MAX_ID: usize = 128;
 const MAX_NAME: usize = 64;
 
@@ -34,6 +43,19 @@ pub(crate) struct DriveHeader {
     pub location: Location,
     pub file_id: String,
     pub name: String,
+    /// The key check (v2 headers); `None` for a v1 header.
+    pub check: Option<[u8; CHECK_LEN]>,
+}
+
+/// The key check of a v2 header.
+pub(crate) fn key_check(key: &[u8]) -> [u8; CHECK_LEN] {
+    let mut h = Sha256::new();
+    h.update(b"share-backup gdrive key check v1\0");
+    h.update(key);
+    let d = h.finalize();
+    let mut out = [0u8; CHECK_LEN];
+    out.copy_from_slice(&d[..CHECK_LEN]);
+    out
 }
 
 fn valid_id(id: &str) -> bool {
@@ -55,8 +77,8 @@ impl DriveHeader {
             .with_retryable(false));
         }
         debug_assert!(valid_name(&self.name));
-        let mut b = Vec::with_capacity(4 + self.file_id.len() + self.name.len());
-        b.push(VERSION);
+        let mut b = Vec::with_capacity(4 + self.file_id.len() + self.name.len() + CHECK_LEN);
+        b.push(if self.check.is_some() { VERSION } else { VERSION_V1 });
         b.push(match self.location {
             Location::AppData => 0,
             Location::Folder => 1,
@@ -65,6 +87,9 @@ impl DriveHeader {
         b.extend_from_slice(self.file_id.as_bytes());
         b.push(self.name.len() as u8);
         b.extend_from_slice(self.name.as_bytes());
+        if let Some(c) = &self.check {
+            b.extend_from_slice(c);
+        }
         KeyHeader::new(b)
     }
 
@@ -73,8 +98,8 @@ impl DriveHeader {
         let bad = |what: &str| Error::invalid_envelope(format!("the Google Drive key header is malformed: {what}"));
         let b = h.as_bytes();
         let (&version, rest) = b.split_first().ok_or_else(|| bad("it is empty"))?;
-        if version != VERSION {
-            return Err(bad(&format!("version {version} is not one this provider reads (1)")));
+        if version != VERSION && version != VERSION_V1 {
+            return Err(bad(&format!("version {version} is not one this provider reads (1 or 2)")));
         }
         let (&loc, rest) = rest.split_first().ok_or_else(|| bad("no location"))?;
         let location = match loc {
@@ -84,13 +109,24 @@ impl DriveHeader {
         };
         let (id, rest) = take(rest).ok_or_else(|| bad("truncated file id"))?;
         let (name, rest) = take(rest).ok_or_else(|| bad("truncated file name"))?;
+        let (check, rest) = if version == VERSION {
+            if rest.len() < CHECK_LEN {
+                return Err(bad("truncated key check"));
+            }
+            let (c, rest) = rest.split_at(CHECK_LEN);
+            let mut check = [0u8; CHECK_LEN];
+            check.copy_from_slice(c);
+            (Some(check), rest)
+        } else {
+            (None, rest)
+        };
         if !rest.is_empty() {
             return Err(bad("trailing bytes"));
         }
         let file_id = String::from_utf8(id.to_vec()).ok().filter(|s| valid_id(s)).ok_or_else(|| bad("bad file id"))?;
         let name =
             String::from_utf8(name.to_vec()).ok().filter(|s| valid_name(s)).ok_or_else(|| bad("bad file name"))?;
-        Ok(DriveHeader { location, file_id, name })
+        Ok(DriveHeader { location, file_id, name, check })
     }
 }
 
@@ -123,7 +159,12 @@ mod tests {
     use share_backup_core::{CustodianId, UserId};
 
     fn sample() -> DriveHeader {
-        DriveHeader { location: Location::Folder, file_id: "1AbC-d_9".into(), name: "sb-00ff.key".into() }
+        DriveHeader {
+            location: Location::Folder,
+            file_id: "1AbC-d_9".into(),
+            name: "sb-00ff.key".into(),
+            check: Some(key_check(&[7; 64])),
+        }
     }
 
     #[test]
@@ -147,9 +188,12 @@ mod tests {
 
     #[test]
     fn refuses_bad_fields() {
-        let good = sample().encode().unwrap().as_bytes().to_vec();
+        let good = DriveHeader { check: None, ..sample() }.encode().unwrap().as_bytes().to_vec();
         let mut v2 = good.clone();
-        v2[0] = 2;
+        v2[0] = 3;
+        // A v1 body labelled v2 lacks its key check.
+        let mut no_check = good.clone();
+        no_check[0] = 2;
         let mut loc = good.clone();
         loc[1] = 7;
         let mut id = good.clone();
@@ -157,7 +201,7 @@ mod tests {
         let mut name = good.clone();
         let last = name.len() - 1;
         name[last] = b'Y';
-        for bad in [v2, loc, id, name] {
+        for bad in [v2, loc, id, name, no_check] {
             let e = DriveHeader::parse(&KeyHeader::new(bad).unwrap()).unwrap_err();
             assert_eq!(e.kind(), &share_backup_core::ErrorKind::InvalidEnvelope);
         }
@@ -176,9 +220,14 @@ mod tests {
     fn the_fuzzing_entry_point_accepts_valid_headers_and_refuses_garbage() {
         use crate::__fuzz::parse_key_header;
         use share_backup_core::ErrorKind;
-        let longest =
-            DriveHeader { location: Location::AppData, file_id: "a".repeat(MAX_ID), name: "b".repeat(MAX_NAME) };
-        for h in [sample(), DriveHeader { location: Location::AppData, ..sample() }, longest] {
+        let longest = DriveHeader {
+            location: Location::AppData,
+            file_id: "a".repeat(MAX_ID),
+            name: "b".repeat(MAX_NAME),
+            check: None,
+        };
+        let v1 = DriveHeader { check: None, ..sample() };
+        for h in [sample(), DriveHeader { location: Location::AppData, ..sample() }, longest, v1] {
             let bytes = h.encode().unwrap().as_bytes().to_vec();
             assert_eq!(parse_key_header(&bytes).unwrap(), bytes);
         }
@@ -247,8 +296,8 @@ mod props {
         }
 
         #[test]
-        fn valid_headers_round_trip(id in "[A-Za-z0-9_-]{1,128}", name in "[a-z0-9.-]{1,64}", folder in any::<bool>()) {
-            let h = DriveHeader { location: if folder { Location::Folder } else { Location::AppData }, file_id: id, name };
+        fn valid_headers_round_trip(id in "[A-Za-z0-9_-]{1,128}", name in "[a-z0-9.-]{1,64}", folder in any::<bool>(), check in proptest::option::of(any::<[u8; 16]>())) {
+            let h = DriveHeader { location: if folder { Location::Folder } else { Location::AppData }, file_id: id, name, check };
             prop_assert_eq!(DriveHeader::parse(&h.encode().unwrap()).unwrap(), h);
         }
     }

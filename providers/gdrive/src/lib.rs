@@ -60,6 +60,8 @@ const KEY_FILE_LEN: usize = KEY_MAGIC.len() + DataKey::LEN;
 /// Largest body read back from a media download or a raw JSON answer.
 const MAX_READ: usize = 64 * 1024;
 const FOLDER_CACHE_MAX: usize = 10_000;
+/// The most pages a lookup by name reads (100 files a page).
+const MAX_LOOKUP_PAGES: usize = 100;
 
 /// Where the provider keeps key files.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -438,7 +440,8 @@ impl DriveProvider {
     }
 
     fn hub(&self, token: &SecretString) -> Hub {
-        let mut hub = DriveHub::new(self.client.clone(), token.expose_secret().to_owned());
+        let mut hub =
+            DriveHub::new(self.client.clone(), HubToken(Arc::new(Zeroizing::new(token.expose_secret().to_owned()))));
         hub.base_url(self.base_url.clone());
         hub.root_url(self.root_url.clone());
         hub.user_agent(concat!("share-backup-gdrive/", env!("CARGO_PKG_VERSION")).to_owned());
@@ -657,15 +660,18 @@ impl DriveProvider {
                 let (_, f) = hub
                     .files()
                     .create(meta)
-                    .param("fields", "id")
+                    // The answer proves what landed: no second read is needed.
+                    .param("fields", "id,md5Checksum,size")
                     .add_scope(scope_of(location))
                     .upload(Cursor::new(body), mime::APPLICATION_OCTET_STREAM)
                     .await
                     .map_err(DriveError::from_common)?;
-                f.id.ok_or_else(|| DriveError::protocol("Drive created the key file but sent no id"))
+                let id = f.id.ok_or_else(|| DriveError::protocol("Drive created the key file but sent no id"))?;
+                Ok((id, f.md5_checksum, f.size))
             }
         })
         .await
+        .and_then(|(id, md5, size)| landed_as_sent(id, md5.as_deref(), size, content, location))
     }
 
     async fn download(&self, source: &dyn TokenSource, location: Location, id: &str) -> Result<DataKey> {
@@ -689,7 +695,7 @@ impl DriveProvider {
                                 DriveError::transport_boxed("reading the key file from Google Drive failed", e)
                             }
                         })?;
-                    Ok(Zeroizing::new(body.to_bytes().to_vec()))
+                    Ok(take_wiped(body.to_bytes()))
                 }
             })
             .await?;
@@ -699,26 +705,69 @@ impl DriveProvider {
         DataKey::from_slice(&bytes[KEY_MAGIC.len()..])
     }
 
+    /// Every file of this name, all pages read (a retried upload can leave
+    /// several; at most [`MAX_LOOKUP_PAGES`] pages).
     async fn find_by_name(&self, source: &dyn TokenSource, location: Location, name: &str) -> Result<Vec<String>> {
         let q = format!("name = '{}' and trashed = false", q_escape(name));
-        self.call("the key lookup by name", source, location, |hub| {
-            let q = q.clone();
-            async move {
-                let (_, list) = hub
-                    .files()
-                    .list()
-                    .q(&q)
-                    .spaces(space_of(location))
-                    .page_size(10)
-                    .param("fields", "files(id)")
-                    .add_scope(scope_of(location))
-                    .doit()
-                    .await
-                    .map_err(DriveError::from_common)?;
-                Ok(list.files.unwrap_or_default().into_iter().filter_map(|f| f.id).collect())
+        let mut ids = Vec::new();
+        let mut page: Option<String> = None;
+        for _ in 0..MAX_LOOKUP_PAGES {
+            let (found, next) = self
+                .call("the key lookup by name", source, location, |hub| {
+                    let (q, page) = (q.clone(), page.clone());
+                    async move {
+                        let mut list = hub
+                            .files()
+                            .list()
+                            .q(&q)
+                            .spaces(space_of(location))
+                            .page_size(100)
+                            .param("fields", "nextPageToken,files(id)")
+                            .add_scope(scope_of(location));
+                        if let Some(t) = &page {
+                            list = list.page_token(t);
+                        }
+                        let (_, list) = list.doit().await.map_err(DriveError::from_common)?;
+                        let ids: Vec<String> =
+                            list.files.unwrap_or_default().into_iter().filter_map(|f| f.id).collect();
+                        Ok((ids, list.next_page_token))
+                    }
+                })
+                .await?;
+            ids.extend(found);
+            match next {
+                Some(t) if !t.is_empty() => page = Some(t),
+                _ => return Ok(ids),
             }
-        })
-        .await
+        }
+        Err(Error::new(
+            ErrorKind::Unavailable,
+            format!("Google Drive listed more than {MAX_LOOKUP_PAGES} pages of files named {name}"),
+        )
+        .with_retryable(false)
+        .with_method(METHOD.clone()))
+    }
+
+    /// The key file's content by id, else by name (a restored Drive).
+    async fn fetch_key(&self, h: &DriveHeader, ctx: &Context) -> Result<DataKey> {
+        let source = self.source(ctx)?;
+        ctx.report(Status::FetchingKey);
+        match self.download(source.as_ref(), h.location, &h.file_id).await {
+            Err(e) if e.kind() == &ErrorKind::NotFound => {
+                tracing::info!("key file id is gone; looking the file up by name");
+                let ids = self.find_by_name(source.as_ref(), h.location, &h.name).await?;
+                let Some(id) = ids.first() else {
+                    return Err(Error::not_found(format!(
+                    "the key file of this backup (id {}, name {}) is no longer in the user's Google Drive",
+                    h.file_id, h.name
+                ))
+                .with_hint("check that the user signed in with the Google account that made the backup; otherwise this backup cannot be recovered, make a new one")
+                .with_method(METHOD.clone()));
+                };
+                self.download(source.as_ref(), h.location, id).await
+            }
+            r => r,
+        }
     }
 
     async fn delete_id(&self, source: &dyn TokenSource, location: Location, id: &str) -> Result<()> {
@@ -743,6 +792,22 @@ impl DriveProvider {
     }
 }
 
+/// The access token as the hub holds it: wiped when the last clone drops.
+/// (google-drive3 copies it into each request's `Authorization` header, a
+/// copy out of this crate's reach.)
+#[derive(Clone)]
+struct HubToken(Arc<Zeroizing<String>>);
+
+type TokenFuture<'a> = std::pin::Pin<
+    Box<dyn Future<Output = std::result::Result<Option<String>, Box<dyn std::error::Error + Send + Sync>>> + Send + 'a>,
+>;
+
+impl google_drive3::common::GetToken for HubToken {
+    fn get_token<'a>(&'a self, _scopes: &'a [&str]) -> TokenFuture<'a> {
+        Box::pin(async move { Ok(Some(self.0.as_str().to_owned())) })
+    }
+}
+
 /// A request google-drive3 cannot make (a metadata-only create), on the
 /// hub's client with the hub's token, answered JSON.
 async fn raw_json(
@@ -752,18 +817,23 @@ async fn raw_json(
     body: Option<String>,
 ) -> std::result::Result<serde_json::Value, DriveError> {
     use hyper::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
-    let token = hub
-        .auth
-        .get_token(&[SCOPE_FILE])
-        .await
-        .ok()
-        .flatten()
-        .ok_or_else(|| DriveError::protocol("no token for a raw Drive request"))?;
+    let token = Zeroizing::new(
+        hub.auth
+            .get_token(&[SCOPE_FILE])
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| DriveError::protocol("no token for a raw Drive request"))?,
+    );
+    let bearer = Zeroizing::new(format!("Bearer {}", token.as_str()));
+    let mut auth = hyper::header::HeaderValue::from_str(&bearer)
+        .map_err(|_| DriveError::protocol("the access token cannot be sent in a header"))?;
+    auth.set_sensitive(true);
     let req = hyper::Request::builder()
         .method(method)
         .uri(url)
         .header(USER_AGENT, concat!("share-backup-gdrive/", env!("CARGO_PKG_VERSION")))
-        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .header(AUTHORIZATION, auth)
         .header(CONTENT_TYPE, "application/json")
         .body(google_drive3::common::to_body(body))
         .map_err(|e| DriveError::transport("could not build a Drive request", e))?;
@@ -782,12 +852,51 @@ async fn raw_json(
         .map_err(|e| DriveError::protocol(format!("Google Drive sent JSON that does not decode: {e}")))
 }
 
+/// Copies a downloaded key file into a `Zeroizing` buffer and wipes the
+/// response buffer too when this is its only owner (a body of one frame,
+/// as a key file is; frames hyper already dropped are out of reach).
+fn take_wiped(bytes: bytes::Bytes) -> Zeroizing<Vec<u8>> {
+    use zeroize::Zeroize as _;
+    let out = Zeroizing::new(bytes.to_vec());
+    if let Ok(mut owned) = bytes.try_into_mut() {
+        owned.as_mut().zeroize();
+    }
+    out
+}
+
 fn no_folder() -> Error {
     Error::internal("the Drive folder was neither found nor created").with_method(METHOD.clone())
 }
 
 fn with_method(e: Error) -> Error {
     if e.method().is_some() { e } else { e.with_method(METHOD.clone()) }
+}
+
+/// Checks the upload's answer against the bytes sent: the same size and MD5
+/// checksum (Drive computes both from what it stored), else nothing is
+/// acknowledged.
+fn landed_as_sent(id: String, md5: Option<&str>, size: Option<i64>, sent: &[u8], location: Location) -> Result<String> {
+    use md5::Digest as _;
+    let want = hex::encode(md5::Md5::digest(sent));
+    let size_ok = size.is_some_and(|n| u64::try_from(n).ok() == Some(sent.len() as u64));
+    match md5 {
+        Some(got) if got.eq_ignore_ascii_case(&want) && size_ok => Ok(id),
+        Some(_) => Err(Error::new(
+            ErrorKind::Integrity,
+            format!(
+                "Google Drive stored other bytes than were uploaded for key file {id} \
+                 ({} bytes, checksum differs or size {size:?}); nothing was acknowledged",
+                sent.len()
+            ),
+        )
+        .with_hint("retry the backup; if it keeps failing, something between this app and Google changes uploads")
+        .with_retryable(true)
+        .with_method(METHOD.clone())),
+        None => Err(DriveError::protocol(format!(
+            "Google Drive created key file {id} but did not say what it stored (no md5Checksum)"
+        ))
+        .into_error("the key upload", 1, location, None)),
+    }
 }
 
 fn key_file(key: &DataKey) -> Zeroizing<Vec<u8>> {
@@ -804,14 +913,18 @@ impl BackupProvider for DriveProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new().with_remote(true).with_deletes(true).with_probes(true)
+        // The upload is the probe and proves what landed (size and MD5 in its
+        // answer): an orchestrated backup is one request.
+        Capabilities::new().with_remote(true).with_deletes(true).with_probes(true).with_verified_write(true)
     }
 
     /// One request, always: a one-item listing of the key space
     /// (appDataFolder); in folder mode the lookup of the visible folder
     /// (which it then caches), or, once its id is cached, a `files.get` of
     /// the folder's id (and a new lookup if the folder is gone). Proves the
-    /// token is valid and has the scope; creates nothing.
+    /// token is valid and has the scope; creates nothing. The orchestrator
+    /// skips it ([`Capabilities::verified_write`]): the upload itself fails
+    /// with the same typed error.
     async fn probe(&self, ctx: &Context) -> Result<()> {
         let span = tracing::info_span!("gdrive.probe", backup_id = %ctx.backup_id(), location = ?self.mode.location());
         async {
@@ -867,7 +980,9 @@ impl BackupProvider for DriveProvider {
 
     /// A fresh random key, uploaded as a new file in one multipart request
     /// (plus, in folder mode and only the first time per user, the folder
-    /// lookup or creation). Never overwrites an existing file.
+    /// lookup or creation), whose answer's `md5Checksum` and `size` must
+    /// match the bytes sent. Never overwrites an existing file. The header
+    /// carries the key check that confirms the key on recovery.
     async fn seal_key(&self, ctx: &Context) -> Result<SealedKey> {
         let location = self.mode.location();
         let span = tracing::info_span!("gdrive.seal_key", backup_id = %ctx.backup_id(), ?location);
@@ -894,7 +1009,8 @@ impl BackupProvider for DriveProvider {
                 }
             };
             tracing::info!(file_id = %file_id, "key file created");
-            let header = DriveHeader { location, file_id, name }.encode()?;
+            let check = Some(header::key_check(key.expose_secret()));
+            let header = DriveHeader { location, file_id, name, check }.encode()?;
             Ok(SealedKey { key, header })
         }
         .instrument(span)
@@ -903,32 +1019,32 @@ impl BackupProvider for DriveProvider {
 
     /// One request: the key file's content by the id in the header. If that
     /// id is gone (a restored Drive), a lookup by the file's name, then the
-    /// content by the id found.
+    /// content by the id found. With a v2 header, the key is checked against
+    /// the header's key check: a match is [confirmed](DataKey::confirmed), a
+    /// mismatch is `Integrity` blaming the file in Drive (it was replaced),
+    /// not the store.
     async fn open_key(&self, header: &KeyHeader, ctx: &Context) -> Result<DataKey> {
         let h = DriveHeader::parse(header).map_err(with_method)?;
         let span = tracing::info_span!("gdrive.open_key", backup_id = %ctx.backup_id(), location = ?h.location, file_id = %h.file_id);
-        async {
-            let source = self.source(ctx)?;
-            ctx.report(Status::FetchingKey);
-            match self.download(source.as_ref(), h.location, &h.file_id).await {
-                Err(e) if e.kind() == &ErrorKind::NotFound => {
-                    tracing::info!("key file id is gone; looking the file up by name");
-                    let ids = self.find_by_name(source.as_ref(), h.location, &h.name).await?;
-                    let Some(id) = ids.first() else {
-                        return Err(Error::not_found(format!(
-                            "the key file of this backup (id {}, name {}) is no longer in the user's Google Drive",
-                            h.file_id, h.name
-                        ))
-                        .with_hint("check that the user signed in with the Google account that made the backup; otherwise this backup cannot be recovered, make a new one")
-                        .with_method(METHOD.clone()));
-                    };
-                    self.download(source.as_ref(), h.location, id).await
-                }
-                r => r,
-            }
+        let key = self.fetch_key(&h, ctx).instrument(span).await?;
+        match h.check {
+            None => Ok(key),
+            Some(c) if c == header::key_check(key.expose_secret()) => Ok(key.confirmed()),
+            Some(_) => Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "the key file of this backup in the user's Google Drive (id {}, name {}) holds another key than \
+                     the backup was made with: the file was replaced or changed in Drive",
+                    h.file_id, h.name
+                ),
+            )
+            .with_hint(
+                "the envelope in the store is not at fault: the key file in Google Drive was changed (by another app, \
+                 a restore, or another account's file); restore that file from Drive's version history or trash, \
+                 otherwise make a new backup",
+            )
+            .with_method(METHOD.clone())),
         }
-        .instrument(span)
-        .await
     }
 
     /// Deletes the key file by id (already gone is fine), then any file of

@@ -500,6 +500,68 @@ async fn an_altered_key_file_is_an_integrity_error() {
 }
 
 #[tokio::test]
+async fn a_key_file_replaced_in_drive_is_integrity_blaming_drive_not_the_store() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = provider(&fake);
+    let c = ctx("yann");
+    let share = share_backup_core::BackupShare::new(b"share".to_vec()).unwrap();
+    let (env, _) = p.seal_share(&share, &c).await.unwrap();
+    let id = fake.files()[0].id.clone();
+    // A well-formed key file holding another key (another backup's file copied over it).
+    let mut other = b"SBK1".to_vec();
+    other.extend_from_slice(&[0x42; 64]);
+    fake.set_content(&id, other);
+    let e = p.open_envelope(&env, &c).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Integrity, "{e:#}");
+    assert!(e.message().contains("Google Drive") && e.message().contains("replaced"), "{e}");
+    assert!(e.hint().contains("Google Drive") && e.hint().contains("not at fault"), "{}", e.hint());
+}
+
+#[tokio::test]
+async fn a_key_checked_against_its_header_is_confirmed_so_a_moved_envelope_blames_the_store() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = provider(&fake);
+    let c = ctx("yves");
+    let share = share_backup_core::BackupShare::new(b"share".to_vec()).unwrap();
+    let (env, _) = p.seal_share(&share, &c).await.unwrap();
+    assert!(p.open_key(env.key_header(), &c).await.unwrap().is_confirmed());
+    let moved = c.clone().with_client(share_backup_core::ClientId::new("other-app").unwrap());
+    let e = p.open_envelope(&env, &moved).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Integrity);
+    assert!(e.message().contains("store"), "{e}");
+}
+
+#[tokio::test]
+async fn delete_key_reads_every_page_of_the_lookup_by_name() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = provider(&fake);
+    let c = ctx("paula");
+    let sealed = p.seal_key(&c).await.unwrap();
+    let id = fake.files()[0].id.clone();
+    for _ in 0..150 {
+        fake.copy_file(&id).unwrap();
+    }
+    p.delete_key(&sealed.header, &c).await.unwrap();
+    assert!(fake.files().is_empty(), "{} copies left", fake.files().len());
+    let lists = fake.requests().iter().filter(|r| r.line() == "GET /drive/v3/files").count();
+    assert!(lists >= 2, "more than one page was read: {lists}");
+}
+
+#[tokio::test]
+async fn an_upload_asks_for_and_checks_md5_and_size() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = provider(&fake);
+    let c = ctx("ursula");
+    fake.damage_next_upload();
+    let e = p.seal_key(&c).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Integrity, "{e:#}");
+    assert_eq!(fake.request_count(), 1, "no second read");
+    let sealed = p.seal_key(&c).await.unwrap();
+    assert_eq!(fake.requests().last().unwrap().param("fields"), Some("id,md5Checksum,size"));
+    assert!(p.open_key(&sealed.header, &c).await.unwrap() == sealed.key);
+}
+
+#[tokio::test]
 async fn malformed_headers_are_invalid_envelopes_without_a_request() {
     let fake = FakeDrive::start().await.unwrap();
     let p = provider(&fake);

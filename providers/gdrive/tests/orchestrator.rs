@@ -47,20 +47,82 @@ fn recover(user: &UserId) -> RecoverRequest {
 }
 
 #[tokio::test]
-async fn gdrive_is_the_default_method_and_a_backup_costs_probe_upload_and_read_back() {
+async fn gdrive_is_the_default_method_and_a_backup_is_one_request_and_a_recovery_one() {
     let w = world().await;
     let user = UserId::new("user-1").unwrap();
     let receipt = w.orch.backup(backup(&user, b"share one")).await.unwrap();
     assert_eq!(receipt.method, MethodId::GDRIVE);
     assert_eq!(w.notifier.acknowledged(&user, &MethodId::GDRIVE), Some(receipt.backup_id));
-    let lines: Vec<String> = w.fake.requests().iter().map(|r| r.line()).collect();
-    assert_eq!(lines.len(), 3, "probe, upload, read-back: {lines:?}");
-    assert_eq!(lines[1], "POST /upload/drive/v3/files");
-    assert!(lines[2].starts_with("GET /drive/v3/files/"), "{lines:?}");
+    let log = w.fake.requests();
+    let lines: Vec<String> = log.iter().map(|r| r.line()).collect();
+    assert_eq!(lines, vec!["POST /upload/drive/v3/files"], "the upload is the probe and proves what landed");
+    assert_eq!(log[0].param("fields"), Some("id,md5Checksum,size"));
     w.fake.clear_requests();
     let back = w.orch.recover(recover(&user)).await.unwrap();
     assert_eq!(back.share().expose_secret(), b"share one");
     assert_eq!(w.fake.request_count(), 1, "a recovery is one Drive request");
+}
+
+/// Records how many Drive requests were made when the acknowledgement went out.
+#[derive(Debug)]
+struct CountingNotifier {
+    fake: Arc<FakeDrive>,
+    at_ack: std::sync::Mutex<Vec<usize>>,
+}
+
+#[share_backup_core::async_trait]
+impl share_backup_orchestrator::Notifier for CountingNotifier {
+    async fn stored_client_backup_share(
+        &self,
+        _user: &UserId,
+        _method: &MethodId,
+        _backup_id: share_backup_core::BackupId,
+        success: bool,
+    ) -> share_backup_core::Result<()> {
+        assert!(success);
+        self.at_ack.lock().unwrap().push(self.fake.request_count());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_replacing_backup_is_acknowledged_after_one_request_and_prunes_afterwards() {
+    let fake = Arc::new(FakeDrive::start().await.unwrap());
+    let p = DriveProvider::builder().endpoint(fake.root_url()).build().unwrap();
+    let notifier = Arc::new(CountingNotifier { fake: fake.clone(), at_ack: Default::default() });
+    let orch = Orchestrator::builder()
+        .registry(Registry::empty().with_provider(Arc::new(p)))
+        .store(Arc::new(MemoryStore::new()))
+        .notifier(notifier.clone())
+        .prune_grace(Duration::ZERO)
+        .build()
+        .unwrap();
+    let user = UserId::new("user-6").unwrap();
+    orch.backup(backup(&user, b"old")).await.unwrap();
+    fake.clear_requests();
+    notifier.at_ack.lock().unwrap().clear();
+    let second = orch.backup(backup(&user, b"new")).await.unwrap();
+    assert_eq!(second.pruned.len(), 1);
+    assert_eq!(*notifier.at_ack.lock().unwrap(), vec![1], "acknowledged after the upload alone");
+    let lines: Vec<String> = fake.requests().iter().map(|r| r.line()).collect();
+    assert_eq!(lines[0], "POST /upload/drive/v3/files");
+    assert!(lines[1..].iter().all(|l| !l.starts_with("POST")), "only the prune follows: {lines:?}");
+    assert_eq!(fake.files().len(), 1);
+}
+
+#[tokio::test]
+async fn an_upload_whose_answer_does_not_match_the_bytes_sent_is_never_acknowledged() {
+    let w = world().await;
+    let user = UserId::new("user-7").unwrap();
+    let first = w.orch.backup(backup(&user, b"kept share")).await.unwrap();
+    // Drive stores other bytes than were sent (damaged on the way).
+    w.fake.damage_next_upload();
+    let e = w.orch.backup(backup(&user, b"lost share")).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Integrity, "{e:#}");
+    assert!(e.message().contains("other bytes"), "{e}");
+    assert_eq!(w.notifier.acknowledged(&user, &MethodId::GDRIVE), Some(first.backup_id));
+    let back = w.orch.recover(recover(&user)).await.unwrap();
+    assert_eq!(back.share().expose_secret(), b"kept share");
 }
 
 #[tokio::test]
@@ -102,19 +164,34 @@ async fn a_backup_without_the_appdata_scope_is_refused_before_any_upload() {
     let e = w.orch.backup(req).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::PermissionDenied);
     assert!(w.fake.files().is_empty());
-    assert_eq!(w.fake.request_count(), 1, "the probe caught it");
+    assert_eq!(w.fake.request_count(), 1, "the refused upload itself caught it, with no separate probe");
     assert_eq!(w.notifier.acknowledged(&user, &MethodId::GDRIVE), None);
 }
 
 #[tokio::test]
-async fn without_read_back_a_backup_costs_probe_and_upload_and_still_recovers() {
-    let w = world_with(|b| b.read_back(false)).await;
+async fn a_refused_upload_gives_the_typed_error_and_false_as_the_probe_did() {
+    let w = world().await;
+    w.fake.revoke_token(DEFAULT_TOKEN);
     let user = UserId::new("user-5").unwrap();
-    let receipt = w.orch.backup(backup(&user, b"share five")).await.unwrap();
-    let lines: Vec<String> = w.fake.requests().iter().map(|r| r.line()).collect();
-    assert_eq!(lines.len(), 2, "probe and upload only: {lines:?}");
-    assert_eq!(lines[1], "POST /upload/drive/v3/files");
-    assert_eq!(w.notifier.acknowledged(&user, &MethodId::GDRIVE), Some(receipt.backup_id));
-    let back = w.orch.recover(recover(&user)).await.unwrap();
-    assert_eq!(back.share().expose_secret(), b"share five");
+    let e = w.orch.backup(backup(&user, b"share five")).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unauthenticated, "{e:#}");
+    assert!(w.fake.files().is_empty());
+    let told: Vec<bool> = w.notifier.notifications().iter().map(|n| n.success).collect();
+    assert_eq!(told, vec![false], "the wallet service hears false, never true");
+}
+
+#[tokio::test]
+async fn a_first_folder_mode_backup_looks_the_folder_up_once() {
+    let fake = FakeDrive::start().await.unwrap();
+    let p = DriveProvider::builder().endpoint(fake.root_url()).visible_folder("Wallet backup").build().unwrap();
+    let orch = Orchestrator::builder()
+        .registry(Registry::empty().with_provider(Arc::new(p)))
+        .store(Arc::new(MemoryStore::new()))
+        .notifier(Arc::new(RecordingNotifier::new()))
+        .build()
+        .unwrap();
+    let user = UserId::new("user-8").unwrap();
+    orch.backup(backup(&user, b"share eight")).await.unwrap();
+    let lines: Vec<String> = fake.requests().iter().map(|r| r.line()).collect();
+    assert_eq!(lines, vec!["GET /drive/v3/files", "POST /drive/v3/files", "POST /upload/drive/v3/files"]);
 }

@@ -62,7 +62,13 @@ fn with_costs(base: &[u8], space: u32, time: u32, parallelism: u8) -> Vec<u8> {
 fn recoverer(cap: CostCap) -> PasswordProvider {
     // The builder refuses seal costs above the cap: seal small.
     let small = KdfParams::new(64, 1, 1).unwrap();
-    PasswordProvider::builder().policy(Policy::password()).kdf_params(small).cost_cap(cap).build().unwrap()
+    PasswordProvider::builder()
+        .insecure_allow_costs_below_floor()
+        .policy(Policy::password())
+        .kdf_params(small)
+        .cost_cap(cap)
+        .build()
+        .unwrap()
 }
 
 /// One timed call: wall time, and from the thread's scheduler statistics
@@ -129,7 +135,12 @@ fn main() -> ExitCode {
 
     // A real envelope, sealed and opened by a provider whose cap allows it.
     let sealed_at = KdfParams::new(1024, 3, 1).unwrap();
-    let sealer = PasswordProvider::builder().policy(Policy::password()).kdf_params(sealed_at).build().unwrap();
+    let sealer = PasswordProvider::builder()
+        .insecure_allow_costs_below_floor()
+        .policy(Policy::password())
+        .kdf_params(sealed_at)
+        .build()
+        .unwrap();
     let (env, key) = rt.block_on(sealer.seal_share(&share, &ctx)).unwrap();
     let t0 = Instant::now();
     rt.block_on(sealer.open_envelope(&env, &ctx)).expect("the sealer opens its own envelope");
@@ -185,7 +196,7 @@ fn main() -> ExitCode {
     let (h, s) = crafted((dw + 1) as u32, 1, 1);
     cases.push(Case {
         name: format!("crafted: space {} × 1 × 1 = default work cap + 1, default cap", dw + 1),
-        recoverer: PasswordProvider::builder().build().unwrap(),
+        recoverer: PasswordProvider::builder().insecure_allow_costs_below_floor().build().unwrap(),
         header: h,
         stored: s,
         expect: excessive(dw + 1, dw),
@@ -193,7 +204,7 @@ fn main() -> ExitCode {
     let (h, s) = crafted(1 << 26, 1 << 16, 64);
     cases.push(Case {
         name: "crafted: format maxima 2^26 × 2^16 × 64 (2^48 block-rounds, 128 GiB), default cap".into(),
-        recoverer: PasswordProvider::builder().build().unwrap(),
+        recoverer: PasswordProvider::builder().insecure_allow_costs_below_floor().build().unwrap(),
         header: h,
         stored: s,
         expect: excessive(1 << 48, dw),
@@ -201,7 +212,7 @@ fn main() -> ExitCode {
     let (h, s) = crafted(u32::MAX, u32::MAX, 1);
     cases.push(Case {
         name: "crafted: u32::MAX space and time (outside the format), default cap".into(),
-        recoverer: PasswordProvider::builder().build().unwrap(),
+        recoverer: PasswordProvider::builder().insecure_allow_costs_below_floor().build().unwrap(),
         header: h,
         stored: s,
         expect: ErrorKind::InvalidEnvelope,

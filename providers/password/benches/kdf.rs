@@ -376,9 +376,22 @@ fn end_to_end_section(quick: bool) {
     let s = if quick { 1 << 15 } else { 1 << 17 };
     let params = KdfParams::new(s, 3, 1).unwrap();
     let tiny = KdfParams::new(MIN_SEAL_SPACE_COST, 1, 1).unwrap();
-    let provider = Arc::new(PasswordProvider::builder().policy(Policy::password()).kdf_params(params).build().unwrap());
-    let tiny_provider =
-        Arc::new(PasswordProvider::builder().policy(Policy::password()).kdf_params(tiny).build().unwrap());
+    let provider = Arc::new(
+        PasswordProvider::builder()
+            .insecure_allow_costs_below_floor()
+            .policy(Policy::password())
+            .kdf_params(params)
+            .build()
+            .unwrap(),
+    );
+    let tiny_provider = Arc::new(
+        PasswordProvider::builder()
+            .insecure_allow_costs_below_floor()
+            .policy(Policy::password())
+            .kdf_params(tiny)
+            .build()
+            .unwrap(),
+    );
     let dir = tempfile::tempdir().unwrap();
     let tiny_dir = tempfile::tempdir().unwrap();
     let orchestrator = |p: Arc<PasswordProvider>, d: &std::path::Path| {

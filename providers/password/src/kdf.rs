@@ -33,8 +33,13 @@ pub const MAX_SPACE_COST: u32 = 1 << 26;
 pub const MAX_TIME_COST: u32 = 1 << 16;
 /// Largest parallelism a header may carry at all.
 pub const MAX_PARALLELISM: u8 = 64;
-/// Smallest space cost this crate seals with (the builder refuses less).
-pub const MIN_SEAL_SPACE_COST: u32 = 64;
+/// Smallest space cost (blocks per thread) new backups may use: 2^15 blocks,
+/// 1 MiB. Below it, or below [`MIN_SEAL_WORK`], the builder refuses the
+/// costs with [`BelowCostFloor`] (tests use the `test-support` feature's
+/// explicit way around it).
+pub const MIN_SEAL_SPACE_COST: u32 = 1 << 15;
+/// Smallest work (block-rounds) new backups may use: 3 × 2^15.
+pub const MIN_SEAL_WORK: u64 = 3 << 15;
 
 const HKDF_SALT: &[u8] = b"share-backup password kdf v1";
 const INFO_DATA_KEY: &[u8] = b"share-backup password v1 data key";
@@ -301,6 +306,52 @@ impl CapExceeded {
     }
 }
 
+/// The KDF costs of new backups are below the floor every backup must meet
+/// ([`MIN_SEAL_SPACE_COST`] blocks per thread and [`MIN_SEAL_WORK`]
+/// block-rounds): the `source` of the `InvalidInput` error the builder
+/// returns (downcast [`Error::source_ref`] to it).
+///
+/// ```
+/// use share_backup_password::{BelowCostFloor, KdfParams, PasswordProvider};
+/// let e = PasswordProvider::builder().kdf_params(KdfParams::new(64, 1, 1).unwrap()).build().unwrap_err();
+/// let floor = e.source_ref().unwrap().downcast_ref::<BelowCostFloor>().unwrap();
+/// assert_eq!(floor.space_cost, 64);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+#[error(
+    "KDF costs space_cost={space_cost}, work={work} block-rounds are below the floor for new backups \
+     (space_cost >= {min_space_cost}, work >= {min_work})"
+)]
+#[non_exhaustive]
+pub struct BelowCostFloor {
+    /// The space cost asked for (blocks per thread).
+    pub space_cost: u32,
+    /// The work asked for (block-rounds).
+    pub work: u64,
+    /// [`MIN_SEAL_SPACE_COST`].
+    pub min_space_cost: u32,
+    /// [`MIN_SEAL_WORK`].
+    pub min_work: u64,
+}
+
+/// Refuses costs below the floor for new backups.
+pub(crate) fn check_floor(params: &KdfParams) -> Result<()> {
+    if params.space_cost >= MIN_SEAL_SPACE_COST && params.work() >= MIN_SEAL_WORK {
+        return Ok(());
+    }
+    let floor = BelowCostFloor {
+        space_cost: params.space_cost,
+        work: params.work(),
+        min_space_cost: MIN_SEAL_SPACE_COST,
+        min_work: MIN_SEAL_WORK,
+    };
+    Err(Error::invalid_input(format!("{floor}"))
+        .with_hint(
+            "raise space_cost / time_cost (or calibrate on the device); the floor keeps guessing a password costly",
+        )
+        .with_source(floor))
+}
+
 impl Default for CostCap {
     fn default() -> Self {
         CostCap::DEFAULT
@@ -457,7 +508,17 @@ fn derive_for(password: &NormalizedPassword, header: &PasswordHeader, started: &
             balloon_sha256(password.expose_secret().as_bytes(), &header.salt, &header.params)?
         }
     };
-    let hk = Hkdf::<Sha256>::new(Some(HKDF_SALT), &raw[..]);
+    // HKDF-Extract by hand so that the PRK lives only in a CtOutput, which
+    // hmac's zeroize feature wipes on drop (Hkdf::new leaves its copy on
+    // the stack); the keyed HMAC state inside `hk` is wiped likewise.
+    let prk = {
+        let mut mac = <hmac::Hmac<Sha256> as hmac::KeyInit>::new_from_slice(HKDF_SALT)
+            .map_err(|_| Error::internal("HMAC refused the HKDF salt"))?;
+        hmac::Mac::update(&mut mac, &raw[..]);
+        hmac::Mac::finalize(mac)
+    };
+    let hk = Hkdf::<Sha256>::from_prk(&prk.as_bytes()[..]).map_err(|_| Error::internal("HKDF refused the PRK"))?;
+    drop(prk);
     let mut key = Zeroizing::new([0u8; DataKey::LEN]);
     let mut kcv = [0u8; KCV_LEN];
     hk.expand_multi_info(&[INFO_DATA_KEY, &prefix], &mut key[..])
@@ -508,11 +569,21 @@ pub(crate) fn open(
     if !ct_eq(&d.kcv, &header.kcv) {
         return Err(Error::new(ErrorKind::WrongSecret, "the password does not open this backup"));
     }
-    Ok(d.key)
+    // The key-check value matched: the password is right and the key is the
+    // one sealed under this header. An envelope that then fails to open was
+    // altered or moved in the store (core reports Integrity, not WrongSecret).
+    Ok(d.key.confirmed())
 }
 
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The smallest space cost that meets the floor at these time cost and parallelism.
+fn floor_space(time_cost: u32, parallelism: u8) -> u32 {
+    let per_block = u64::from(time_cost) * u64::from(parallelism);
+    let for_work = MIN_SEAL_WORK.div_ceil(per_block.max(1));
+    u32::try_from(for_work).unwrap_or(MAX_SPACE_COST).clamp(MIN_SEAL_SPACE_COST, MAX_SPACE_COST)
 }
 
 /// What [`calibrate`] found.
@@ -529,9 +600,9 @@ pub struct Calibration {
 /// machine, at 3 rounds and 1 thread (memory-hardness favours space over
 /// time). Runs a few derivations; takes about `2 × target`.
 ///
-/// The result is at least [`MIN_SEAL_SPACE_COST`] blocks and at most
-/// [`MAX_SPACE_COST`]; use [`calibrate_with`] for another time cost or
-/// parallelism.
+/// The result meets the floor for new backups ([`MIN_SEAL_SPACE_COST`],
+/// [`MIN_SEAL_WORK`]) and is at most [`MAX_SPACE_COST`]; use
+/// [`calibrate_with`] for another time cost or parallelism.
 ///
 /// # Errors
 /// [`ErrorKind::InvalidInput`] for a zero target.
@@ -568,7 +639,7 @@ pub fn calibrate_with(target: Duration, time_cost: u32, parallelism: u8) -> Resu
         let scale = target.as_secs_f64() / took.as_secs_f64().max(1e-9);
         let next =
             (f64::from(params.space_cost) * scale).clamp(f64::from(MIN_SEAL_SPACE_COST), f64::from(MAX_SPACE_COST));
-        let next = (next as u32).max(MIN_SEAL_SPACE_COST);
+        let next = (next as u32).max(floor_space(time_cost, parallelism));
         if next == params.space_cost {
             break;
         }
@@ -652,6 +723,18 @@ mod tests {
         assert_eq!((which.unit(), which.values()), ("bytes", (2 << 20, 1 << 20)));
         let cap = CostCap::new(u64::MAX, 1 << 30).unwrap();
         assert!(cap.check(&KdfParams::new(1 << 16, 1, 1).unwrap()).is_ok());
+    }
+
+    /// The HKDF extract's PRK lives in a CtOutput and the keyed HMAC state
+    /// in `Hkdf` is made of SHA-256 states: both are wiped on drop (hmac's
+    /// and sha2's zeroize features).
+    #[test]
+    fn the_hkdf_prk_and_hmac_state_are_zeroized_on_drop() {
+        fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        // The PRK.
+        zeroized_on_drop::<hmac::digest::CtOutput<hmac::Hmac<Sha256>>>();
+        // The SHA-256 states HMAC keys (inner and outer) and Balloon hashes with.
+        zeroized_on_drop::<sha2_v011::block_api::Sha256VarCore>();
     }
 
     #[test]

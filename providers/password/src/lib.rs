@@ -9,7 +9,7 @@ mod settings;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -20,11 +20,11 @@ use share_backup_core::{
 use tracing::Instrument;
 
 pub use kdf::{
-    BLOCK_LEN, Calibration, CapExceeded, CostCap, HEADER_VERSION, KCV_LEN, KdfAlgorithm, KdfParams, MAX_PARALLELISM,
-    MAX_SALT_LEN, MAX_SPACE_COST, MAX_TIME_COST, MIN_SALT_LEN, MIN_SEAL_SPACE_COST, PasswordHeader, SALT_LEN,
-    balloon_sha256, calibrate, calibrate_with,
+    BLOCK_LEN, BelowCostFloor, Calibration, CapExceeded, CostCap, HEADER_VERSION, KCV_LEN, KdfAlgorithm, KdfParams,
+    MAX_PARALLELISM, MAX_SALT_LEN, MAX_SPACE_COST, MAX_TIME_COST, MIN_SALT_LEN, MIN_SEAL_SPACE_COST, MIN_SEAL_WORK,
+    PasswordHeader, SALT_LEN, balloon_sha256, calibrate, calibrate_with,
 };
-pub use normalize::{NormalizeError, NormalizedPassword};
+pub use normalize::{MAX_PASSWORD_INPUT_BYTES, NormalizeError, NormalizedPassword};
 pub use policy::{
     BUILTIN_BLOCKLIST, Blocklist, CharClass, CharClasses, MAX_PASSWORD_CHARS, Policy, PolicyViolations, Preset,
     Strength, Violation, strength,
@@ -96,6 +96,8 @@ pub struct PasswordProvider {
     limit: Arc<tokio::sync::Semaphore>,
     max_concurrent: usize,
     derivations: Arc<AtomicU64>,
+    running: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
 }
 
 /// Builds a [`PasswordProvider`]; every setting has a default.
@@ -106,6 +108,7 @@ pub struct PasswordProviderBuilder {
     params: Option<KdfParams>,
     cap: Option<CostCap>,
     max_concurrent: Option<usize>,
+    below_floor: bool,
 }
 
 impl PasswordProviderBuilder {
@@ -137,22 +140,30 @@ impl PasswordProviderBuilder {
         self
     }
 
+    /// **Tests and benchmarks only** (the `test-support` feature, never
+    /// enabled by a production build): accept KDF costs below the floor for
+    /// new backups ([`MIN_SEAL_SPACE_COST`], [`MIN_SEAL_WORK`]), so that a
+    /// test can derive in microseconds. Backups made so are cheap to guess.
+    #[cfg(feature = "test-support")]
+    pub fn insecure_allow_costs_below_floor(mut self) -> Self {
+        self.below_floor = true;
+        self
+    }
+
     /// Builds the provider.
     ///
     /// # Errors
     /// [`ErrorKind::InvalidInput`] when the policy is inconsistent, the
-    /// space cost is below [`MIN_SEAL_SPACE_COST`], or the costs exceed the
-    /// cap (this process could not open its own backups).
+    /// costs are below the floor for new backups (source [`BelowCostFloor`]),
+    /// or the costs exceed the cap (this process could not open its own
+    /// backups).
     pub fn build(self) -> Result<PasswordProvider> {
         let policy = self.policy.unwrap_or_default();
         let params = self.params.unwrap_or_default();
         let cap = self.cap.unwrap_or_default();
         policy.validate()?;
-        if params.space_cost() < MIN_SEAL_SPACE_COST {
-            return Err(Error::invalid_input(format!(
-                "space_cost {} is below the minimum of {MIN_SEAL_SPACE_COST} blocks for new backups",
-                params.space_cost()
-            )));
+        if !self.below_floor {
+            kdf::check_floor(&params)?;
         }
         cap.check(&params).map_err(|e| {
             Error::invalid_input(format!(
@@ -182,7 +193,16 @@ fn default_concurrency() -> usize {
 impl PasswordProvider {
     fn with_parts(policy: Policy, params: KdfParams, cap: CostCap, max_concurrent: usize) -> Self {
         let limit = Arc::new(tokio::sync::Semaphore::new(max_concurrent));
-        PasswordProvider { policy, params, cap, limit, max_concurrent, derivations: Arc::new(AtomicU64::new(0)) }
+        PasswordProvider {
+            policy,
+            params,
+            cap,
+            limit,
+            max_concurrent,
+            derivations: Arc::new(AtomicU64::new(0)),
+            running: Arc::new(AtomicUsize::new(0)),
+            peak: Arc::new(AtomicUsize::new(0)),
+        }
     }
 
     /// How many key derivations this provider has started (sealing and
@@ -200,10 +220,35 @@ impl PasswordProvider {
         self.max_concurrent
     }
 
-    /// Runs a derivation under the concurrency limit, off the executor.
+    /// Runs a derivation under the concurrency limit, off the executor. The
+    /// permit moves into the blocking task and is released when the
+    /// derivation ends, not when this future is dropped: a cancelled call
+    /// keeps its slot until its Balloon run finishes, so cancel-and-retry
+    /// never runs more than `max_concurrent` derivations.
     async fn derive<T: Send + 'static>(&self, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-        let _permit = self.limit.acquire().await.map_err(|_| Error::internal("the derivation limiter was closed"))?;
-        off_executor(f).await
+        let permit = self
+            .limit
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::internal("the derivation limiter was closed"))?;
+        let (running, peak) = (self.running.clone(), self.peak.clone());
+        off_executor(move || {
+            let _permit = permit;
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            let r = f();
+            running.fetch_sub(1, Ordering::SeqCst);
+            r
+        })
+        .await
+    }
+
+    /// The most key derivations that have run at the same moment in this
+    /// provider (and its clones) so far: a diagnostic for tests and metrics,
+    /// never above [`Self::max_concurrent_derivations`].
+    pub fn peak_concurrent_derivations(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
     }
 
     /// A builder with the defaults.
@@ -279,6 +324,9 @@ fn normalized(ctx: &Context) -> Result<NormalizedPassword> {
     NormalizedPassword::new(cfg.password.expose_secret()).map_err(|e| {
         let v = match e {
             NormalizeError::Empty => Violation::Empty,
+            NormalizeError::TooLong => {
+                Violation::TooLong { max: MAX_PASSWORD_CHARS, actual: cfg.password.expose_secret().chars().count() }
+            }
             _ => Violation::InvalidCharacter,
         };
         policy::violation_error(vec![v]).with_method(METHOD.clone())
@@ -348,12 +396,20 @@ impl BackupProvider for PasswordProvider {
             self.cap.check(parsed.params())?;
             tracing::debug!(params = %parsed.params(), algorithm = parsed.algorithm().name(), "header accepted");
             let cfg = ctx.require_config::<PasswordConfig>()?;
-            let pw = NormalizedPassword::new(cfg.password.expose_secret()).map_err(|_| {
-                Error::new(
+            // NormalizedPassword::new refuses an overlong text before normalizing it.
+            let pw = NormalizedPassword::new(cfg.password.expose_secret()).map_err(|e| match e {
+                NormalizeError::Empty => Error::new(ErrorKind::WrongSecret, "no password was given (it is empty)")
+                    .with_hint("type the password this backup was made with"),
+                NormalizeError::TooLong => Error::new(
+                    ErrorKind::WrongSecret,
+                    "the password is longer than any password a backup can be made with, so it cannot open this backup",
+                )
+                .with_hint("check that the password field holds only the password, then try again"),
+                _ => Error::new(
                     ErrorKind::WrongSecret,
                     "the password contains characters no password can contain, so it cannot open this backup",
                 )
-                .with_hint("check for a stray line break or tab, then try again")
+                .with_hint("check for a stray line break or tab, then try again"),
             })?;
             ctx.report(Status::DerivingKey);
             let (cap, header, started) = (self.cap, header.clone(), self.derivations.clone());
@@ -399,6 +455,9 @@ share_backup_core::register_provider!(
     .with_settings(SETTINGS)
 );
 
+// Test-vector support, only with the `test-support` feature (for this
+// crate's own tests; never enable it in a production build).
+#[cfg(feature = "test-support")]
 #[doc(hidden)]
 pub mod __private {
     //! Test-vector support; not a stable API.

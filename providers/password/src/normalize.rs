@@ -19,6 +19,11 @@ pub enum NormalizeError {
     /// Empty, or empty after normalization.
     #[error("the password is empty")]
     Empty,
+    /// Longer than any password can be: more than
+    /// [`MAX_PASSWORD_INPUT_BYTES`] bytes before normalization (checked
+    /// first, so an overlong text costs no normalization work).
+    #[error("the password is longer than any password can be")]
+    TooLong,
     /// Has a character no password may contain.
     #[error(
         "the password contains a character that cannot be part of a password (a control character such as a tab or \
@@ -26,6 +31,13 @@ pub enum NormalizeError {
     )]
     DisallowedCharacter,
 }
+
+/// The longest text, in UTF-8 bytes, that is normalized at all: 16 KiB.
+/// A policy allows at most [`MAX_PASSWORD_CHARS`](crate::MAX_PASSWORD_CHARS)
+/// (1024) characters after normalization; NFC composes at most 3 code points
+/// into one and a code point is at most 4 bytes, so no longer text can be a
+/// password a backup was made with.
+pub const MAX_PASSWORD_INPUT_BYTES: usize = 16 * 1024;
 
 /// A password after RFC 8265 OpaqueString enforcement: non-ASCII spaces
 /// mapped to U+0020, Unicode NFC, disallowed code points refused. Secret:
@@ -46,10 +58,15 @@ impl NormalizedPassword {
     /// Normalizes `password` (OpaqueString enforcement).
     ///
     /// # Errors
-    /// [`NormalizeError`] for an empty text or a disallowed character.
+    /// [`NormalizeError`] for an empty text, one longer than
+    /// [`MAX_PASSWORD_INPUT_BYTES`] (refused before any normalization), or a
+    /// disallowed character.
     pub fn new(password: &str) -> Result<Self, NormalizeError> {
         if password.is_empty() {
             return Err(NormalizeError::Empty);
+        }
+        if password.len() > MAX_PASSWORD_INPUT_BYTES {
+            return Err(NormalizeError::TooLong);
         }
         match OpaqueString::new().enforce(password) {
             Ok(s) => {

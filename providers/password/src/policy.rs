@@ -358,7 +358,8 @@ impl Blocklist {
 
     /// Whether `text` (normalized, case-insensitively) is on the list.
     pub fn contains(&self, text: &str) -> bool {
-        fold(text).is_some_and(|t| self.0.contains(&t))
+        // The folded copy of a password is wiped when dropped.
+        fold(text).map(zeroize::Zeroizing::new).is_some_and(|t| self.0.contains(t.as_str()))
     }
 
     /// Number of entries.
@@ -880,7 +881,8 @@ impl Policy {
 
     pub(crate) fn check_normalized(&self, pw: &NormalizedPassword, user_inputs: &[&str]) -> Vec<Violation> {
         let text = pw.expose_secret();
-        let chars: Vec<char> = text.chars().collect();
+        // Every copy of the password made here is wiped when dropped.
+        let chars: zeroize::Zeroizing<Vec<char>> = zeroize::Zeroizing::new(text.chars().collect());
         let mut out = Vec::new();
         let n = chars.len();
         if n < self.min_len {
@@ -901,7 +903,8 @@ impl Policy {
         }
         if self.patterns {
             // Both rules are always evaluated; no text is both (see `is_sequential`).
-            let lower: Vec<char> = text.to_lowercase().chars().collect();
+            let folded = zeroize::Zeroizing::new(text.to_lowercase());
+            let lower: zeroize::Zeroizing<Vec<char>> = zeroize::Zeroizing::new(folded.chars().collect());
             if is_repeated(&lower) {
                 out.push(Violation::Repeated);
             }
@@ -915,7 +918,7 @@ impl Policy {
         // Scored whatever else failed, so a UI sees the strength problem
         // next to the others (at most 100 characters: about 2 ms).
         if let Some(min) = self.min_score {
-            let scored: String = chars.iter().take(MAX_SCORED_CHARS).collect();
+            let scored = zeroize::Zeroizing::new(chars.iter().take(MAX_SCORED_CHARS).collect::<String>());
             let entropy = zxcvbn::zxcvbn(&scored, user_inputs);
             let score = u8::from(entropy.score());
             if score < min {
@@ -1030,7 +1033,7 @@ fn is_sequential(c: &[char]) -> bool {
 /// Whether `text` contains one of the user inputs (or an email's local
 /// part) of at least 4 characters, case-insensitively.
 fn contains_user_input(text: &str, inputs: &[&str]) -> bool {
-    let text = text.to_lowercase();
+    let text = zeroize::Zeroizing::new(text.to_lowercase());
     inputs.iter().any(|input| {
         let input = input.to_lowercase();
         let local = input.split('@').next().unwrap_or("");

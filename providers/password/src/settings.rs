@@ -8,8 +8,13 @@ use crate::{PasswordProvider, PasswordProviderBuilder};
 
 /// The settings [`PasswordProvider::from_settings`] accepts. Policy keys
 /// other than `policy` adjust the chosen preset; KDF keys not given keep
-/// their defaults.
-pub static SETTINGS: &[SettingSpec] = &[
+/// their defaults. With the `test-support` feature (tests only), also
+/// `insecure_below_cost_floor`.
+pub static SETTINGS: &[SettingSpec] =
+    if cfg!(feature = "test-support") { ALL_SETTINGS } else { ALL_SETTINGS.split_at(ALL_SETTINGS.len() - 1).0 };
+
+/// Every setting; the last only with the `test-support` feature.
+static ALL_SETTINGS: &[SettingSpec] = &[
     SettingSpec::new("policy", "requirements preset: password, pin, passcode or custom", "pin"),
     SettingSpec::new("min_length", "minimum length in characters (overrides the preset)", "10"),
     SettingSpec::new("max_length", "maximum length in characters, at most 1024 (overrides the preset)", "128"),
@@ -45,6 +50,11 @@ pub static SETTINGS: &[SettingSpec] = &[
     SettingSpec::new("max_work", "recovery cap: most space x time x parallelism an envelope may ask for", "6291456"),
     SettingSpec::new("max_memory_mib", "recovery cap: most KDF memory an envelope may ask for, in MiB", "256"),
     SettingSpec::new("max_concurrent", "most key derivations at once (default: the number of CPUs)", "2"),
+    SettingSpec::new(
+        "insecure_below_cost_floor",
+        "TESTS ONLY (test-support feature): accept KDF costs below the floor for new backups (true or false)",
+        "false",
+    ),
 ];
 
 fn keys() -> Vec<&'static str> {
@@ -101,6 +111,10 @@ pub(crate) fn build(settings: &Settings) -> Result<PasswordProvider> {
     let mut b = PasswordProviderBuilder::default().policy(policy).kdf_params(params).cost_cap(cap);
     if let Some(n) = settings.parse::<usize>("max_concurrent")? {
         b = b.max_concurrent_derivations(n);
+    }
+    #[cfg(feature = "test-support")]
+    if settings.parse_bool("insecure_below_cost_floor")?.unwrap_or(false) {
+        b = b.insecure_allow_costs_below_floor();
     }
     b.build()
 }

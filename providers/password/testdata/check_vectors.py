@@ -4,7 +4,7 @@ implementation written from the Balloon paper (Boneh, Corrigan-Gibbs,
 Schechter 2016, section 3.1 and the Balloon-M variant) and RFC 5869 HKDF,
 using only the Python standard library (hashlib, hmac, unicodedata).
 
-Usage: python3 providers/password/testdata/check_vectors.py   (about a second)
+Usage: python3 providers/password/testdata/check_vectors.py   (about three seconds)
 
 It checks, for every KDF vector: the raw Balloon-M-SHA-256 output
 (`balloon_hex`), the key header with its key-check value (`header_hex`) and

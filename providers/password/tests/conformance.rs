@@ -40,7 +40,10 @@ fn harness(secret: fn(&UserId) -> String) -> Harness {
     Harness::new()
         .with_configs(move |u| Configs::new().with(PasswordConfig::new(secret(u))))
         .with_config_type::<PasswordConfig>()
-        .with_debug_value("the provider's builder", PasswordProvider::builder().policy(Policy::pin()))
+        .with_debug_value(
+            "the provider's builder",
+            PasswordProvider::builder().insecure_allow_costs_below_floor().policy(Policy::pin()),
+        )
         .with_wrong_secret(move |u| {
             let mut wrong = secret(u);
             // Same length and classes, one character changed.
@@ -63,7 +66,13 @@ fn provider(policy: Policy, params: KdfParams) -> PasswordProvider {
     // cost bytes were raised (say time_cost 1 → 65281) would each run a
     // multi-second derivation: bounded, but far too slow for hundreds of cases.
     let cap = CostCap::new(16 * params.work(), 16 * params.memory_bytes()).unwrap();
-    PasswordProvider::builder().policy(policy).kdf_params(params).cost_cap(cap).build().unwrap()
+    PasswordProvider::builder()
+        .insecure_allow_costs_below_floor()
+        .policy(policy)
+        .kdf_params(params)
+        .cost_cap(cap)
+        .build()
+        .unwrap()
 }
 
 fn main() -> std::process::ExitCode {

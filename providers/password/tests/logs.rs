@@ -8,7 +8,11 @@ use share_backup_core::{BackupId, BackupProvider, BackupProviderExt, BackupShare
 use share_backup_password::{KdfParams, PasswordConfig, PasswordProvider};
 
 fn provider() -> PasswordProvider {
-    PasswordProvider::builder().kdf_params(KdfParams::new(64, 1, 1).unwrap()).build().unwrap()
+    PasswordProvider::builder()
+        .insecure_allow_costs_below_floor()
+        .kdf_params(KdfParams::new(64, 1, 1).unwrap())
+        .build()
+        .unwrap()
 }
 
 fn ctx_for(user: &str, password: Option<&str>) -> Context {

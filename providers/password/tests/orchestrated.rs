@@ -10,7 +10,11 @@ use share_backup_orchestrator::{
 use share_backup_password::{KdfParams, PasswordConfig, PasswordProvider, Policy, PolicyViolations, Violation};
 
 fn setup(policy: Policy) -> (Orchestrator, Arc<RecordingNotifier>) {
-    let provider = PasswordProvider::builder().policy(policy).kdf_params(KdfParams::new(64, 1, 1).unwrap()).build();
+    let provider = PasswordProvider::builder()
+        .insecure_allow_costs_below_floor()
+        .policy(policy)
+        .kdf_params(KdfParams::new(64, 1, 1).unwrap())
+        .build();
     let notifier = Arc::new(RecordingNotifier::new());
     let orch = Orchestrator::builder()
         .provider(Arc::new(provider.unwrap()))

@@ -18,7 +18,7 @@ fn small() -> KdfParams {
 }
 
 fn provider() -> PasswordProvider {
-    PasswordProvider::builder().kdf_params(small()).build().unwrap()
+    PasswordProvider::builder().insecure_allow_costs_below_floor().kdf_params(small()).build().unwrap()
 }
 
 fn ctx_for(user: &str, password: Option<&str>) -> Context {
@@ -97,7 +97,57 @@ async fn the_envelope_does_not_open_for_another_user() {
     let p = provider();
     let (env, _) = p.seal_share(&share(), &ctx_for("alice", Some(PASSWORD))).await.unwrap();
     let e = p.open_envelope(&env, &ctx_for("mallory", Some(PASSWORD))).await.unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::WrongSecret | ErrorKind::Integrity), "{e:?}");
+    assert_eq!(e.kind(), &ErrorKind::Integrity, "{e:?}");
+}
+
+/// The key-check value proves the password right, so an envelope that does
+/// not open was moved or altered in the store: `Integrity`, with a message
+/// and hint that point at the store, never "wrong password".
+#[tokio::test]
+async fn a_right_password_on_a_moved_or_altered_envelope_is_integrity_pointing_at_the_store() {
+    use share_backup_core::{ClientId, CustodianId};
+    let p = provider();
+    let ctx = ctx_for("alice", Some(PASSWORD));
+    let (env, _) = p.seal_share(&share(), &ctx).await.unwrap();
+    let text = env.encode();
+    let (head, body) = text.rsplit_once('.').unwrap();
+    let mut b: Vec<u8> = body.bytes().collect();
+    b[3] = if b[3] == b'A' { b'B' } else { b'A' };
+    let altered: share_backup_core::Envelope = format!("{head}.{}", String::from_utf8(b).unwrap()).parse().unwrap();
+    let cases = [
+        ("moved to another user", env.clone(), ctx_for("mallory", Some(PASSWORD))),
+        (
+            "another custodian",
+            env.clone(),
+            ctx_for("alice", Some(PASSWORD)).with_custodian(CustodianId::new("other-custodian").unwrap()),
+        ),
+        (
+            "another client",
+            env.clone(),
+            ctx_for("alice", Some(PASSWORD)).with_client(ClientId::new("other-client").unwrap()),
+        ),
+        ("a changed body", altered, ctx_for("alice", Some(PASSWORD))),
+    ];
+    for (what, env, ctx) in cases {
+        let e = p.open_envelope(&env, &ctx).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Integrity, "{what}: {e:?}");
+        assert_eq!(e.method(), Some(&METHOD), "{what}");
+        assert!(e.message().contains("store"), "{what}: the message points at the store: {e}");
+        assert!(!e.message().contains("password does not"), "{what}: {e}");
+        assert!(e.hint().contains("store"), "{what}: the hint points at the store: {}", e.hint());
+    }
+    // A wrong password on the same (moved) envelope is still WrongSecret.
+    let e = p.open_envelope(&env, &ctx_for("mallory", Some("not the password at all"))).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::WrongSecret);
+}
+
+#[tokio::test]
+async fn only_a_key_checked_against_its_key_check_value_is_confirmed() {
+    let p = provider();
+    let ctx = ctx_for("alice", Some(PASSWORD));
+    let sealed = p.seal_key(&ctx).await.unwrap();
+    assert!(!sealed.key.is_confirmed(), "a fresh key was checked against nothing");
+    assert!(p.open_key(&sealed.header, &ctx).await.unwrap().is_confirmed());
 }
 
 #[tokio::test]
@@ -130,7 +180,12 @@ async fn a_missing_password_config_is_invalid_input_naming_the_type() {
 
 #[tokio::test]
 async fn a_violating_password_is_refused_on_backup_with_typed_violations() {
-    let p = PasswordProvider::builder().policy(Policy::pin()).kdf_params(small()).build().unwrap();
+    let p = PasswordProvider::builder()
+        .insecure_allow_costs_below_floor()
+        .policy(Policy::pin())
+        .kdf_params(small())
+        .build()
+        .unwrap();
     let ctx = ctx_for("alice", Some("2468"));
     for e in [p.seal_key(&ctx).await.unwrap_err(), p.probe(&ctx).await.unwrap_err()] {
         assert_eq!(e.kind(), &ErrorKind::PolicyViolation);
@@ -153,9 +208,18 @@ async fn a_password_made_of_the_user_id_is_refused() {
 
 #[tokio::test]
 async fn the_policy_applies_on_backup_but_not_on_recovery() {
-    let lax = PasswordProvider::builder().policy(Policy::custom()).kdf_params(small()).build().unwrap();
-    let strict =
-        PasswordProvider::builder().policy(Policy::password().with_min_length(40)).kdf_params(small()).build().unwrap();
+    let lax = PasswordProvider::builder()
+        .insecure_allow_costs_below_floor()
+        .policy(Policy::custom())
+        .kdf_params(small())
+        .build()
+        .unwrap();
+    let strict = PasswordProvider::builder()
+        .insecure_allow_costs_below_floor()
+        .policy(Policy::password().with_min_length(40))
+        .kdf_params(small())
+        .build()
+        .unwrap();
     let ctx = ctx_for("alice", Some("blue moon"));
     let (env, _) = lax.seal_share(&share(), &ctx).await.unwrap();
     assert_eq!(strict.seal_key(&ctx).await.unwrap_err().kind(), &ErrorKind::PolicyViolation);
@@ -202,6 +266,7 @@ async fn a_header_asking_for_huge_costs_is_excessive_work_before_any_hashing() {
     assert_eq!(p.derivations_started(), 0, "the KDF was entered for a header over the work cap");
     // Memory alone over the cap: 2^25 blocks = 1 GiB, one round.
     let p = PasswordProvider::builder()
+        .insecure_allow_costs_below_floor()
         .kdf_params(small())
         .cost_cap(CostCap::new(u64::MAX, 256 << 20).unwrap())
         .build()
@@ -222,12 +287,21 @@ async fn a_header_asking_for_huge_costs_is_excessive_work_before_any_hashing() {
 
 #[tokio::test]
 async fn an_envelope_over_the_cap_is_refused_through_open_envelope_without_a_derivation() {
-    let maker = PasswordProvider::builder().kdf_params(KdfParams::new(256, 2, 1).unwrap()).build().unwrap();
+    let maker = PasswordProvider::builder()
+        .insecure_allow_costs_below_floor()
+        .kdf_params(KdfParams::new(256, 2, 1).unwrap())
+        .build()
+        .unwrap();
     let ctx = ctx_for("alice", Some(PASSWORD));
     let (env, _) = maker.seal_share(&share(), &ctx).await.unwrap();
-    let by_work =
-        PasswordProvider::builder().kdf_params(small()).cost_cap(CostCap::new(511, u64::MAX).unwrap()).build().unwrap();
+    let by_work = PasswordProvider::builder()
+        .insecure_allow_costs_below_floor()
+        .kdf_params(small())
+        .cost_cap(CostCap::new(511, u64::MAX).unwrap())
+        .build()
+        .unwrap();
     let by_memory = PasswordProvider::builder()
+        .insecure_allow_costs_below_floor()
         .kdf_params(small())
         .cost_cap(CostCap::new(u64::MAX, 256 * 32 - 1).unwrap())
         .build()
@@ -243,11 +317,19 @@ async fn an_envelope_over_the_cap_is_refused_through_open_envelope_without_a_der
 
 #[tokio::test]
 async fn a_lower_cap_refuses_backups_it_would_have_opened() {
-    let maker = PasswordProvider::builder().kdf_params(KdfParams::new(256, 2, 1).unwrap()).build().unwrap();
+    let maker = PasswordProvider::builder()
+        .insecure_allow_costs_below_floor()
+        .kdf_params(KdfParams::new(256, 2, 1).unwrap())
+        .build()
+        .unwrap();
     let ctx = ctx_for("alice", Some(PASSWORD));
     let (env, _) = maker.seal_share(&share(), &ctx).await.unwrap();
-    let capped =
-        PasswordProvider::builder().kdf_params(small()).cost_cap(CostCap::new(511, 1 << 20).unwrap()).build().unwrap();
+    let capped = PasswordProvider::builder()
+        .insecure_allow_costs_below_floor()
+        .kdf_params(small())
+        .cost_cap(CostCap::new(511, 1 << 20).unwrap())
+        .build()
+        .unwrap();
     let e = capped.open_envelope(&env, &ctx).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::ExcessiveWork { required: 512, max: 511 });
     assert!(e.hint().contains("cap"), "{e}");
@@ -362,6 +444,7 @@ fn the_registry_lists_and_builds_the_password_provider() {
 async fn derivations_beyond_the_limit_wait_their_turn_and_all_finish() {
     let p = Arc::new(
         PasswordProvider::builder()
+            .insecure_allow_costs_below_floor()
             .kdf_params(KdfParams::new(256, 1, 1).unwrap())
             .max_concurrent_derivations(1)
             .build()
@@ -377,7 +460,11 @@ async fn derivations_beyond_the_limit_wait_their_turn_and_all_finish() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    let e = PasswordProvider::builder().max_concurrent_derivations(0).build().unwrap_err();
+    let e = PasswordProvider::builder()
+        .insecure_allow_costs_below_floor()
+        .max_concurrent_derivations(0)
+        .build()
+        .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::InvalidInput);
     let s = PasswordProvider::from_settings(&Settings::from_pairs([("max_concurrent", "3")])).unwrap();
     assert_eq!(s.max_concurrent_derivations(), 3);
@@ -403,6 +490,7 @@ fn settings_set_up_policy_costs_and_cap() {
         ("max_work", "100000"),
         ("max_memory_mib", "64"),
         ("blocklist", "24682468, 13571357"),
+        ("insecure_below_cost_floor", "true"),
     ]);
     let p = PasswordProvider::from_settings(&s).unwrap();
     assert_eq!(p.policy().min_length(), 8);
@@ -449,4 +537,84 @@ fn bad_settings_are_refused_with_a_message_naming_the_key() {
     let e = PasswordProvider::from_settings(&Settings::from_pairs([("min_length", "20"), ("max_length", "10")]))
         .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::InvalidInput);
+}
+
+#[test]
+fn costs_below_the_floor_are_refused_with_a_typed_error_unless_a_test_opts_out() {
+    use share_backup_password::{BelowCostFloor, MIN_SEAL_SPACE_COST, MIN_SEAL_WORK};
+    // 2 KiB, the old minimum: refused.
+    for params in [KdfParams::new(64, 1, 1).unwrap(), KdfParams::new(MIN_SEAL_SPACE_COST, 1, 1).unwrap()] {
+        let e = PasswordProvider::builder().kdf_params(params).build().unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidInput, "{params}");
+        let floor = e.source_ref().and_then(|s| s.downcast_ref::<BelowCostFloor>()).expect("typed source");
+        assert_eq!((floor.space_cost, floor.work), (params.space_cost(), params.work()));
+        assert_eq!((floor.min_space_cost, floor.min_work), (MIN_SEAL_SPACE_COST, MIN_SEAL_WORK));
+        let e = PasswordProvider::from_settings(&Settings::from_pairs([
+            ("space_cost", params.space_cost().to_string()),
+            ("time_cost", params.time_cost().to_string()),
+        ]))
+        .unwrap_err();
+        assert!(e.source_ref().and_then(|s| s.downcast_ref::<BelowCostFloor>()).is_some(), "settings too: {e}");
+    }
+    // The floor itself and the defaults are accepted.
+    PasswordProvider::builder().kdf_params(KdfParams::new(MIN_SEAL_SPACE_COST, 3, 1).unwrap()).build().unwrap();
+    PasswordProvider::builder().build().unwrap();
+    // The explicit test-only way around it.
+    PasswordProvider::builder().insecure_allow_costs_below_floor().kdf_params(small()).build().unwrap();
+}
+
+#[tokio::test]
+async fn an_empty_password_on_recovery_gets_its_own_message() {
+    let p = provider();
+    let (env, _) = p.seal_share(&share(), &ctx_for("alice", Some(PASSWORD))).await.unwrap();
+    let e = p.open_envelope(&env, &ctx_for("alice", Some(""))).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::WrongSecret);
+    assert!(e.message().contains("empty"), "{e}");
+    assert!(!e.message().contains("characters"), "{e}");
+    assert_eq!(p.derivations_started(), 1, "nothing derived for an empty password");
+}
+
+#[tokio::test]
+async fn an_overlong_password_is_refused_before_normalization() {
+    use share_backup_password::{MAX_PASSWORD_INPUT_BYTES, NormalizeError, NormalizedPassword};
+    // Disallowed characters that normalization would have found: the length
+    // check comes first.
+    let long = "\t".repeat(MAX_PASSWORD_INPUT_BYTES + 1);
+    assert_eq!(NormalizedPassword::new(&long).unwrap_err(), NormalizeError::TooLong);
+    let p = provider();
+    let (env, _) = p.seal_share(&share(), &ctx_for("alice", Some(PASSWORD))).await.unwrap();
+    let e =
+        p.open_envelope(&env, &ctx_for("alice", Some(&"a".repeat(MAX_PASSWORD_INPUT_BYTES + 1)))).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::WrongSecret);
+    assert!(e.message().contains("longer"), "{e}");
+    let e = p.probe(&ctx_for("alice", Some(&"a".repeat(MAX_PASSWORD_INPUT_BYTES + 1)))).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::PolicyViolation);
+}
+
+/// Dropping a recovery while its Balloon run goes on must not free its
+/// slot: with `max_concurrent = 1`, cancel-and-retry never runs two
+/// derivations at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_and_retry_never_runs_more_derivations_than_max_concurrent() {
+    let p = Arc::new(
+        PasswordProvider::builder()
+            .kdf_params(KdfParams::new(1 << 17, 3, 1).unwrap())
+            .max_concurrent_derivations(1)
+            .build()
+            .unwrap(),
+    );
+    let ctx = ctx_for("alice", Some(PASSWORD));
+    let sealed = p.seal_key(&ctx).await.unwrap();
+    for _ in 0..3 {
+        let before = p.derivations_started();
+        let (p2, h, c) = (p.clone(), sealed.header.clone(), ctx.clone());
+        let task = tokio::spawn(async move { p2.open_key(&h, &c).await });
+        while p.derivations_started() == before {
+            tokio::task::yield_now().await;
+        }
+        task.abort(); // the caller gives up while the derivation runs
+        let _ = task.await;
+    }
+    assert!(p.open_key(&sealed.header, &ctx).await.unwrap() == sealed.key);
+    assert_eq!(p.peak_concurrent_derivations(), 1, "a dropped call freed its permit while its derivation ran");
 }

@@ -87,6 +87,22 @@ fn kdf_inputs() -> Vec<KdfInput> {
         ),
         ("six-digit PIN", "280417", None, vec![0x11; 32], KdfParams::new(4096, 3, 1).unwrap()),
         ("emoji passphrase", "\u{1f512} lock \u{1f511} key", None, vec![0x3c; 24], KdfParams::new(128, 1, 2).unwrap()),
+        // calibrate produces space costs that are not powers of two: they
+        // exercise the general index reduction (mod space_cost) of Balloon.
+        (
+            "non-power-of-two space cost 1000, two threads",
+            "correct horse battery staple",
+            None,
+            vec![0x42; 32],
+            KdfParams::new(1000, 3, 2).unwrap(),
+        ),
+        (
+            "non-power-of-two space cost 131071 (2^17 - 1), two threads",
+            "violet tractor under the bridge",
+            None,
+            (0..32).map(|i| i * 7).collect(),
+            KdfParams::new(131_071, 1, 2).unwrap(),
+        ),
     ]
 }
 
@@ -224,7 +240,11 @@ fn pinned_headers_parse_and_carry_the_vector_costs() {
 
 #[tokio::test]
 async fn alternate_spellings_derive_the_same_key() {
-    let p = PasswordProvider::builder().policy(share_backup_password::Policy::custom()).build().unwrap();
+    let p = PasswordProvider::builder()
+        .insecure_allow_costs_below_floor()
+        .policy(share_backup_password::Policy::custom())
+        .build()
+        .unwrap();
     for v in load().kdf.into_iter().filter(|v| v.password_alt.is_some()) {
         let header = KeyHeader::new(hex::decode(&v.header_hex).unwrap()).unwrap();
         let ctx = Context::new(UserId::new("u").unwrap(), BackupId::from_bytes([0; 16]))

@@ -61,7 +61,10 @@ impl Env {
         c.env("HOME", self.dir.path())
             .env("XDG_DATA_HOME", self.path("data"))
             .env("XDG_CONFIG_HOME", self.path("config"))
-            // The smallest KDF cost new backups accept: these tests are about the CLI.
+            // Tiny KDF costs, below the floor for new backups, through the
+            // test-only setting (the test-support feature, a dev-dependency):
+            // these tests are about the CLI.
+            .env("SHARE_BACKUP_PASSWORD_INSECURE_BELOW_COST_FLOOR", "true")
             .env("SHARE_BACKUP_PASSWORD_SPACE_COST", "64")
             .env("SHARE_BACKUP_PASSWORD_TIME_COST", "1")
             .env("NO_COLOR", "1")
