@@ -1051,8 +1051,8 @@ pub async fn no_secret_in_debug(provider: &Arc<dyn BackupProvider>, harness: &Ha
     }
     if !listen_covers_other_threads() {
         skipped.push(
-            "tracing on threads other than the calling task's (spawn_blocking, spawned tasks): the process has a \
-             global tracing subscriber of its own, so the suite could not install its capture"
+            "tracing on threads outside the suite's runtime (spawn_blocking, spawned tasks of another runtime): the \
+             process has a global tracing subscriber of its own, so the suite could not install its capture"
                 .to_owned(),
         );
     }
