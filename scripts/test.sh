@@ -7,7 +7,6 @@
 # cargo-deny. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # A clean CI build gains nothing from incremental artifacts and they double
 # the target directory (tens of GB across the test, clippy and feature builds).
@@ -15,8 +14,21 @@ if [[ "${CI:-}" == "true" ]]; then
     export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 fi
 
+# Each step prints the seconds since the start when it begins and its own
+# seconds when it ends; the last step prints a table of them all.
 START=$SECONDS
-step() { printf '\n==> [%ss] %s\n' "$((SECONDS - START))" "$*"; }
+STEP_START=$SECONDS
+STEP_NAME=""
+TIMES=()
+step() {
+    if [[ -n "$STEP_NAME" ]]; then
+        printf '<== %ss: %s\n' "$((SECONDS - STEP_START))" "$STEP_NAME"
+        TIMES+=("$(printf '%6ss  %s' "$((SECONDS - STEP_START))" "$STEP_NAME")")
+    fi
+    STEP_NAME="$*"
+    STEP_START=$SECONDS
+    printf '\n==> [%ss] %s\n' "$((SECONDS - START))" "$*"
+}
 
 step "toolchain"
 cargo --version
@@ -42,19 +54,23 @@ cargo clippy --workspace --all-targets --features share-backup-gdrive/oauth -- -
 step "cargo test --workspace (gdrive with its oauth feature)"
 cargo test --workspace --features share-backup-gdrive/oauth
 
-step "provider linkage matrix (facade features: none, password, gdrive, both)"
-# `cargo test --workspace` above covers only the default cell (both): cargo
-# unifies features within one invocation, so each other cell needs its own
-# build of the facade (the gdrive rows with its oauth feature, as above, so
-# they reuse the Google stack). See crates/share-backup/tests/linkage.rs.
-for features in "--no-default-features" \
-                "--no-default-features --features password" \
-                "--no-default-features --features gdrive,share-backup-gdrive/oauth" \
-                "--no-default-features --features password,gdrive,share-backup-gdrive/oauth"; do
-    echo "--- share-backup $features"
-    # shellcheck disable=SC2086
-    cargo test -p share-backup $features --test linkage
+step "provider linkage matrix (facade features: none, password, gdrive; both = the workspace run above)"
+# cargo unifies features within one invocation, so `cargo test --workspace`
+# above covers only the cell with both providers (the facade's default); each
+# other cell is its own build of the facade (not of its dependencies: the
+# gdrive row uses gdrive's oauth feature, as above, so it reuses the Google
+# stack). Each cell is built once. See crates/share-backup/tests/linkage.rs.
+for features in "" "password" "gdrive,share-backup-gdrive/oauth"; do
+    echo "--- share-backup --no-default-features --features '$features'"
+    cargo test -p share-backup --no-default-features --features "$features" --test linkage
 done
+
+# ---------------------------------------------------------------------------
+# Extra steps: one line per scripts/ci/<name>.sh (bindings, realms, browser
+# tests, ...), each as `step "<what>"` then `scripts/ci/<name>.sh`. Each
+# script installs what it needs, prints what it skips and why, and reuses
+# the test-profile build above (no separate release build in CI).
+# ---------------------------------------------------------------------------
 
 step "envelope vectors against an independent AES-SIV (OpenSSL, via python cryptography)"
 if python3 -c 'import cryptography' 2>/dev/null; then
@@ -90,30 +106,10 @@ if forbidden_in "$core_tree"; then
 fi
 echo "ok: $(sort -u <<<"$core_tree" | wc -l) crates in core's tree, none of them HTTP/TLS/runtime/Google"
 
-step "cargo deny (licenses, bans, sources, advisories from ../shared/advisory-db)"
-if ! command -v cargo-deny >/dev/null 2>&1; then
-    # cargo-deny's own release profile is fat LTO with one codegen unit (over
-    # 5 minutes on 2 cores); a checker gains nothing from that.
-    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
-        cargo install cargo-deny --locked
-fi
-DB_SRC="$ROOT/../shared/advisory-db"
-# deny.toml sets db-path = "target/advisory-dbs" (relative to this directory);
-# the subdirectory name is the one cargo-deny derives from the default RustSec
-# URL. Only this copy inside target/ is replaced, never $CARGO_HOME's.
-DB_DIR="$ROOT/target/advisory-dbs/advisory-db-3157b0e258782691"
-if [[ -d "$DB_SRC" ]]; then
-    rm -rf "$DB_DIR"
-    mkdir -p "$DB_DIR"
-    cp -R "$DB_SRC/." "$DB_DIR/"
-    rm -rf "$DB_DIR/.git"
-    git -C "$DB_DIR" init -q
-    git -C "$DB_DIR" add -A
-    git -C "$DB_DIR" -c user.name=ci -c user.email=ci@localhost commit -qm "advisory-db snapshot" --no-verify
-else
-    echo "warning: $DB_SRC not found; checking advisories against whatever is in $DB_DIR" >&2
-fi
-cargo fetch --locked --quiet # every package of the lock file, so --offline finds them all
-cargo deny --offline check
+step "cargo deny (licenses, bans, sources; advisories from CI's snapshot, a fetch, or skipped with a line)"
+scripts/ci/deny.sh
 
 step "all checks passed"
+printf '\nseconds per step:\n'
+printf '%s\n' "${TIMES[@]}"
+printf '%6ss  total\n' "$((SECONDS - START))"

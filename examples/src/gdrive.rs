@@ -18,11 +18,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use share_backup::object_store::ObjectCipherTextStore;
+use share_backup::orchestrator::{BackupRequest, Orchestrator, RecordingNotifier, RecoverRequest};
 use share_backup::providers::gdrive::{DriveConfig, DriveProvider, needs_regrant};
 use share_backup::{BackupShare, Error, ExposeSecret, MethodId, ProgressSink, Registry, Result, UserId};
 use share_backup_fake_drive::{DEFAULT_TOKEN, FakeDrive, Scope};
-use share_backup_object_store::ObjectCipherTextStore;
-use share_backup_orchestrator::{BackupRequest, Orchestrator, RecordingNotifier, RecoverRequest};
 
 /// The demo share.
 pub const DEMO_SHARE: &[u8] = b"demo client key share for Drive: 9b2e...77aa";

@@ -10,10 +10,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use share_backup::object_store::ObjectCipherTextStore;
+use share_backup::orchestrator::{BackupRequest, Orchestrator, RecordingNotifier, RecoverRequest, VerifyRequest};
 use share_backup::providers::password::{KdfParams, PasswordConfig, PasswordProvider};
 use share_backup::{BackupShare, Error, ErrorKind, ExposeSecret, MethodId, ProgressSink, Registry, Result, UserId};
-use share_backup_object_store::ObjectCipherTextStore;
-use share_backup_orchestrator::{BackupRequest, Orchestrator, RecordingNotifier, RecoverRequest, VerifyRequest};
 
 /// The demo share.
 pub const DEMO_SHARE: &[u8] = b"demo client key share: 5a1f...c0de";

@@ -1,10 +1,10 @@
 //! The Drive example backs up by the default method, puts exactly one key
 //! file in the appDataFolder (named without the user id), and recovers.
 
+use share_backup::object_store::ObjectCipherTextStore;
+use share_backup::orchestrator::CipherTextStore;
 use share_backup::{MethodId, UserId};
 use share_backup_examples::gdrive::{DEMO_USER, run};
-use share_backup_object_store::ObjectCipherTextStore;
-use share_backup_orchestrator::CipherTextStore;
 
 #[tokio::test]
 async fn the_gdrive_example_backs_up_by_default_method_and_keeps_the_key_in_drive() {

@@ -1,8 +1,8 @@
 //! The quickstart runs from a fresh directory and leaves its backup there.
 
+use share_backup::object_store::ObjectCipherTextStore;
+use share_backup::orchestrator::CipherTextStore;
 use share_backup::{MethodId, Registry, UserId};
-use share_backup_object_store::ObjectCipherTextStore;
-use share_backup_orchestrator::CipherTextStore;
 
 #[tokio::test]
 async fn the_quickstart_backs_up_and_recovers_in_a_fresh_directory() {

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use serde_json::json;
 use share_backup::orchestrator::Notifier;
-use share_backup::portal_api::{DEFAULT_BASE_URL, PortalNotifier};
+use share_backup::portal::{DEFAULT_BASE_URL, PortalNotifier};
 use share_backup::{BackupId, Error, ErrorKind, MethodId, Result, UserId};
 
 use crate::cli::NotifierKind;

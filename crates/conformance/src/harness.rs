@@ -51,6 +51,7 @@ pub struct Harness {
     secrets: Option<Arc<SecretsFn>>,
     config_types: Vec<Arc<ConfigDebugFn>>,
     debug_values: Vec<(String, Arc<dyn fmt::Debug + Send + Sync>)>,
+    provider_secrets: Vec<(String, Arc<[u8]>)>,
     custodian: Option<CustodianId>,
     client: Option<ClientId>,
     skips: BTreeMap<String, String>,
@@ -73,6 +74,7 @@ impl Harness {
             secrets: None,
             config_types: Vec::new(),
             debug_values: Vec::new(),
+            provider_secrets: Vec::new(),
             custodian: None,
             client: None,
             skips: BTreeMap::new(),
@@ -126,6 +128,25 @@ impl Harness {
     /// e.g. an OAuth client secret, from that closure too).
     pub fn with_debug_value(mut self, what: impl Into<String>, value: impl fmt::Debug + Send + Sync + 'static) -> Self {
         self.debug_values.push((what.into(), Arc::new(value)));
+        self
+    }
+
+    /// A provider-wide secret the provider holds (a master key that wraps
+    /// every user's data key, an API key of the provider's service), named
+    /// for the report (`"the master key"`). `no_secret_in_debug` looks for
+    /// it, as for the share and the data key (whole and in 12-byte windows;
+    /// in clear, hex, base64 and as a byte list), in every `Debug`, error,
+    /// key header and tracing event, from every thread. Give the same bytes
+    /// the provider was built with: the harness never prints them.
+    ///
+    /// ```
+    /// use share_backup_conformance::Harness;
+    /// let master_key = [0x42u8; 32]; // in a test: the key you built the provider with
+    /// let harness = Harness::new().with_provider_secret("the master key", master_key);
+    /// assert!(!format!("{harness:?}").contains("42, 42"));
+    /// ```
+    pub fn with_provider_secret(mut self, what: impl Into<String>, secret: impl AsRef<[u8]>) -> Self {
+        self.provider_secrets.push((what.into(), Arc::from(secret.as_ref())));
         self
     }
 
@@ -197,6 +218,11 @@ impl Harness {
         self.debug_values.iter().map(|(w, v)| (w.clone(), format!("{v:?} {v:#?}"))).collect()
     }
 
+    /// `(what, bytes)` of each [`Self::with_provider_secret`].
+    pub fn provider_secrets(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.provider_secrets.iter().map(|(w, b)| (w.as_str(), &b[..]))
+    }
+
     /// The custodian id, if any.
     pub fn custodian(&self) -> Option<&CustodianId> {
         self.custodian.as_ref()
@@ -230,6 +256,7 @@ impl fmt::Debug for Harness {
             .field("secrets", &self.secrets.is_some())
             .field("config_types", &self.config_types.len())
             .field("debug_values", &self.debug_values.iter().map(|(w, _)| w.as_str()).collect::<Vec<_>>())
+            .field("provider_secrets", &self.provider_secrets.iter().map(|(w, _)| w.as_str()).collect::<Vec<_>>())
             .field("custodian", &self.custodian)
             .field("client", &self.client)
             .field("skips", &self.skips)

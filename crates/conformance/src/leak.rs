@@ -19,14 +19,15 @@
 //! ```
 
 use std::fmt::{self, Write as _};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
+use tracing::subscriber::Interest;
+use tracing::{Dispatch, Event, Metadata, Subscriber};
 
 /// Secrets and the printed forms they could leak in.
 #[derive(Default)]
@@ -103,37 +104,205 @@ impl Needles {
     }
 }
 
-/// A subscriber that writes every span field and event field, at every
-/// level, into one text buffer.
+/// A subscriber that keeps every span field and event field, at every
+/// level, as text, and remembers where each came from (the span's name or
+/// the event's target, and the field's name), so that a leak can be named.
+///
+/// Used with [`tracing::instrument::WithSubscriber::with_subscriber`] it
+/// sees what the instrumented future emits on its own task. Threads of
+/// their own that a provider uses (`tokio::task::spawn_blocking`,
+/// `tokio::spawn`, `std::thread::spawn`) do not inherit that subscriber;
+/// [`Capture::everywhere`] adds what they emit as well.
 #[derive(Clone, Default)]
 pub struct Capture {
-    text: Arc<Mutex<String>>,
+    lines: Arc<Mutex<Vec<Line>>>,
     next_id: Arc<AtomicU64>,
+}
+
+/// One span, record or event: where it came from, and its fields.
+#[derive(Clone, Debug)]
+struct Line {
+    origin: String,
+    fields: Vec<(String, String)>,
 }
 
 impl Capture {
     /// Everything recorded so far, one line per span, record and event.
     pub fn text(&self) -> String {
-        self.text.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        let lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let mut t = String::new();
+        for l in lines.iter() {
+            t.push_str(&l.origin);
+            for (k, v) in &l.fields {
+                if k.is_empty() {
+                    let _ = write!(t, " {v}");
+                } else {
+                    let _ = write!(t, " {k}={v}");
+                }
+            }
+            t.push('\n');
+        }
+        t
     }
 
     /// Adds a line of text of the caller's (an error it formatted, a panic
     /// message), so that one search covers it too.
     pub fn push(&self, s: &str) {
-        let mut t = self.text.lock().unwrap_or_else(|e| e.into_inner());
-        t.push_str(s);
-        t.push('\n');
+        self.add(Line { origin: "text".to_owned(), fields: vec![(String::new(), s.to_owned())] });
+    }
+
+    fn add(&self, line: Line) {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+    }
+
+    /// The first secret of `needles` found in what was recorded, and where:
+    /// `"the tracing event of target `my_provider::keys` (DEBUG), field
+    /// `master_key`, shows the master key as lower-case hex"`.
+    ///
+    /// ```
+    /// use share_backup_conformance::leak::{Capture, Needles};
+    /// let capture = Capture::default();
+    /// tracing::subscriber::with_default(capture.clone(), || {
+    ///     tracing::debug!(target: "my_provider", token = "tok-hunter2-hunter2", "calling");
+    /// });
+    /// let mut needles = Needles::new();
+    /// needles.add_text("the API token", "tok-hunter2-hunter2");
+    /// let found = capture.find(&needles).unwrap();
+    /// assert!(found.contains("target `my_provider`") && found.contains("field `token`"), "{found}");
+    /// ```
+    pub fn find(&self, needles: &Needles) -> Option<String> {
+        let lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        for l in lines.iter() {
+            for (k, v) in &l.fields {
+                if let Some(form) = needles.find(v) {
+                    let field = if k.is_empty() { String::new() } else { format!(", field `{k}`,") };
+                    return Some(format!("{}{field} shows {form}", l.origin));
+                }
+            }
+        }
+        None
+    }
+
+    /// Also records, until the returned guard is dropped, every span and
+    /// event of threads that have no subscriber of their own: the blocking
+    /// pool (`spawn_blocking`), runtime workers running other tasks, plain
+    /// threads. The first call installs a process-wide dispatcher that
+    /// forwards to every capture listening at the time (it only formats
+    /// fields while one listens); [`Everywhere::covers_other_threads`] says
+    /// whether that worked: it cannot when the process already set a global
+    /// subscriber of its own (`tracing_subscriber::fmt().init()` and the
+    /// like), and calling `set_global_default` later in the same process
+    /// fails (the suite's dispatcher holds the place).
+    ///
+    /// Captures that listen at the same time each see the others' threads:
+    /// look for values unique to one test (a backup id, a fresh key), as the
+    /// suite does.
+    pub fn everywhere(&self) -> Everywhere {
+        let covers = install_router();
+        let id = NEXT_LISTENER.fetch_add(1, Ordering::Relaxed);
+        LISTENERS.lock().unwrap_or_else(|e| e.into_inner()).push((id, self.clone()));
+        LISTENING.fetch_add(1, Ordering::SeqCst);
+        Everywhere { id, covers }
     }
 }
 
-struct Fields(String);
+/// While it lives, its [`Capture`] also records other threads' tracing
+/// (see [`Capture::everywhere`]).
+#[must_use = "the capture listens only while the guard lives"]
+#[derive(Debug)]
+pub struct Everywhere {
+    id: u64,
+    covers: bool,
+}
+
+impl Everywhere {
+    /// Whether the process-wide dispatcher is the suite's, so that threads
+    /// without a subscriber of their own are captured.
+    pub fn covers_other_threads(&self) -> bool {
+        self.covers
+    }
+}
+
+impl Drop for Everywhere {
+    fn drop(&mut self) {
+        LISTENERS.lock().unwrap_or_else(|e| e.into_inner()).retain(|(id, _)| *id != self.id);
+        LISTENING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+static LISTENERS: Mutex<Vec<(u64, Capture)>> = Mutex::new(Vec::new());
+static LISTENING: AtomicUsize = AtomicUsize::new(0);
+static NEXT_LISTENER: AtomicU64 = AtomicU64::new(1);
+static NEXT_SPAN: AtomicU64 = AtomicU64::new(1);
+static INSTALLED: OnceLock<bool> = OnceLock::new();
+
+fn install_router() -> bool {
+    *INSTALLED.get_or_init(|| tracing::dispatcher::set_global_default(router()).is_ok())
+}
+
+/// The dispatcher that forwards to every listening [`Capture`]: the
+/// process-wide default (when the suite could install it) and the default
+/// of every thread of the suite's runtime.
+pub(crate) fn router() -> Dispatch {
+    Dispatch::new(Router)
+}
+
+/// Forwards each span and event to the captures listening at the time.
+struct Router;
+
+impl Router {
+    fn broadcast(line: Line) {
+        let listeners = LISTENERS.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, c) in listeners.iter() {
+            c.add(line.clone());
+        }
+    }
+}
+
+impl Subscriber for Router {
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+        Interest::sometimes()
+    }
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        LISTENING.load(Ordering::Relaxed) > 0
+    }
+    fn new_span(&self, span: &Attributes<'_>) -> Id {
+        let mut f = Fields(Vec::new());
+        span.record(&mut f);
+        Self::broadcast(Line { origin: span_origin(span.metadata()), fields: f.0 });
+        Id::from_u64(NEXT_SPAN.fetch_add(1, Ordering::Relaxed))
+    }
+    fn record(&self, _: &Id, values: &Record<'_>) {
+        let mut f = Fields(Vec::new());
+        values.record(&mut f);
+        Self::broadcast(Line { origin: "a span's recorded value".to_owned(), fields: f.0 });
+    }
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut f = Fields(Vec::new());
+        event.record(&mut f);
+        Self::broadcast(Line { origin: event_origin(event.metadata()), fields: f.0 });
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+fn span_origin(m: &Metadata<'_>) -> String {
+    format!("the tracing span `{}` of target `{}` ({})", m.name(), m.target(), m.level())
+}
+
+fn event_origin(m: &Metadata<'_>) -> String {
+    format!("the tracing event of target `{}` ({})", m.target(), m.level())
+}
+
+struct Fields(Vec<(String, String)>);
 
 impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let _ = write!(self.0, " {}={value:?}", field.name());
+        self.0.push((field.name().to_owned(), format!("{value:?}")));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        let _ = write!(self.0, " {}={value}", field.name());
+        self.0.push((field.name().to_owned(), value.to_owned()));
     }
 }
 
@@ -142,21 +311,21 @@ impl Subscriber for Capture {
         true
     }
     fn new_span(&self, span: &Attributes<'_>) -> Id {
-        let mut f = Fields(format!("span {}", span.metadata().name()));
+        let mut f = Fields(Vec::new());
         span.record(&mut f);
-        self.push(&f.0);
+        self.add(Line { origin: span_origin(span.metadata()), fields: f.0 });
         Id::from_u64(self.next_id.fetch_add(1, Ordering::Relaxed) + 1)
     }
     fn record(&self, _: &Id, values: &Record<'_>) {
-        let mut f = Fields("record".to_owned());
+        let mut f = Fields(Vec::new());
         values.record(&mut f);
-        self.push(&f.0);
+        self.add(Line { origin: "a span's recorded value".to_owned(), fields: f.0 });
     }
     fn record_follows_from(&self, _: &Id, _: &Id) {}
     fn event(&self, event: &Event<'_>) {
-        let mut f = Fields(format!("event {}", event.metadata().target()));
+        let mut f = Fields(Vec::new());
         event.record(&mut f);
-        self.push(&f.0);
+        self.add(Line { origin: event_origin(event.metadata()), fields: f.0 });
     }
     fn enter(&self, _: &Id) {}
     fn exit(&self, _: &Id) {}
@@ -200,5 +369,39 @@ mod tests {
         let t = cap.text();
         assert!(t.contains("user=u1"), "{t}");
         assert!(t.contains("hunter2-hunter2"), "{t}");
+    }
+
+    #[test]
+    fn find_names_the_target_and_the_field_of_a_leaking_event() {
+        let cap = Capture::default();
+        tracing::subscriber::with_default(cap.clone(), || {
+            let span = tracing::info_span!("seal_key", user = "u1");
+            let _g = span.enter();
+            tracing::debug!(target: "vault::wrap", master = "mk-0123456789abcdef", "wrapping");
+        });
+        let mut n = Needles::new();
+        n.add_text("the master key", "mk-0123456789abcdef");
+        assert_eq!(
+            cap.find(&n).as_deref(),
+            Some("the tracing event of target `vault::wrap` (DEBUG), field `master`, shows the master key in clear")
+        );
+        let mut other = Needles::new();
+        other.add_text("another secret", "nowhere-to-be-seen");
+        assert_eq!(cap.find(&other), None);
+    }
+
+    #[test]
+    fn everywhere_records_events_of_a_plain_thread_while_the_guard_lives() {
+        let cap = Capture::default();
+        let guard = cap.everywhere();
+        assert!(guard.covers_other_threads(), "no other global subscriber in this test binary");
+        std::thread::spawn(|| tracing::warn!(target: "elsewhere", marker = "thread-7f3a", "from a thread"))
+            .join()
+            .unwrap();
+        drop(guard);
+        std::thread::spawn(|| tracing::warn!(marker = "after-9c1b", "after the guard")).join().unwrap();
+        let t = cap.text();
+        assert!(t.contains("thread-7f3a") && t.contains("target `elsewhere`"), "{t}");
+        assert!(!t.contains("after-9c1b"), "{t}");
     }
 }

@@ -168,6 +168,23 @@ async fn recovers(p: &Arc<dyn BackupProvider>, h: &Harness, b: &Backup, contract
     })
 }
 
+/// The precondition of the cases that check something *around* recovery
+/// (scoping, deletion, cancellation): a plain recovery of `b` works. When it
+/// does not, the failure says so and points at the roundtrip cases, rather
+/// than blaming `what`.
+async fn recovery_works(p: &Arc<dyn BackupProvider>, h: &Harness, b: &Backup, what: &str) -> Result<(), Failure> {
+    recovers(p, h, b, "a plain recovery works").await.map_err(|f| {
+        Failure::new(
+            format!("(precondition, before checking {what}) a fresh backup recovers with the user's own configs"),
+            format!(
+                "recovery itself is broken, so this case cannot check {what}: {}; fix the roundtrip cases \
+                 (roundtrip_1b, roundtrip_32b, ...) first: they check seal and recovery on their own",
+                f.observed()
+            ),
+        )
+    })
+}
+
 fn skip_unless(cond: bool, reason: &str) -> Option<Outcome> {
     (!cond).then(|| Outcome::skipped(reason))
 }
@@ -603,6 +620,7 @@ pub async fn key_scoped_to_user(provider: &Arc<dyn BackupProvider>, harness: &Ha
     let (p, h) = (provider, harness);
     let (a, bob) = (user("scoped", "a"), user("scoped", "b"));
     let b = backup(p, h, &a, 32).await?;
+    recovery_works(p, h, &b, "that keys are scoped to their user").await?;
     let ctx_b = recovery_context(h, &bob, &b.env)?;
     match p.open_key(b.env.key_header(), &ctx_b).await {
         Ok(k) => ensure(k != b.key, "open_key never hands one user's data key to another user", || {
@@ -638,6 +656,7 @@ pub async fn delete_key(provider: &Arc<dyn BackupProvider>, harness: &Harness) -
     let (p, h) = (provider, harness);
     let u = user("delete", "a");
     let (x, y) = (backup(p, h, &u, 32).await?, backup(p, h, &u, 32).await?);
+    recovery_works(p, h, &x, "delete_key").await?;
     let ctx = recovery_context(h, &u, &x.env)?;
     call(p.delete_key(x.env.key_header(), &ctx).await, "delete_key of an existing backup succeeds")?;
     if p.capabilities().deletes {
@@ -742,6 +761,7 @@ pub async fn cancellation(provider: &Arc<dyn BackupProvider>, harness: &Harness)
     let (p, h) = (provider, harness);
     let u = user("cancel", "a");
     let first = backup(p, h, &u, 32).await?;
+    recovery_works(p, h, &first, "cancellation").await?;
     let mut completed = Vec::new();
     let mut cut_seal = 0;
     for polls in 1..=64 {
@@ -982,28 +1002,51 @@ async fn failed_backup_progress(
 }
 
 /// `seal_key` and `open_key` each emit at least one tracing span or event
-/// (the design asks for a span per provider call) that names the backup id,
-/// so that an operator can follow one backup through the logs. What the
-/// fields must not contain is checked by `no_secret_in_debug`.
+/// (the design asks for a span per provider call) that names the backup id
+/// (its `Display`: 32 lower-case hex digits, e.g. as a field
+/// `backup_id = %ctx.backup_id()`), so that an operator can follow one
+/// backup through the logs. What the fields must not contain is checked by
+/// `no_secret_in_debug`.
+///
+/// Spans and events count from every thread the call uses: its own task,
+/// and (through [`Capture::everywhere`]) `spawn_blocking`, other tasks and
+/// plain threads, as long as the process has no global tracing subscriber of
+/// its own.
 pub async fn traced(provider: &Arc<dyn BackupProvider>, harness: &Harness) -> CaseResult {
     let (p, h) = (provider, harness);
     let u = user("traced", "a");
     let ctx = context(h, &u)?;
     let id = ctx.backup_id().to_string();
     let capture = Capture::default();
+    let listen = capture.everywhere();
     let sealed = call(p.seal_key(&ctx).with_subscriber(capture.clone()).await, "seal_key succeeds")?;
+    drop(listen);
     let text = capture.text();
-    ensure(text.contains(&id), "seal_key emits a tracing span or event naming the backup id", || {
-        if text.is_empty() { "it emitted nothing".to_owned() } else { format!("it emitted:\n{text}") }
-    })?;
+    ensure(text.contains(&id), "seal_key emits a tracing span or event naming the backup id", || emitted(&text, &id))?;
     let capture = Capture::default();
+    let listen = capture.everywhere();
     let rctx = context(h, &u)?.with_backup_id(ctx.backup_id());
     call(p.open_key(&sealed.header, &rctx).with_subscriber(capture.clone()).await, "open_key succeeds")?;
+    drop(listen);
     let text = capture.text();
-    ensure(text.contains(&id), "open_key emits a tracing span or event naming the backup id", || {
-        if text.is_empty() { "it emitted nothing".to_owned() } else { format!("it emitted:\n{text}") }
-    })?;
+    ensure(text.contains(&id), "open_key emits a tracing span or event naming the backup id", || emitted(&text, &id))?;
     Ok(Outcome::Passed)
+}
+
+/// What a call emitted, for a failure of `traced` (bounded: other tests'
+/// threads may have emitted much at the same time).
+fn emitted(text: &str, id: &str) -> String {
+    let hint = format!(
+        "name the backup id as its Display (32 lower-case hex digits, {id} here), e.g. \
+         tracing::info_span!(\"seal_key\", backup_id = %ctx.backup_id())"
+    );
+    if text.is_empty() {
+        return format!("it emitted nothing: {hint}");
+    }
+    let lines: Vec<&str> = text.lines().take(20).collect();
+    let more = text.lines().count().saturating_sub(lines.len());
+    let more = if more > 0 { format!("\n(and {more} more line(s))") } else { String::new() };
+    format!("no span or event named {id}; {hint}. It emitted:\n{}{more}", lines.join("\n"))
 }
 
 fn leaks(needles: &Needles, what: &str, text: &str) -> Result<(), Failure> {
@@ -1013,6 +1056,10 @@ fn leaks(needles: &Needles, what: &str, text: &str) -> Result<(), Failure> {
             Err(Failure::new("no Debug, Display, error or log shows a secret", format!("{what} shows {form}")))
         }
     }
+}
+
+fn listen_covers_other_threads() -> bool {
+    Capture::default().everywhere().covers_other_threads()
 }
 
 fn contains_window(hay: &[u8], secret: &[u8]) -> bool {
@@ -1034,11 +1081,23 @@ fn contains_window(hay: &[u8], secret: &[u8]) -> bool {
 /// provider is reported as not checked (`registration` fails on its own).
 pub async fn no_secret_in_debug(provider: &Arc<dyn BackupProvider>, harness: &Harness) -> CaseResult {
     let capture = Capture::default();
-    let (texts, needles, skipped) = exercise_for_leaks(provider, harness).with_subscriber(capture.clone()).await?;
+    let listen = capture.everywhere();
+    let r = exercise_for_leaks(provider, harness).with_subscriber(capture.clone()).await;
+    drop(listen);
+    let (texts, needles, mut skipped) = r?;
     for (what, t) in &texts {
         leaks(&needles, what, t)?;
     }
-    leaks(&needles, "a tracing event or span field", &capture.text())?;
+    if let Some(place) = capture.find(&needles) {
+        return Err(Failure::new("no Debug, Display, error or log shows a secret", place));
+    }
+    if !listen_covers_other_threads() {
+        skipped.push(
+            "tracing on threads outside the suite's runtime (spawn_blocking, spawned tasks of another runtime): the \
+             process has a global tracing subscriber of its own, so the suite could not install its capture"
+                .to_owned(),
+        );
+    }
     Ok(Outcome::passed_except(skipped))
 }
 
@@ -1097,6 +1156,9 @@ async fn exercise_for_leaks(p: &Arc<dyn BackupProvider>, h: &Harness) -> Result<
         for s in h.secrets(u) {
             needles.add_text("a harness secret", &s);
         }
+    }
+    for (what, bytes) in h.provider_secrets() {
+        needles.add_bytes(what, bytes);
     }
     recovers(p, h, &b, "the backup recovers").await?;
     let header = b.env.key_header();

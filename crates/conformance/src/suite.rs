@@ -100,7 +100,9 @@ enum Subject {
 /// trial is reported `ok`, since libtest has no "partly" state).
 ///
 /// The suite owns one multi-threaded tokio runtime that every trial runs
-/// on; build anything that needs a runtime (a test server, an HTTP client
+/// on. Each of its threads (workers and blocking pool) sends tracing to the
+/// suite's captures, so what a provider logs inside `spawn_blocking` is
+/// checked too (see [`crate::leak::Capture::everywhere`]). Build anything that needs a runtime (a test server, an HTTP client
 /// with a connection pool) with [`Suite::block_on`], so it lives on the
 /// same runtime as the cases.
 ///
@@ -134,6 +136,11 @@ impl Suite {
             .worker_threads(2)
             .enable_all()
             .thread_name("conformance")
+            // Every thread of the runtime (workers and the blocking pool)
+            // sends its tracing to the suite's captures, also when the
+            // process has a global subscriber of its own: a provider's
+            // `spawn_blocking` is checked like its own task.
+            .on_thread_start(|| std::mem::forget(tracing::dispatcher::set_default(&crate::leak::router())))
             .build()
             .expect("start the conformance suite's tokio runtime");
         Suite { rt: Arc::new(rt), subjects: Vec::new() }

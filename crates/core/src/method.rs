@@ -112,9 +112,11 @@ pub(crate) fn truncate_for_message(s: &str) -> String {
     out
 }
 
+/// Honours width, fill, alignment and precision (`{:<10}`, `{:>8}`), as
+/// `str` does: `format!("{:<10}|", MethodId::PASSWORD)` is `"password  |"`.
 impl fmt::Display for MethodId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -153,6 +155,18 @@ impl<'de> Deserialize<'de> for MethodId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_honours_width_fill_alignment_and_precision() {
+        let id = MethodId::PASSWORD;
+        assert_eq!(format!("{id:<10}|"), "password  |");
+        assert_eq!(format!("{id:>10}|"), "  password|");
+        assert_eq!(format!("{id:^12}|"), "  password  |");
+        assert_eq!(format!("{id:*<10}"), "password**");
+        assert_eq!(format!("{id:.4}"), "pass");
+        assert_eq!(format!("{id:3}"), "password", "a width below the length does not cut");
+        assert_eq!(id.to_string(), "password");
+    }
 
     #[test]
     fn accepts_the_documented_grammar_and_nothing_else() {

@@ -39,8 +39,9 @@ enum Outcome {
     Crashed,
 }
 
-/// The invariants of DESIGN.md, checked on the store, the wallet service's
-/// record and the provider's keys after one attempted backup of `NEW`.
+/// The invariants of the orchestrator (ARCHITECTURE.md), checked on the
+/// store, the wallet service's record and the provider's keys after one
+/// attempted backup of `NEW`.
 async fn check_invariants(r: &Rig, u: &UserId, prev: BackupId, outcome: &Outcome, what: &str) {
     r.plan.clear();
     let m = MemoryKeyProvider::METHOD;

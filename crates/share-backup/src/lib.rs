@@ -4,19 +4,28 @@
 
 pub use share_backup_core::*;
 
-/// The protocol: back up, recover, verify, rotate (`share-backup-orchestrator`).
+/// The protocol: back up, recover, verify, rotate (`share-backup-orchestrator`,
+/// feature `orchestrator`, on by default).
+#[cfg(feature = "orchestrator")]
 pub use share_backup_orchestrator as orchestrator;
+#[cfg(feature = "orchestrator")]
 pub use share_backup_orchestrator::{
     BackupRequest, CipherTextStore, MemoryStore, Notifier, Orchestrator, Receipt, RecordingNotifier, RecoverRequest,
     Recovered, RotateRequest, VerifyRequest,
 };
 
-/// The cipher-text store on `object_store` (feature `object-store`).
+/// The cipher-text store on `object_store`: local files, S3, Azure, GCS
+/// (`share-backup-object-store`, feature `object-store`).
 #[cfg(feature = "object-store")]
 pub use share_backup_object_store as object_store;
 
-/// The notifier for Portal's client API (feature `portal-api`).
-#[cfg(feature = "portal-api")]
+/// The notifier for Portal's client API (`share-backup-portal-api`, feature `portal`).
+#[cfg(feature = "portal")]
+pub use share_backup_portal_api as portal;
+
+/// The former name of [`portal`].
+#[cfg(feature = "portal")]
+#[doc(hidden)]
 pub use share_backup_portal_api as portal_api;
 
 // rustc drops a dependency that no code names, and with it the provider's

@@ -16,7 +16,9 @@
 //! the facade with its default features (the last row) and nothing else. The
 //! other three rows run in `scripts/test.sh` (and so in `.ci/run`), one
 //! `cargo test -p share-backup --no-default-features [--features ...] --test
-//! linkage` each. To run the whole matrix by hand:
+//! linkage` each; the last row is not built again there. (The `orchestrator`,
+//! `object-store` and `portal` features link no provider and change no row.)
+//! To run the whole matrix by hand:
 //!
 //! ```text
 //! for f in "" password gdrive password,gdrive; do

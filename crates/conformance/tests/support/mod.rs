@@ -57,7 +57,15 @@ pub enum Flaw {
     Synchronous,
     /// Built from settings, `Debug` prints its `api_key` setting.
     LeaksApiKey,
+    /// Logs its master key ([`MASTER_KEY`], hex) in an event emitted inside
+    /// `spawn_blocking`, where blocking key work belongs.
+    LogsMasterKeyInBlocking,
+    /// Traces only in a span opened inside `spawn_blocking` (correct).
+    TracesOnlyInBlocking,
 }
+
+/// The provider-wide secret of a [`MemKeys`] with a master key.
+pub const MASTER_KEY: [u8; 32] = *b"mk-5c1e9a7f-0b3d-4e2a-8f61-77d2c";
 
 /// A per-call credential that [`MemKeys`] reads when the harness passes it.
 /// Its `Debug` never shows the token.
@@ -106,7 +114,26 @@ pub struct MemKeys {
 
 impl MemKeys {
     pub fn shared(method: &str, flaw: Flaw) -> Arc<dyn BackupProvider> {
-        Self::with_api_key(method, flaw, String::new())
+        let key = if flaw == Flaw::LogsMasterKeyInBlocking { hex::encode(MASTER_KEY) } else { String::new() };
+        Self::with_api_key(method, flaw, key)
+    }
+
+    /// The blocking part of a call: what a provider that wraps keys would do
+    /// on the blocking pool (the flaws log there).
+    async fn blocking(&self, call: &'static str, ctx: &Context) {
+        let (flaw, key, id) = (self.flaw, self.api_key.clone(), ctx.backup_id().to_string());
+        tokio::task::spawn_blocking(move || match flaw {
+            Flaw::LogsMasterKeyInBlocking => {
+                tracing::debug!(target: "memkeys::wrap", call, master_key = %key, "wrapping under the master key")
+            }
+            Flaw::TracesOnlyInBlocking => {
+                let span = tracing::info_span!("memkeys_blocking", call, backup_id = %id);
+                let _g = span.enter();
+            }
+            _ => {}
+        })
+        .await
+        .expect("the blocking part does not panic");
     }
 
     fn with_api_key(method: &str, flaw: Flaw, api_key: String) -> Arc<dyn BackupProvider> {
@@ -129,7 +156,7 @@ impl MemKeys {
         if self.flaw == Flaw::PanicsWithoutToken {
             ctx.config::<Token>().expect("no token");
         }
-        if self.flaw != Flaw::Silent {
+        if !matches!(self.flaw, Flaw::Silent | Flaw::TracesOnlyInBlocking) {
             tracing::info!(call, backup_id = %ctx.backup_id(), "memkeys call");
         }
     }
@@ -177,6 +204,7 @@ impl BackupProvider for MemKeys {
     }
     async fn seal_key(&self, ctx: &Context) -> Result<SealedKey> {
         self.trace("seal_key", ctx);
+        self.blocking("seal_key", ctx).await;
         ctx.report(Status::Generating);
         match self.flaw {
             Flaw::ReportsDone => ctx.progress().finish(true),
@@ -196,6 +224,7 @@ impl BackupProvider for MemKeys {
     }
     async fn open_key(&self, header: &KeyHeader, ctx: &Context) -> Result<DataKey> {
         self.trace("open_key", ctx);
+        self.blocking("open_key", ctx).await;
         ctx.report(Status::FetchingKey);
         if self.flaw == Flaw::Hangs {
             tokio::time::sleep(Duration::from_secs(3600)).await;
