@@ -94,6 +94,8 @@ pub enum Unlock {
 
 /// The fields of a new registration part.
 pub struct NewRegistration<'a> {
+    /// Realm id (several realms may share one database).
+    pub realm: &'a str,
     /// User (token `sub`).
     pub user: &'a str,
     /// Registration id.
@@ -167,11 +169,11 @@ impl Db {
 
     /// Stores a registration part unless one with this id exists.
     pub async fn insert(&self, r: &NewRegistration<'_>) -> Result<Inserted, sqlx::Error> {
-        const SQL: &str = "INSERT INTO registrations (user_id, reg_id, share_index, oprf_key, masked_unlock_share, \
+        const SQL: &str = "INSERT INTO registrations (realm_id, user_id, reg_id, share_index, oprf_key, masked_unlock_share, \
              unlock_tag, encrypted_share, max_guesses, guesses, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9) ON CONFLICT (user_id, reg_id) DO NOTHING";
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10) ON CONFLICT (realm_id, user_id, reg_id) DO NOTHING";
         let done = on_db!(self, p => sqlx::query(SQL)
-            .bind(r.user).bind(r.reg_id).bind(i64::from(r.share_index)).bind(r.oprf_key)
+            .bind(r.realm).bind(r.user).bind(r.reg_id).bind(i64::from(r.share_index)).bind(r.oprf_key)
             .bind(r.masked_unlock_share).bind(r.unlock_tag).bind(r.encrypted_share)
             .bind(i64::from(r.max_guesses)).bind(now())
             .execute(p).await?.rows_affected());
@@ -179,9 +181,9 @@ impl Db {
             return Ok(Inserted::Created);
         }
         const GET: &str = "SELECT share_index, oprf_key, masked_unlock_share, unlock_tag, encrypted_share, max_guesses \
-             FROM registrations WHERE user_id = $1 AND reg_id = $2";
+             FROM registrations WHERE realm_id = $1 AND user_id = $2 AND reg_id = $3";
         let same = on_db!(self, p => {
-            match sqlx::query(GET).bind(r.user).bind(r.reg_id).fetch_optional(p).await? {
+            match sqlx::query(GET).bind(r.realm).bind(r.user).bind(r.reg_id).fetch_optional(p).await? {
                 None => false,
                 Some(row) => {
                     row.try_get::<i64, _>(0)? == i64::from(r.share_index)
@@ -197,12 +199,12 @@ impl Db {
     }
 
     /// Phase 1: counts one guess atomically (never past the limit).
-    pub async fn guess(&self, user: &str, reg_id: &str) -> Result<Guess, sqlx::Error> {
+    pub async fn guess(&self, realm: &str, user: &str, reg_id: &str) -> Result<Guess, sqlx::Error> {
         const SQL: &str = "UPDATE registrations SET guesses = guesses + 1 \
-             WHERE user_id = $1 AND reg_id = $2 AND guesses < max_guesses \
+             WHERE realm_id = $1 AND user_id = $2 AND reg_id = $3 AND guesses < max_guesses \
              RETURNING share_index, oprf_key, masked_unlock_share, max_guesses - guesses";
         let row = on_db!(self, p => {
-            match sqlx::query(SQL).bind(user).bind(reg_id).fetch_optional(p).await? {
+            match sqlx::query(SQL).bind(realm).bind(user).bind(reg_id).fetch_optional(p).await? {
                 None => None,
                 Some(row) => Some(Phase1Row {
                     share_index: u8::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0),
@@ -216,23 +218,23 @@ impl Db {
             return Ok(Guess::Counted(r));
         }
         // No row counted: erase it if it has no guess left (lock-out).
-        Ok(if self.erase_exhausted(user, reg_id).await? { Guess::LockedOut } else { Guess::NotFound })
+        Ok(if self.erase_exhausted(realm, user, reg_id).await? { Guess::LockedOut } else { Guess::NotFound })
     }
 
-    async fn erase_exhausted(&self, user: &str, reg_id: &str) -> Result<bool, sqlx::Error> {
-        const SQL: &str = "DELETE FROM registrations WHERE user_id = $1 AND reg_id = $2 AND guesses >= max_guesses";
-        let n = on_db!(self, p => sqlx::query(SQL).bind(user).bind(reg_id).execute(p).await?.rows_affected());
+    async fn erase_exhausted(&self, realm: &str, user: &str, reg_id: &str) -> Result<bool, sqlx::Error> {
+        const SQL: &str = "DELETE FROM registrations WHERE realm_id = $1 AND user_id = $2 AND reg_id = $3 AND guesses >= max_guesses";
+        let n = on_db!(self, p => sqlx::query(SQL).bind(realm).bind(user).bind(reg_id).execute(p).await?.rows_affected());
         Ok(n > 0)
     }
 
     /// Phase 2: compares the tag in constant time; releases and resets, or
     /// reports the guesses left (erasing when none is left).
-    pub async fn unlock(&self, user: &str, reg_id: &str, tag: &[u8]) -> Result<Unlock, sqlx::Error> {
+    pub async fn unlock(&self, realm: &str, user: &str, reg_id: &str, tag: &[u8]) -> Result<Unlock, sqlx::Error> {
         use subtle::ConstantTimeEq;
         const GET: &str = "SELECT unlock_tag, encrypted_share, max_guesses - guesses \
-             FROM registrations WHERE user_id = $1 AND reg_id = $2";
+             FROM registrations WHERE realm_id = $1 AND user_id = $2 AND reg_id = $3";
         let row = on_db!(self, p => {
-            match sqlx::query(GET).bind(user).bind(reg_id).fetch_optional(p).await? {
+            match sqlx::query(GET).bind(realm).bind(user).bind(reg_id).fetch_optional(p).await? {
                 None => None,
                 Some(row) => Some((
                     row.try_get::<Vec<u8>, _>(0)?,
@@ -243,27 +245,27 @@ impl Db {
         });
         let Some((stored, share, left)) = row else { return Ok(Unlock::NotFound) };
         if stored.len() == tag.len() && bool::from(stored.ct_eq(tag)) {
-            const RESET: &str = "UPDATE registrations SET guesses = 0 WHERE user_id = $1 AND reg_id = $2";
-            let n = on_db!(self, p => sqlx::query(RESET).bind(user).bind(reg_id).execute(p).await?.rows_affected());
+            const RESET: &str = "UPDATE registrations SET guesses = 0 WHERE realm_id = $1 AND user_id = $2 AND reg_id = $3";
+            let n = on_db!(self, p => sqlx::query(RESET).bind(realm).bind(user).bind(reg_id).execute(p).await?.rows_affected());
             return Ok(if n == 1 { Unlock::Released(share) } else { Unlock::NotFound });
         }
-        if left <= 0 && self.erase_exhausted(user, reg_id).await? {
+        if left <= 0 && self.erase_exhausted(realm, user, reg_id).await? {
             return Ok(Unlock::LockedOut);
         }
         Ok(Unlock::BadTag(u32::try_from(left).unwrap_or(0)))
     }
 
     /// Deletes a registration part; true if there was one.
-    pub async fn delete(&self, user: &str, reg_id: &str) -> Result<bool, sqlx::Error> {
-        const SQL: &str = "DELETE FROM registrations WHERE user_id = $1 AND reg_id = $2";
-        let n = on_db!(self, p => sqlx::query(SQL).bind(user).bind(reg_id).execute(p).await?.rows_affected());
+    pub async fn delete(&self, realm: &str, user: &str, reg_id: &str) -> Result<bool, sqlx::Error> {
+        const SQL: &str = "DELETE FROM registrations WHERE realm_id = $1 AND user_id = $2 AND reg_id = $3";
+        let n = on_db!(self, p => sqlx::query(SQL).bind(realm).bind(user).bind(reg_id).execute(p).await?.rows_affected());
         Ok(n > 0)
     }
 
     /// Guesses counted so far (tests and operators).
-    pub async fn guesses(&self, user: &str, reg_id: &str) -> Result<Option<u32>, sqlx::Error> {
-        const SQL: &str = "SELECT guesses FROM registrations WHERE user_id = $1 AND reg_id = $2";
-        Ok(on_db!(self, p => sqlx::query(SQL).bind(user).bind(reg_id).fetch_optional(p).await?
+    pub async fn guesses(&self, realm: &str, user: &str, reg_id: &str) -> Result<Option<u32>, sqlx::Error> {
+        const SQL: &str = "SELECT guesses FROM registrations WHERE realm_id = $1 AND user_id = $2 AND reg_id = $3";
+        Ok(on_db!(self, p => sqlx::query(SQL).bind(realm).bind(user).bind(reg_id).fetch_optional(p).await?
             .map(|r| r.try_get::<i64, _>(0)).transpose()?)
         .map(|g| u32::try_from(g).unwrap_or(u32::MAX)))
     }

@@ -223,6 +223,7 @@ async fn register(
         ));
     }
     let new = NewRegistration {
+        realm: state.verifier.realm_id(),
         user: &claims.sub,
         reg_id: &req.reg_id,
         share_index: req.share_index,
@@ -253,7 +254,7 @@ async fn recover1(
     if share_backup_realm_protocol::oprf::decode_element(&req.blinded.0).is_err() {
         return Err(ApiError::invalid("blinded must be a non-identity ristretto255 element"));
     }
-    match state.db.guess(&claims.sub, &req.reg_id).await? {
+    match state.db.guess(state.verifier.realm_id(), &claims.sub, &req.reg_id).await? {
         Guess::Counted(row) => {
             let evaluated = realm_evaluate(&row.oprf_key, &req.blinded.0).map_err(|_| {
                 tracing::error!(reg_id = %req.reg_id, "stored OPRF key is malformed");
@@ -282,7 +283,7 @@ async fn recover2(
 ) -> Result<Json<Recover2Response>, ApiError> {
     let claims = authenticate(&state, &headers)?;
     check_reg_id(&req.reg_id)?;
-    match state.db.unlock(&claims.sub, &req.reg_id, &req.unlock_tag.0).await? {
+    match state.db.unlock(state.verifier.realm_id(), &claims.sub, &req.reg_id, &req.unlock_tag.0).await? {
         Unlock::Released(share) => {
             tracing::info!(op = "recover2", user = %claims.sub, reg_id = %req.reg_id, "unlocked; guesses reset");
             Ok(Json(Recover2Response { encrypted_share: share.into() }))
@@ -313,7 +314,7 @@ async fn delete(
 ) -> Result<Json<Deleted>, ApiError> {
     let claims = authenticate(&state, &headers)?;
     check_reg_id(&req.reg_id)?;
-    let deleted = state.db.delete(&claims.sub, &req.reg_id).await?;
+    let deleted = state.db.delete(state.verifier.realm_id(), &claims.sub, &req.reg_id).await?;
     tracing::info!(op = "delete", user = %claims.sub, reg_id = %req.reg_id, deleted);
     Ok(Json(Deleted { deleted }))
 }

@@ -1,5 +1,6 @@
 -- One realm's part of each registration (SPEC.md of share-backup-realm-protocol).
 CREATE TABLE registrations (
+    realm_id            TEXT   NOT NULL,
     user_id             TEXT    NOT NULL,
     reg_id              TEXT    NOT NULL,
     share_index         INTEGER NOT NULL,
@@ -10,5 +11,5 @@ CREATE TABLE registrations (
     max_guesses         INTEGER NOT NULL CHECK (max_guesses > 0),
     guesses             INTEGER NOT NULL DEFAULT 0 CHECK (guesses >= 0 AND guesses <= max_guesses),
     created_at          INTEGER NOT NULL,
-    PRIMARY KEY (user_id, reg_id)
+    PRIMARY KEY (realm_id, user_id, reg_id)
 );
