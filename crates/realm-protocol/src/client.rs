@@ -416,7 +416,9 @@ impl Recovery {
                     commitment(D_COMMIT_U, &self.header.reg_id, candidate).ct_eq(&self.header.unlock_commitment),
                 )
         });
-        found.map(|u| UnlockKey(Zeroizing::new(u[..].try_into().expect("checked length")))).ok_or(RecoverFailure::NoUnlock)
+        found
+            .map(|u| UnlockKey(Zeroizing::new(u[..].try_into().expect("checked length"))))
+            .ok_or(RecoverFailure::NoUnlock)
     }
 
     /// Phase 2 requests for the realms at `positions`, proving `key`.
@@ -479,11 +481,7 @@ impl Recovery {
 
 /// The first `t`-subset of `shares` (in lexicographic order, at most 4096
 /// tried) whose combination passes `ok`.
-fn first_subset(
-    shares: &[Zeroizing<Vec<u8>>],
-    t: usize,
-    ok: impl Fn(&[u8]) -> bool,
-) -> Option<Zeroizing<Vec<u8>>> {
+fn first_subset(shares: &[Zeroizing<Vec<u8>>], t: usize, ok: impl Fn(&[u8]) -> bool) -> Option<Zeroizing<Vec<u8>>> {
     let m = shares.len();
     if t < 2 || m < t {
         return None;

@@ -8,7 +8,7 @@ pub mod oprf;
 pub mod shamir;
 pub mod token;
 
-pub use client::{Recovery, RecoverFailure, Registration, RegistrationHeader, UnlockKey, register};
+pub use client::{RecoverFailure, Recovery, Registration, RegistrationHeader, UnlockKey, register};
 pub use messages::*;
 pub use token::{Claims, TokenError, TokenVerifier, mint, parse_verifying_key};
 

@@ -118,8 +118,7 @@ impl TokenVerifier {
             return Err(TokenError::Malformed);
         }
         let key = self.keys.get(&header.kid).ok_or_else(|| TokenError::UnknownIssuer(header.kid.clone()))?;
-        let sig: [u8; 64] =
-            B64.decode(s).ok().and_then(|v| v.try_into().ok()).ok_or(TokenError::Malformed)?;
+        let sig: [u8; 64] = B64.decode(s).ok().and_then(|v| v.try_into().ok()).ok_or(TokenError::Malformed)?;
         let signed_len = h.len() + 1 + c.len();
         key.verify(&token.as_bytes()[..signed_len], &Signature::from_bytes(&sig))
             .map_err(|_| TokenError::BadSignature)?;

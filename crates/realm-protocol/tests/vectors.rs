@@ -119,7 +119,12 @@ fn the_spec_protocol_vector_holds_and_recovers() {
     let shares: Vec<_> = [1usize, 2]
         .iter()
         .map(|&i| {
-            (i, share_backup_realm_protocol::Recover2Response { encrypted_share: reg.requests[i].encrypted_share.clone() })
+            (
+                i,
+                share_backup_realm_protocol::Recover2Response {
+                    encrypted_share: reg.requests[i].encrypted_share.clone(),
+                },
+            )
         })
         .collect();
     let dk = rec.finish(&key, &shares).unwrap();

@@ -222,8 +222,10 @@ impl Db {
     }
 
     async fn erase_exhausted(&self, realm: &str, user: &str, reg_id: &str) -> Result<bool, sqlx::Error> {
-        const SQL: &str = "DELETE FROM registrations WHERE realm_id = $1 AND user_id = $2 AND reg_id = $3 AND guesses >= max_guesses";
-        let n = on_db!(self, p => sqlx::query(SQL).bind(realm).bind(user).bind(reg_id).execute(p).await?.rows_affected());
+        const SQL: &str =
+            "DELETE FROM registrations WHERE realm_id = $1 AND user_id = $2 AND reg_id = $3 AND guesses >= max_guesses";
+        let n =
+            on_db!(self, p => sqlx::query(SQL).bind(realm).bind(user).bind(reg_id).execute(p).await?.rows_affected());
         Ok(n > 0)
     }
 
@@ -245,7 +247,8 @@ impl Db {
         });
         let Some((stored, share, left)) = row else { return Ok(Unlock::NotFound) };
         if stored.len() == tag.len() && bool::from(stored.ct_eq(tag)) {
-            const RESET: &str = "UPDATE registrations SET guesses = 0 WHERE realm_id = $1 AND user_id = $2 AND reg_id = $3";
+            const RESET: &str =
+                "UPDATE registrations SET guesses = 0 WHERE realm_id = $1 AND user_id = $2 AND reg_id = $3";
             let n = on_db!(self, p => sqlx::query(RESET).bind(realm).bind(user).bind(reg_id).execute(p).await?.rows_affected());
             return Ok(if n == 1 { Unlock::Released(share) } else { Unlock::NotFound });
         }
@@ -258,7 +261,8 @@ impl Db {
     /// Deletes a registration part; true if there was one.
     pub async fn delete(&self, realm: &str, user: &str, reg_id: &str) -> Result<bool, sqlx::Error> {
         const SQL: &str = "DELETE FROM registrations WHERE realm_id = $1 AND user_id = $2 AND reg_id = $3";
-        let n = on_db!(self, p => sqlx::query(SQL).bind(realm).bind(user).bind(reg_id).execute(p).await?.rows_affected());
+        let n =
+            on_db!(self, p => sqlx::query(SQL).bind(realm).bind(user).bind(reg_id).execute(p).await?.rows_affected());
         Ok(n > 0)
     }
 

@@ -29,7 +29,11 @@ pub use limit::RateLimiter;
 
 /// The realm's configuration (flags, or `SHARE_BACKUP_REALM_*` variables).
 #[derive(Clone, clap::Parser)]
-#[command(name = "share-backup-realm", version, about = "Guarded-PIN realm: counts PIN guesses and erases after the limit")]
+#[command(
+    name = "share-backup-realm",
+    version,
+    about = "Guarded-PIN realm: counts PIN guesses and erases after the limit"
+)]
 pub struct Config {
     /// This realm's id: the `aud` its tokens must name and part of every unlock tag.
     #[arg(long, env = "SHARE_BACKUP_REALM_ID")]
@@ -90,9 +94,8 @@ impl Config {
     pub fn verifier(&self) -> Result<TokenVerifier, String> {
         let mut v = TokenVerifier::new(self.realm_id.clone(), self.max_token_lifetime_secs);
         for entry in &self.integrator_keys {
-            let (iss, key) = entry
-                .split_once('=')
-                .ok_or_else(|| "--integrator-key takes ISSUER=ED25519_PUBLIC_KEY".to_string())?;
+            let (iss, key) =
+                entry.split_once('=').ok_or_else(|| "--integrator-key takes ISSUER=ED25519_PUBLIC_KEY".to_string())?;
             let key = parse_verifying_key(key)
                 .map_err(|_| format!("--integrator-key for {iss:?}: not an Ed25519 public key (64 hex digits)"))?;
             v = v.with_issuer(iss.trim(), key);
@@ -185,7 +188,11 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Claims, ApiErro
         .ok_or_else(|| unauth("send the integrator's token as Authorization: Bearer".into()))?;
     let claims = state.verifier.verify(token, unix_now()).map_err(|e| unauth(e.to_string()))?;
     if !state.limiter.allow(token.as_bytes()) {
-        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, codes::RATE_LIMITED, "too many requests with this token; wait a minute"));
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            codes::RATE_LIMITED,
+            "too many requests with this token; wait a minute",
+        ));
     }
     Ok(claims)
 }
@@ -237,7 +244,11 @@ async fn register(
         Inserted::Created => true,
         Inserted::Existed => false,
         Inserted::Conflict => {
-            return Err(ApiError::new(StatusCode::CONFLICT, codes::CONFLICT, "another registration with this reg_id exists"));
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                codes::CONFLICT,
+                "another registration with this reg_id exists",
+            ));
         }
     };
     tracing::info!(op = "register", user = %claims.sub, reg_id = %req.reg_id, created, max_guesses = req.max_guesses);
@@ -356,4 +367,87 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// A realm served in this process on its own thread and runtime: for
+/// examples, tests and benchmarks (`127.0.0.1:0`, an SQLite file).
+pub struct LocalRealm {
+    url: String,
+    id: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl fmt::Debug for LocalRealm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalRealm").field("id", &self.id).field("url", &self.url).finish()
+    }
+}
+
+impl LocalRealm {
+    /// Starts realm `id` over `database_url`, trusting `issuer`'s `key`,
+    /// each token allowed `rate_limit_per_minute` requests (0: unlimited).
+    ///
+    /// # Errors
+    /// The database or the listener failed.
+    pub fn start(
+        id: &str,
+        database_url: &str,
+        issuer: &str,
+        key: share_backup_realm_protocol::VerifyingKey,
+        rate_limit_per_minute: u32,
+    ) -> Result<LocalRealm, String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let verifier = TokenVerifier::new(id, 600).with_issuer(issuer, key);
+        let url = database_url.to_string();
+        let thread = std::thread::spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let db = match Db::connect(&url, 4).await {
+                    Ok(db) => db,
+                    Err(e) => return drop(tx.send(Err(format!("database: {e}")))),
+                };
+                let listener = match TcpListener::bind("127.0.0.1:0").await {
+                    Ok(l) => l,
+                    Err(e) => return drop(tx.send(Err(format!("listen: {e}")))),
+                };
+                let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                let _ = tx.send(Ok(format!("http://{addr}/")));
+                let _ = serve(listener, AppState::new(db, verifier, rate_limit_per_minute), async {
+                    let _ = stopped.await;
+                })
+                .await;
+            });
+        });
+        let url = rx.recv().map_err(|_| "the realm thread died".to_string())??;
+        Ok(LocalRealm { url, id: id.to_string(), stop: Some(stop), thread: Some(thread) })
+    }
+
+    /// The base URL (`http://127.0.0.1:PORT/`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The realm id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Drop for LocalRealm {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }

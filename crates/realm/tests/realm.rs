@@ -54,7 +54,10 @@ fn spawn(id: &str, db: &str, rate: u32) -> Realm {
 
 fn token(realm: &str, user: &str, nonce: u64) -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    mint(&key(), &Claims { iss: "acme".into(), sub: user.into(), aud: realm.into(), iat: now - nonce % 10, exp: now + 300 })
+    mint(
+        &key(),
+        &Claims { iss: "acme".into(), sub: user.into(), aud: realm.into(), iat: now - nonce % 10, exp: now + 300 },
+    )
 }
 
 async fn post(c: &reqwest::Client, r: &Realm, tok: &str, path: &str, body: &impl serde::Serialize) -> (u16, Value) {
@@ -161,10 +164,7 @@ async fn right_pin_recovers_resets_the_count_and_logs_no_secret() {
             shares.push((i, serde_json::from_value(v).unwrap()));
         }
         let dk = rec.finish(&key, &shares).unwrap();
-        assert_eq!(
-            &dk[..],
-            &share_backup_realm_protocol::client::data_key(&reg.secret[..], &[9; 16], &user)[..]
-        );
+        assert_eq!(&dk[..], &share_backup_realm_protocol::client::data_key(&reg.secret[..], &[9; 16], &user)[..]);
         // Phase 2 reset the count at realms 1 and 2: the next guess leaves 4.
         let (_, v) = post(&c, &realms[1], &toks[1], "/v1/recover1", &p1[1]).await;
         assert_eq!(v["guesses_left"].as_u64(), Some(4));
@@ -208,11 +208,18 @@ async fn malformed_requests_get_json_errors_that_echo_nothing() {
     let r = spawn("m", &db, 100);
     let c = reqwest::Client::new();
     let t = token("m", "u", 0);
-    let resp = c.post(format!("{}/v1/recover1", r.url)).bearer_auth(&t).body("{\"reg_id\": \"SECRETVALUE\"").send().await.unwrap();
+    let resp = c
+        .post(format!("{}/v1/recover1", r.url))
+        .bearer_auth(&t)
+        .body("{\"reg_id\": \"SECRETVALUE\"")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"], "invalid_input");
     assert!(!v.to_string().contains("SECRETVALUE"));
-    let (s, v) = post(&c, &r, &t, "/v1/recover1", &serde_json::json!({"reg_id": "0".repeat(32), "blinded": "AA"})).await;
+    let (s, v) =
+        post(&c, &r, &t, "/v1/recover1", &serde_json::json!({"reg_id": "0".repeat(32), "blinded": "AA"})).await;
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_input")));
 }
