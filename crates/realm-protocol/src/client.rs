@@ -512,3 +512,32 @@ fn first_subset(shares: &[Zeroizing<Vec<u8>>], t: usize, ok: impl Fn(&[u8]) -> b
     }
     None
 }
+
+#[doc(hidden)]
+/// Test support: the mask of an OPRF output.
+pub fn mask_for_tests(oprf_output: &[u8; 64]) -> [u8; KEY_LEN] {
+    *mask(oprf_output)
+}
+
+#[doc(hidden)]
+/// Test support: whether `u` matches the header's unlock-key commitment.
+pub fn unlock_matches_for_tests(header: &RegistrationHeader, u: &[u8]) -> bool {
+    bool::from(commitment(D_COMMIT_U, &header.reg_id, u).ct_eq(&header.unlock_commitment))
+}
+
+#[doc(hidden)]
+/// Test support: reconstructs the unlock key with the PIN from the realms' rows.
+pub fn unlock_key_for_tests(header: &RegistrationHeader, rows: &[RegisterRequest], pin: &[u8], user: &str) -> Vec<u8> {
+    let input = access_key(pin, user, &header.reg_id);
+    let shares: Vec<Zeroizing<Vec<u8>>> = rows
+        .iter()
+        .map(|r| {
+            let k = oprf::decode_scalar(&r.oprf_key.0).expect("a stored key");
+            let n = oprf::evaluate(&k, &input[..]).expect("evaluates");
+            let mut s = vec![r.share_index];
+            s.extend_from_slice(&xor32(&r.masked_unlock_share.0, &mask(&n)));
+            Zeroizing::new(s)
+        })
+        .collect();
+    shamir::combine(&shares).expect("combines").to_vec()
+}
