@@ -40,6 +40,7 @@ if [[ -x scripts/test-servers.sh ]]; then
     trap 'scripts/test-servers.sh stop >/dev/null 2>&1 || true' EXIT
     export SHARE_BACKUP_REQUIRE_SERVERS=1
 fi
+step "PostgreSQL for the realm tests (scripts/ci/realm.sh)"; eval "$(scripts/ci/realm.sh)"
 
 step "cargo fmt --check"
 cargo fmt --all --check

@@ -9,8 +9,12 @@
 //!   backup without naming a method, the key file in the appDataFolder, a
 //!   one-request recovery, and the typed re-grant answer for a token that
 //!   lacks the `drive.appdata` scope. Its flow is [`gdrive::run`].
+//! - `cargo run --example guarded-pin`: three realms in-process on 127.0.0.1
+//!   (SQLite files), a backup under a 6-digit PIN, wrong guesses counting
+//!   down, the right PIN recovering, the lock-out. Its flow is [`guarded_pin::run`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod gdrive;
+pub mod guarded_pin;
 pub mod quickstart;

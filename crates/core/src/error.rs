@@ -170,6 +170,32 @@ pub struct Error {
 struct Extra {
     hint: Option<Cow<'static, str>>,
     registry: Option<RegistryError>,
+    guesses: Option<GuessDetails>,
+}
+
+/// Typed details of a wrong secret at a guess-limited method (guarded PIN):
+/// how many guesses are left, and whether this one used the last and the
+/// backup was erased (a lock-out: it can never be recovered).
+///
+/// ```
+/// use share_backup_core::{Error, ErrorKind, GuessDetails};
+/// let e = Error::new(ErrorKind::WrongSecret, "wrong PIN").with_guesses(GuessDetails::new(3, false));
+/// assert_eq!(e.guesses().map(|g| g.guesses_left), Some(3));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GuessDetails {
+    /// Wrong guesses that can still be made before the backup is erased.
+    pub guesses_left: u32,
+    /// The last guess was used: the backup is erased for good.
+    pub locked_out: bool,
+}
+
+impl GuessDetails {
+    /// Details with `guesses_left` and `locked_out`.
+    pub const fn new(guesses_left: u32, locked_out: bool) -> Self {
+        GuessDetails { guesses_left, locked_out }
+    }
 }
 
 /// `Result` with [`Error`].
@@ -237,6 +263,18 @@ impl Error {
         self.extra.as_ref().and_then(|x| x.registry.as_ref())
     }
 
+    /// Attaches the guesses left of a guess-limited method.
+    pub fn with_guesses(mut self, details: GuessDetails) -> Self {
+        self.extra.get_or_insert_with(Box::default).guesses = Some(details);
+        self
+    }
+
+    /// The guesses left (and lock-out) of a wrong secret at a guess-limited
+    /// method; `None` for every other error.
+    pub fn guesses(&self) -> Option<GuessDetails> {
+        self.extra.as_ref().and_then(|x| x.guesses)
+    }
+
     pub(crate) fn with_registry_details(mut self, details: RegistryError) -> Self {
         self.extra.get_or_insert_with(Box::default).registry = Some(details);
         self
@@ -301,6 +339,9 @@ impl fmt::Debug for Error {
         d.field("retryable", &self.retryable());
         if let Some(r) = self.registry_details() {
             d.field("registry", r);
+        }
+        if let Some(g) = self.guesses() {
+            d.field("guesses", &g);
         }
         if let Some(s) = &self.source {
             d.field("source", s);

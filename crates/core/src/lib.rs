@@ -17,7 +17,7 @@ pub use context::{BackupId, Binding, ClientId, Configs, Context, CustodianId, MA
 pub use envelope::{
     AAD_DOMAIN_V1, Aead, Envelope, MAX_BODY_LEN, MAX_ENVELOPE_LEN, MAX_HEADER_LEN, PREFIX_V1, TAG_LEN, VERSION_V1,
 };
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, GuessDetails, Result};
 pub use method::{MAX_METHOD_LEN, MethodId};
 pub use progress::{Progress, ProgressSink, Status};
 pub use provider::{BackupProvider, BackupProviderExt, Capabilities, KeyHeader, SealedKey};

@@ -1,0 +1,453 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod db;
+mod limit;
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use share_backup_realm_protocol::messages::codes;
+use share_backup_realm_protocol::{
+    Claims, DeleteRequest, ErrorBody, Recover1Request, Recover1Response, Recover2Request, Recover2Response,
+    RegisterRequest, RegisterResponse, TokenVerifier, parse_verifying_key, realm_evaluate, valid_reg_id,
+};
+use tokio::net::TcpListener;
+
+pub use db::{Db, Guess, Inserted, NewRegistration, Unlock};
+pub use limit::RateLimiter;
+
+/// The realm's configuration (flags, or `SHARE_BACKUP_REALM_*` variables).
+#[derive(Clone, clap::Parser)]
+#[command(
+    name = "share-backup-realm",
+    version,
+    about = "Guarded-PIN realm: counts PIN guesses and erases after the limit"
+)]
+pub struct Config {
+    /// This realm's id: the `aud` its tokens must name and part of every unlock tag.
+    #[arg(long, env = "SHARE_BACKUP_REALM_ID")]
+    pub realm_id: String,
+    /// Address to listen on. Plain HTTP: put TLS in front (a reverse proxy) in production.
+    #[arg(long, env = "SHARE_BACKUP_REALM_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// `sqlite:PATH` (created if missing) or `postgres://user:pass@host/db`.
+    #[arg(long, env = "SHARE_BACKUP_REALM_DATABASE_URL", default_value = "sqlite:share-backup-realm.sqlite3")]
+    pub database_url: String,
+    /// Database connections in the pool.
+    #[arg(long, env = "SHARE_BACKUP_REALM_MAX_CONNECTIONS", default_value_t = 8)]
+    pub max_connections: u32,
+    /// Trusted integrator keys, `ISSUER=ED25519_PUBLIC_KEY` (hex or base64url), comma-separated or repeated.
+    #[arg(long = "integrator-key", env = "SHARE_BACKUP_REALM_INTEGRATOR_KEYS", value_delimiter = ',', required = true)]
+    pub integrator_keys: Vec<String>,
+    /// Longest token lifetime accepted (exp - iat), in seconds.
+    #[arg(long, env = "SHARE_BACKUP_REALM_MAX_TOKEN_LIFETIME", default_value_t = 600)]
+    pub max_token_lifetime_secs: u64,
+    /// Requests one token may make per minute (per realm process).
+    #[arg(long, env = "SHARE_BACKUP_REALM_RATE_LIMIT", default_value_t = 30)]
+    pub rate_limit_per_minute: u32,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("realm_id", &self.realm_id)
+            .field("listen", &self.listen)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("max_connections", &self.max_connections)
+            .field("integrator_keys", &self.integrator_keys.len())
+            .field("max_token_lifetime_secs", &self.max_token_lifetime_secs)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .finish()
+    }
+}
+
+/// The URL with any password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let cred = &url[s + 3..at];
+            match cred.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &cred[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Config {
+    /// The token verifier of this configuration.
+    ///
+    /// # Errors
+    /// A key entry that is not `ISSUER=KEY` with a valid Ed25519 key.
+    pub fn verifier(&self) -> Result<TokenVerifier, String> {
+        let mut v = TokenVerifier::new(self.realm_id.clone(), self.max_token_lifetime_secs);
+        for entry in &self.integrator_keys {
+            let (iss, key) =
+                entry.split_once('=').ok_or_else(|| "--integrator-key takes ISSUER=ED25519_PUBLIC_KEY".to_string())?;
+            let key = parse_verifying_key(key)
+                .map_err(|_| format!("--integrator-key for {iss:?}: not an Ed25519 public key (64 hex digits)"))?;
+            v = v.with_issuer(iss.trim(), key);
+        }
+        Ok(v)
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    db: Db,
+    verifier: Arc<TokenVerifier>,
+    limiter: Arc<RateLimiter>,
+}
+
+impl AppState {
+    /// A state over `db`, verifying tokens with `verifier`, each token
+    /// allowed `per_minute` requests.
+    pub fn new(db: Db, verifier: TokenVerifier, per_minute: u32) -> Self {
+        AppState { db, verifier: Arc::new(verifier), limiter: Arc::new(RateLimiter::new(per_minute)) }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+/// An error answer: status, code, message, guesses left.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: ErrorBody,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        ApiError { status, body: ErrorBody { error: code.into(), message: message.into(), guesses_left: None } }
+    }
+    fn invalid(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, codes::INVALID_INPUT, message)
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        // sqlx errors name tables and constraints, never bound values.
+        tracing::error!(error = %e, "database error");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, codes::UNAVAILABLE, "the realm's database failed; retry later")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+/// `Json` whose rejections are this realm's JSON errors (never echoing the body).
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                Err(ApiError::invalid("send the request as JSON (Content-Type: application/json)"))
+            }
+            Err(_) => Err(ApiError::invalid("the request body is not a valid request of this endpoint (see SPEC.md)")),
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Claims, ApiError> {
+    let unauth = |m: String| ApiError::new(StatusCode::UNAUTHORIZED, codes::UNAUTHENTICATED, m);
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| unauth("send the integrator's token as Authorization: Bearer".into()))?;
+    let claims = state.verifier.verify(token, unix_now()).map_err(|e| unauth(e.to_string()))?;
+    if !state.limiter.allow(token.as_bytes()) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            codes::RATE_LIMITED,
+            "too many requests with this token; wait a minute",
+        ));
+    }
+    Ok(claims)
+}
+
+fn check_reg_id(reg_id: &str) -> Result<(), ApiError> {
+    if valid_reg_id(reg_id) { Ok(()) } else { Err(ApiError::invalid("reg_id must be 32 lower-case hex digits")) }
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "no such registration for this user at this realm")
+}
+
+fn locked_out() -> ApiError {
+    ApiError::new(StatusCode::GONE, codes::LOCKED_OUT, "no guess left: the registration has been erased")
+}
+
+async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> Result<Json<RegisterResponse>, ApiError> {
+    let claims = authenticate(&state, &headers)?;
+    check_reg_id(&req.reg_id)?;
+    if share_backup_realm_protocol::oprf::decode_scalar(&req.oprf_key.0).is_err()
+        || req.masked_unlock_share.0.len() != 32
+        || req.unlock_tag.0.len() != 32
+        || req.encrypted_share.0.is_empty()
+        || req.encrypted_share.0.len() > 1024
+        || req.share_index == 0
+        || req.max_guesses == 0
+        || req.max_guesses > 1000
+    {
+        return Err(ApiError::invalid(
+            "a registration needs a canonical OPRF key, 32-byte mask and tag, a share of at most 1 KiB, index >= 1 and 1-1000 guesses",
+        ));
+    }
+    let new = NewRegistration {
+        realm: state.verifier.realm_id(),
+        user: &claims.sub,
+        reg_id: &req.reg_id,
+        share_index: req.share_index,
+        oprf_key: &req.oprf_key.0,
+        masked_unlock_share: &req.masked_unlock_share.0,
+        unlock_tag: &req.unlock_tag.0,
+        encrypted_share: &req.encrypted_share.0,
+        max_guesses: req.max_guesses,
+    };
+    let created = match state.db.insert(&new).await? {
+        Inserted::Created => true,
+        Inserted::Existed => false,
+        Inserted::Conflict => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                codes::CONFLICT,
+                "another registration with this reg_id exists",
+            ));
+        }
+    };
+    tracing::info!(op = "register", user = %claims.sub, reg_id = %req.reg_id, created, max_guesses = req.max_guesses);
+    Ok(Json(RegisterResponse { created }))
+}
+
+async fn recover1(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<Recover1Request>,
+) -> Result<Json<Recover1Response>, ApiError> {
+    let claims = authenticate(&state, &headers)?;
+    check_reg_id(&req.reg_id)?;
+    if share_backup_realm_protocol::oprf::decode_element(&req.blinded.0).is_err() {
+        return Err(ApiError::invalid("blinded must be a non-identity ristretto255 element"));
+    }
+    match state.db.guess(state.verifier.realm_id(), &claims.sub, &req.reg_id).await? {
+        Guess::Counted(row) => {
+            let evaluated = realm_evaluate(&row.oprf_key, &req.blinded.0).map_err(|_| {
+                tracing::error!(reg_id = %req.reg_id, "stored OPRF key is malformed");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, codes::UNAVAILABLE, "the stored registration is damaged")
+            })?;
+            tracing::info!(op = "recover1", user = %claims.sub, reg_id = %req.reg_id, guesses_left = row.guesses_left);
+            Ok(Json(Recover1Response {
+                share_index: row.share_index,
+                evaluated: evaluated.to_vec().into(),
+                masked_unlock_share: row.masked_unlock_share.into(),
+                guesses_left: row.guesses_left,
+            }))
+        }
+        Guess::LockedOut => {
+            tracing::warn!(op = "recover1", user = %claims.sub, reg_id = %req.reg_id, "no guess left; erased");
+            Err(locked_out())
+        }
+        Guess::NotFound => Err(not_found()),
+    }
+}
+
+async fn recover2(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<Recover2Request>,
+) -> Result<Json<Recover2Response>, ApiError> {
+    let claims = authenticate(&state, &headers)?;
+    check_reg_id(&req.reg_id)?;
+    match state.db.unlock(state.verifier.realm_id(), &claims.sub, &req.reg_id, &req.unlock_tag.0).await? {
+        Unlock::Released(share) => {
+            tracing::info!(op = "recover2", user = %claims.sub, reg_id = %req.reg_id, "unlocked; guesses reset");
+            Ok(Json(Recover2Response { encrypted_share: share.into() }))
+        }
+        Unlock::BadTag(left) => {
+            tracing::info!(op = "recover2", user = %claims.sub, reg_id = %req.reg_id, guesses_left = left, "bad unlock tag");
+            let mut e = ApiError::new(StatusCode::FORBIDDEN, codes::BAD_UNLOCK_TAG, "wrong unlock tag (wrong PIN)");
+            e.body.guesses_left = Some(left);
+            Err(e)
+        }
+        Unlock::LockedOut => {
+            tracing::warn!(op = "recover2", user = %claims.sub, reg_id = %req.reg_id, "no guess left; erased");
+            Err(locked_out())
+        }
+        Unlock::NotFound => Err(not_found()),
+    }
+}
+
+#[derive(Serialize)]
+struct Deleted {
+    deleted: bool,
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<DeleteRequest>,
+) -> Result<Json<Deleted>, ApiError> {
+    let claims = authenticate(&state, &headers)?;
+    check_reg_id(&req.reg_id)?;
+    let deleted = state.db.delete(state.verifier.realm_id(), &claims.sub, &req.reg_id).await?;
+    tracing::info!(op = "delete", user = %claims.sub, reg_id = %req.reg_id, deleted);
+    Ok(Json(Deleted { deleted }))
+}
+
+#[derive(Serialize)]
+struct Health {
+    realm_id: String,
+    database: &'static str,
+}
+
+async fn health(State(state): State<AppState>) -> Json<Health> {
+    Json(Health { realm_id: state.verifier.realm_id().to_string(), database: state.db.backend() })
+}
+
+async fn fallback() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "no such endpoint (see SPEC.md)")
+}
+
+/// The realm's HTTP API (pure: no I/O until served).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/register", post(register))
+        .route("/v1/recover1", post(recover1))
+        .route("/v1/recover2", post(recover2))
+        .route("/v1/delete", post(delete))
+        .route("/v1/health", get(health))
+        .fallback(fallback)
+        .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
+        .with_state(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` completes.
+///
+/// # Errors
+/// The listener failed.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// A realm served in this process on its own thread and runtime: for
+/// examples, tests and benchmarks (`127.0.0.1:0`, an SQLite file).
+pub struct LocalRealm {
+    url: String,
+    id: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl fmt::Debug for LocalRealm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalRealm").field("id", &self.id).field("url", &self.url).finish()
+    }
+}
+
+impl LocalRealm {
+    /// Starts realm `id` over `database_url`, trusting `issuer`'s `key`,
+    /// each token allowed `rate_limit_per_minute` requests (0: unlimited).
+    ///
+    /// # Errors
+    /// The database or the listener failed.
+    pub fn start(
+        id: &str,
+        database_url: &str,
+        issuer: &str,
+        key: share_backup_realm_protocol::VerifyingKey,
+        rate_limit_per_minute: u32,
+    ) -> Result<LocalRealm, String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let verifier = TokenVerifier::new(id, 600).with_issuer(issuer, key);
+        let url = database_url.to_string();
+        let thread = std::thread::spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let db = match Db::connect(&url, 4).await {
+                    Ok(db) => db,
+                    Err(e) => return drop(tx.send(Err(format!("database: {e}")))),
+                };
+                let listener = match TcpListener::bind("127.0.0.1:0").await {
+                    Ok(l) => l,
+                    Err(e) => return drop(tx.send(Err(format!("listen: {e}")))),
+                };
+                let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                let _ = tx.send(Ok(format!("http://{addr}/")));
+                let _ = serve(listener, AppState::new(db, verifier, rate_limit_per_minute), async {
+                    let _ = stopped.await;
+                })
+                .await;
+            });
+        });
+        let url = rx.recv().map_err(|_| "the realm thread died".to_string())??;
+        Ok(LocalRealm { url, id: id.to_string(), stop: Some(stop), thread: Some(thread) })
+    }
+
+    /// The base URL (`http://127.0.0.1:PORT/`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The realm id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Drop for LocalRealm {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The realm server binary: `share-backup-realm --help`.
+
+use clap::Parser;
+use share_backup_realm::{AppState, Config, Db, serve};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let config = Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    tracing::info!(config = ?config, "starting");
+    let verifier = match config.verifier() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("share-backup-realm: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let db = match Db::connect(&config.database_url, config.max_connections).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("share-backup-realm: cannot open the database: {e}");
+            return std::process::ExitCode::from(3);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("share-backup-realm: cannot listen on {}: {e}", config.listen);
+            return std::process::ExitCode::from(4);
+        }
+    };
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    // Tests and supervisors read this line to learn the port (with --listen 127.0.0.1:0).
+    println!("share-backup-realm listening on http://{addr}");
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match serve(listener, AppState::new(db, verifier, config.rate_limit_per_minute), shutdown).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("share-backup-realm: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

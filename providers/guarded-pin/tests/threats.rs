@@ -1,0 +1,221 @@
+//! The threats against the provider with real realms on 127.0.0.1:
+//! guesses counting down, lock-out, realms down, malicious realms.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use share_backup_core::{BackupId, BackupProvider, Configs, Context, ErrorKind, ExposeSecret, UserId};
+use share_backup_guarded_pin::{GuardedPinProvider, PinConfig, Realm, SigningTokenSource};
+use share_backup_realm::LocalRealm;
+use share_backup_realm_protocol::SigningKey;
+
+fn key() -> SigningKey {
+    SigningKey::from_bytes(&[9u8; 32])
+}
+
+struct Realms {
+    _dir: tempfile::TempDir,
+    realms: Vec<Option<LocalRealm>>,
+}
+
+fn realms(n: usize) -> Realms {
+    let dir = tempfile::tempdir().unwrap();
+    let realms = (0..n)
+        .map(|i| {
+            let db = format!("sqlite:{}", dir.path().join(format!("r{i}.sqlite3")).display());
+            Some(LocalRealm::start(&format!("r{i}"), &db, "acme", key().verifying_key(), 0).unwrap())
+        })
+        .collect();
+    Realms { _dir: dir, realms }
+}
+
+fn provider(urls: &[(String, String)], t: usize, max: u32) -> GuardedPinProvider {
+    let mut b = GuardedPinProvider::builder()
+        .threshold(t)
+        .max_guesses(max)
+        .token_source(Arc::new(SigningTokenSource::new("acme", key())));
+    for (id, url) in urls {
+        b = b.realm(Realm::new(id.clone(), url).unwrap());
+    }
+    b.build().unwrap()
+}
+
+fn urls(r: &Realms) -> Vec<(String, String)> {
+    r.realms.iter().flatten().map(|r| (r.id().to_string(), r.url().to_string())).collect()
+}
+
+fn ctx(pin: &str, backup: BackupId) -> Context {
+    Context::new(UserId::new("alice").unwrap(), backup).with_configs(Configs::new().with(PinConfig::new(pin)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_pins_count_down_the_right_one_resets_and_the_last_wrong_one_erases() {
+    let r = realms(3);
+    let p = provider(&urls(&r), 2, 3);
+    let id = BackupId::generate().unwrap();
+    let sealed = p.seal_key(&ctx("482916", id)).await.unwrap();
+    for left in [2, 1] {
+        let e = p.open_key(&sealed.header, &ctx("111111", id)).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::WrongSecret);
+        let g = e.guesses().unwrap();
+        assert_eq!((g.guesses_left, g.locked_out), (left, false), "{e}");
+    }
+    let key = p.open_key(&sealed.header, &ctx("482916", id)).await.unwrap();
+    assert_eq!(key.expose_secret(), sealed.key.expose_secret());
+    // The right PIN reset every count: three more wrong guesses to the lock-out.
+    for left in [2, 1] {
+        let e = p.open_key(&sealed.header, &ctx("111111", id)).await.unwrap_err();
+        assert_eq!(e.guesses().unwrap().guesses_left, left);
+    }
+    let e = p.open_key(&sealed.header, &ctx("111111", id)).await.unwrap_err();
+    let g = e.guesses().unwrap();
+    assert_eq!((e.kind(), g.guesses_left, g.locked_out), (&ErrorKind::WrongSecret, 0, true), "{e}");
+    assert!(e.to_string().contains("erased"), "{e}");
+    // Gone, even with the right PIN.
+    let e = p.open_key(&sealed.header, &ctx("482916", id)).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_realm_down_still_recovers_two_down_is_unavailable() {
+    let mut r = realms(3);
+    let all = urls(&r);
+    let p = provider(&all, 2, 10);
+    let id = BackupId::generate().unwrap();
+    let sealed = p.seal_key(&ctx("482916", id)).await.unwrap();
+    r.realms[0] = None;
+    let key = p.open_key(&sealed.header, &ctx("482916", id)).await.unwrap();
+    assert_eq!(key.expose_secret(), sealed.key.expose_secret());
+    r.realms[1] = None;
+    let e = p.open_key(&sealed.header, &ctx("482916", id)).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unavailable, "{e}");
+    // A new backup needs every realm.
+    let e = p.seal_key(&ctx("482916", BackupId::generate().unwrap())).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unavailable, "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weak_pins_are_refused_by_the_pin_preset() {
+    let r = realms(2);
+    let p = provider(&urls(&r), 2, 10);
+    for weak in ["000000", "123456", "12345"] {
+        let e = p.seal_key(&ctx(weak, BackupId::generate().unwrap())).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::PolicyViolation, "{weak}: {e}");
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Lie {
+    WrongEvaluation,
+    AlteredShare,
+    Replay,
+}
+
+#[derive(Clone)]
+struct Proxy {
+    upstream: String,
+    lie: Lie,
+    recorded: Arc<Mutex<Option<Bytes>>>,
+    http: reqwest::Client,
+}
+
+async fn forward(
+    State(p): State<Proxy>,
+    Path(op): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, [(axum::http::HeaderName, &'static str); 1], Bytes) {
+    let resp = p
+        .http
+        .post(format!("{}v1/{op}", p.upstream))
+        .header("authorization", headers.get("authorization").unwrap().to_str().unwrap())
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
+    let mut out = resp.bytes().await.unwrap();
+    if status.is_success() {
+        let mut v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        match (p.lie, op.as_str()) {
+            // The base point: a valid element, but not k * blinded.
+            (Lie::WrongEvaluation, "recover1") => v["evaluated"] = "4vKuCmq8TnGohKlhxQBRX1jjC2qlgt2NtqZZReCNLXY".into(),
+            (Lie::AlteredShare, "recover2") => {
+                let s = v["encrypted_share"].as_str().unwrap().to_string();
+                let flipped = if s.starts_with('A') { s.replacen('A', "B", 1) } else { format!("A{}", &s[1..]) };
+                v["encrypted_share"] = flipped.into();
+            }
+            (Lie::Replay, "recover1" | "recover2") => {
+                let mut rec = p.recorded.lock().unwrap();
+                match rec.as_ref() {
+                    Some(old) if op == "recover1" => out = old.clone(),
+                    None if op == "recover1" => *rec = Some(out.clone()),
+                    _ => {}
+                }
+                return (status, [(axum::http::header::CONTENT_TYPE, "application/json")], out);
+            }
+            _ => {}
+        }
+        out = Bytes::from(serde_json::to_vec(&v).unwrap());
+    }
+    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], out)
+}
+
+async fn proxy(upstream: &str, lie: Lie) -> String {
+    let state =
+        Proxy { upstream: upstream.into(), lie, recorded: Arc::new(Mutex::new(None)), http: reqwest::Client::new() };
+    let app = axum::Router::new().route("/v1/{op}", axum::routing::post(forward)).with_state(state);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malicious_realm_never_yields_a_wrong_key_and_two_honest_ones_suffice() {
+    for lie in [Lie::WrongEvaluation, Lie::AlteredShare, Lie::Replay] {
+        let r = realms(3);
+        let mut u = urls(&r);
+        let honest = provider(&u, 2, 50);
+        let id = BackupId::generate().unwrap();
+        let sealed = honest.seal_key(&ctx("482916", id)).await.unwrap();
+        u[0].1 = proxy(&u[0].1, lie).await;
+        // 2 of 3: the two honest realms carry the recovery (twice, so a replay is a replay).
+        let p = provider(&u, 2, 50);
+        for _ in 0..2 {
+            let key = p.open_key(&sealed.header, &ctx("482916", id)).await.unwrap();
+            assert_eq!(key.expose_secret(), sealed.key.expose_secret(), "{lie:?}");
+        }
+        // 3 of 3: the liar is needed; a typed error, never a wrong key.
+        let id3 = BackupId::generate().unwrap();
+        let all = provider(&urls(&r), 3, 50);
+        let sealed3 = all.seal_key(&ctx("482916", id3)).await.unwrap();
+        let p3 = provider(&u, 3, 50);
+        let mut failed = 0;
+        for _ in 0..2 {
+            match p3.open_key(&sealed3.header, &ctx("482916", id3)).await {
+                Ok(k) => assert_eq!(k.expose_secret(), sealed3.key.expose_secret(), "{lie:?}: a wrong key"),
+                Err(e) => {
+                    failed += 1;
+                    assert!(matches!(e.kind(), ErrorKind::Integrity | ErrorKind::WrongSecret), "{lie:?}: {e}");
+                }
+            }
+        }
+        assert!(failed >= 1, "{lie:?}: the lie went unnoticed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_and_debug_output_hold_no_pin_token_or_key() {
+    let r = realms(3);
+    let p = provider(&urls(&r), 2, 10);
+    let id = BackupId::generate().unwrap();
+    let sealed = p.seal_key(&ctx("482916", id)).await.unwrap();
+    let e = p.open_key(&sealed.header, &ctx("555123", id)).await.unwrap_err();
+    let text = format!("{e} {e:?} {p:?} {:?}", ctx("482916", id));
+    assert!(!text.contains("482916") && !text.contains("555123"), "{text}");
+    assert!(!text.contains("eyJ"), "a JWT leaked: {text}");
+}
