@@ -217,8 +217,9 @@ pub fn unwrap(wrapped: &[u8; WRAPPED_LEN], output: &PrfOutput, info: &[u8]) -> R
     let kek = wrapping_key(output, info);
     let mut siv = Aes256Siv::new((&*kek).into());
     let mut pt = Zeroizing::new(siv.decrypt([WRAP_AD], wrapped).map_err(|_| {
-        Error::new(ErrorKind::WrongSecret, "the passkey's PRF output does not open this backup")
-            .with_hint("use a passkey enrolled in this backup, for the same user; without one the backup cannot be recovered")
+        Error::new(ErrorKind::WrongSecret, "the passkey's PRF output does not open this backup").with_hint(
+            "use a passkey enrolled in this backup, for the same user; without one the backup cannot be recovered",
+        )
     })?);
     DataKey::take_from(&mut pt[..])
 }

@@ -133,13 +133,21 @@ impl PasskeyProviderBuilder {
                 )));
             }
         }
-        Ok(PasskeyProvider { rp_id: self.rp_id, accepted: self.accepted, timeout: self.timeout.unwrap_or(DEFAULT_CEREMONY_TIMEOUT) })
+        Ok(PasskeyProvider {
+            rp_id: self.rp_id,
+            accepted: self.accepted,
+            timeout: self.timeout.unwrap_or(DEFAULT_CEREMONY_TIMEOUT),
+        })
     }
 }
 
 /// The settings [`PasskeyProvider::from_settings`] accepts.
 pub static SETTINGS: &[SettingSpec] = &[
-    SettingSpec::new("rp_id", "relying-party id the passkeys are registered for (required to back up)", "wallet.example.com"),
+    SettingSpec::new(
+        "rp_id",
+        "relying-party id the passkeys are registered for (required to back up)",
+        "wallet.example.com",
+    ),
     SettingSpec::new(
         "credential_ids",
         "comma-separated base64url credential ids: the only passkeys enrolled and accepted (default: per call)",
@@ -210,17 +218,17 @@ impl PasskeyProvider {
 
     /// The credentials a backup in `ctx` would enrol.
     fn to_enroll(&self, cfg: &PasskeyConfig) -> Result<Vec<CredentialId>> {
-        let ids: Vec<CredentialId> = if cfg.enroll.is_empty() {
-            self.accepted.clone().unwrap_or_default()
-        } else {
-            cfg.enroll.clone()
-        };
+        let ids: Vec<CredentialId> =
+            if cfg.enroll.is_empty() { self.accepted.clone().unwrap_or_default() } else { cfg.enroll.clone() };
         if ids.is_empty() {
             return Err(Error::invalid_input("no passkey to enrol in the backup")
                 .with_hint("list the user's PRF passkeys in PasskeyConfig (or credential_ids in the settings)"));
         }
         if ids.len() > MAX_CREDENTIALS {
-            return Err(Error::invalid_input(format!("at most {MAX_CREDENTIALS} passkeys per backup, got {}", ids.len())));
+            return Err(Error::invalid_input(format!(
+                "at most {MAX_CREDENTIALS} passkeys per backup, got {}",
+                ids.len()
+            )));
         }
         for (i, id) in ids.iter().enumerate() {
             if ids[..i].contains(id) {
@@ -277,7 +285,8 @@ impl BackupProvider for PasskeyProvider {
             let rp_id = self.require_rp_id()?.to_owned();
             let cfg = ctx.require_config::<PasskeyConfig>()?;
             let ids = self.to_enroll(cfg)?;
-            let size = 3 + rp_id.len() + ids.iter().map(|i| 2 + i.as_bytes().len() + PRF_LEN + WRAPPED_LEN).sum::<usize>();
+            let size =
+                3 + rp_id.len() + ids.iter().map(|i| 2 + i.as_bytes().len() + PRF_LEN + WRAPPED_LEN).sum::<usize>();
             if size > KeyHeader::MAX_LEN {
                 return Err(Error::invalid_input(format!(
                     "{} passkeys make a {size}-byte key header, over the {} allowed",
@@ -285,9 +294,9 @@ impl BackupProvider for PasskeyProvider {
                     KeyHeader::MAX_LEN
                 )));
             }
-            ctx.report(Status::Generating);
-            let key = DataKey::generate()?;
+            // One step of the seal phase: the ceremonies derive the wrapping keys.
             ctx.report(Status::DerivingKey);
+            let key = DataKey::generate()?;
             let binding = ctx.binding();
             let mut entries = Vec::with_capacity(ids.len());
             for id in ids {

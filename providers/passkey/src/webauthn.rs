@@ -243,11 +243,8 @@ impl PrfRequest {
     /// the app's (any fresh random value: nothing here verifies the
     /// assertion's signature; the PRF output is what counts).
     pub fn to_request_options_json(&self, challenge: &[u8]) -> Value {
-        let allow: Vec<Value> = self
-            .credentials
-            .iter()
-            .map(|c| json!({ "type": "public-key", "id": c.id.to_base64url() }))
-            .collect();
+        let allow: Vec<Value> =
+            self.credentials.iter().map(|c| json!({ "type": "public-key", "id": c.id.to_base64url() })).collect();
         let eval: serde_json::Map<String, Value> = self
             .credentials
             .iter()
@@ -494,8 +491,14 @@ mod tests {
         let j = r.to_request_options_json(b"c");
         assert_eq!(j["rpId"], "example.com");
         assert_eq!(j["allowCredentials"][1]["id"], b.to_base64url());
-        assert_eq!(j["extensions"]["prf"]["evalByCredential"][a.to_base64url()]["first"], URL_SAFE_NO_PAD.encode([0xaa; 32]));
-        assert_eq!(j["extensions"]["prf"]["evalByCredential"][b.to_base64url()]["first"], URL_SAFE_NO_PAD.encode([0xbb; 32]));
+        assert_eq!(
+            j["extensions"]["prf"]["evalByCredential"][a.to_base64url()]["first"],
+            URL_SAFE_NO_PAD.encode([0xaa; 32])
+        );
+        assert_eq!(
+            j["extensions"]["prf"]["evalByCredential"][b.to_base64url()]["first"],
+            URL_SAFE_NO_PAD.encode([0xbb; 32])
+        );
     }
 
     #[test]

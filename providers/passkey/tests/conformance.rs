@@ -13,7 +13,7 @@ fn seed(user: &UserId) -> Vec<u8> {
     format!("conformance passkey of {user}").into_bytes()
 }
 
-fn configs(user: &UserId, auth: SoftwareAuthenticator) -> Configs {
+fn configs(auth: SoftwareAuthenticator) -> Configs {
     let ids = auth.credential_ids();
     Configs::new().with(PasskeyConfig::new(Arc::new(auth), ids))
 }
@@ -21,12 +21,12 @@ fn configs(user: &UserId, auth: SoftwareAuthenticator) -> Configs {
 fn main() -> std::process::ExitCode {
     let provider = PasskeyProvider::builder().rp_id("wallet.example.com").build().expect("the provider builds");
     let harness = Harness::new()
-        .with_configs(|u: &UserId| configs(u, SoftwareAuthenticator::from_seed(&seed(u))))
+        .with_configs(|u: &UserId| configs(SoftwareAuthenticator::from_seed(&seed(u))))
         .with_config_type::<PasskeyConfig>()
         // The same credential id, another CredRandom: a passkey that is not the one enrolled.
         .with_wrong_secret(|u: &UserId| {
             let right = SoftwareAuthenticator::from_seed(&seed(u)).credential_ids()[0].clone();
-            configs(u, SoftwareAuthenticator::new().with_credential(right, [0x5c; 32]))
+            configs(SoftwareAuthenticator::new().with_credential(right, [0x5c; 32]))
         })
         .with_custodian(CustodianId::new("custodian-1").expect("valid"))
         .with_client(ClientId::new("client-1").expect("valid"))
