@@ -42,6 +42,9 @@ cargo clippy --workspace --all-targets --features share-backup-gdrive/oauth -- -
 step "cargo test --workspace (gdrive with its oauth feature)"
 cargo test --workspace --features share-backup-gdrive/oauth
 
+step "passkey: SPEC vectors (stdlib Python) and the headless-Chromium PRF test"
+scripts/ci/passkey.sh
+
 step "provider linkage matrix (facade features: none, password, gdrive, both)"
 # `cargo test --workspace` above covers only the default cell (both): cargo
 # unifies features within one invocation, so each other cell needs its own
