@@ -73,6 +73,9 @@ done
 # the test-profile build above (no separate release build in CI).
 # ---------------------------------------------------------------------------
 
+step "passkey: SPEC vectors (stdlib Python) and the headless-Chromium PRF test"
+scripts/ci/passkey.sh
+
 step "envelope vectors against an independent AES-SIV (OpenSSL, via python cryptography)"
 if python3 -c 'import cryptography' 2>/dev/null; then
     python3 crates/core/testdata/check_vectors.py >/dev/null

@@ -36,6 +36,9 @@ fn expected() -> Vec<MethodId> {
     if cfg!(feature = "gdrive") {
         v.push(MethodId::GDRIVE);
     }
+    if cfg!(feature = "passkey") {
+        v.push(MethodId::new("passkey").unwrap());
+    }
     if cfg!(feature = "password") {
         v.push(MethodId::PASSWORD);
     }
