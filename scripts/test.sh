@@ -56,6 +56,9 @@ for features in "--no-default-features" \
     cargo test -p share-backup $features --test linkage
 done
 
+step "Python bindings (share-backup-ffi, pytest)"
+scripts/ci/bindings-python.sh
+
 step "envelope vectors against an independent AES-SIV (OpenSSL, via python cryptography)"
 if python3 -c 'import cryptography' 2>/dev/null; then
     python3 crates/core/testdata/check_vectors.py >/dev/null

@@ -85,7 +85,8 @@ pub(crate) fn foreign_provider(
 
 /// Runs every provider case of the conformance suite on an app's provider
 /// (registered as `method_id`), giving it `configs` as its string map on
-/// every call, and reports them all. `call_timeout_ms` bounds each of the
+/// every call, and reports them all. The `registration` case (a link-time
+/// `register_provider!`) is skipped: an app's provider is registered at run time. `call_timeout_ms` bounds each of the
 /// provider's calls (default 30000).
 ///
 /// # Errors
@@ -100,11 +101,19 @@ pub async fn run_provider_conformance(
 ) -> Result<ConformanceReport, ShareBackupError> {
     let timeout = Some(call_timeout_ms.map_or(Duration::from_secs(30), Duration::from_millis));
     let p = foreign_provider(&method_id, capabilities, provider, timeout)?;
-    let harness = Harness::new().with_configs(move |_user| {
-        let mut m = HashMap::new();
-        m.insert(method_id.clone(), configs.clone());
-        Configs::new().with(ForeignConfigs(m))
-    });
+    let secrets: Vec<String> = configs.values().filter(|v| v.len() >= 4).cloned().collect();
+    let harness = Harness::new()
+        .with_config_type::<ForeignConfigs>()
+        .with_secrets(move |_user| secrets.clone())
+        .with_configs(move |_user| {
+            let mut m = HashMap::new();
+            m.insert(method_id.clone(), configs.clone());
+            Configs::new().with(ForeignConfigs(m))
+        })
+        .skip(
+            "registration",
+            "an app's provider is registered at run time (ShareBackup.register_provider), not linked with register_provider!",
+        );
     crate::runtime::spawn(async move { Ok(run_provider_cases(p, harness).await.into()) }).await
 }
 

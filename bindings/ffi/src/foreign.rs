@@ -16,6 +16,7 @@ use share_backup_core::{
     ProgressSink, Result as CoreResult, SealedKey as CoreSealedKey, SecretString, Status, UserId, async_trait,
 };
 use share_backup_orchestrator::Notifier as CoreNotifier;
+use tracing::{Instrument, info_span};
 use zeroize::Zeroize;
 
 use crate::error::ShareBackupError;
@@ -412,6 +413,7 @@ impl CoreProvider for ForeignProvider {
     async fn probe(&self, ctx: &Context) -> CoreResult<()> {
         let (inner, c) = (self.inner.clone(), self.context(ctx));
         call_foreign("the app's provider (probe)", self.timeout, move || inner.probe(c))
+            .instrument(info_span!("provider.probe", method = %self.method, backup_id = %ctx.backup_id()))
             .await
             .map_err(|e| self.with_method(e))
     }
@@ -420,6 +422,7 @@ impl CoreProvider for ForeignProvider {
         ctx.report(Status::Generating);
         let (inner, c) = (self.inner.clone(), self.context(ctx));
         let mut sealed = call_foreign("the app's provider (seal_key)", self.timeout, move || inner.seal_key(c))
+            .instrument(info_span!("provider.seal_key", method = %self.method, backup_id = %ctx.backup_id()))
             .await
             .map_err(|e| self.with_method(e))?;
         let key = data_key(std::mem::take(&mut sealed.key), &self.method)?;
@@ -431,6 +434,7 @@ impl CoreProvider for ForeignProvider {
         ctx.report(Status::FetchingKey);
         let (inner, c, h) = (self.inner.clone(), self.context(ctx), header.as_bytes().to_vec());
         let bytes = call_foreign("the app's provider (open_key)", self.timeout, move || inner.open_key(h, c))
+            .instrument(info_span!("provider.open_key", method = %self.method, backup_id = %ctx.backup_id()))
             .await
             .map_err(|e| self.with_method(e))?;
         data_key(bytes, &self.method)
@@ -439,6 +443,7 @@ impl CoreProvider for ForeignProvider {
     async fn delete_key(&self, header: &KeyHeader, ctx: &Context) -> CoreResult<()> {
         let (inner, c, h) = (self.inner.clone(), self.context(ctx), header.as_bytes().to_vec());
         call_foreign("the app's provider (delete_key)", self.timeout, move || inner.delete_key(h, c))
+            .instrument(info_span!("provider.delete_key", method = %self.method, backup_id = %ctx.backup_id()))
             .await
             .map_err(|e| self.with_method(e))
     }
