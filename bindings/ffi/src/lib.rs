@@ -15,6 +15,8 @@ mod password;
 mod runtime;
 #[cfg(feature = "testing")]
 mod testing;
+#[cfg(test)]
+mod tests;
 
 pub use api::{
     BackupReceipt, CallConfigs, HealthReport, Notification, NotifierConfig, ProviderInfo, SettingInfo, ShareBackup,
@@ -32,7 +34,7 @@ pub use password::{
     Calibration, PasswordCheck, PasswordPolicy, Strength, calibrate, check_password, password_requirements,
 };
 #[cfg(feature = "testing")]
-pub use testing::FakeDrive;
+pub use testing::{FakeDrive, bench_progress, bench_rust_backups, bench_rust_methods};
 
 /// The version of share-backup these bindings were built from.
 #[uniffi::export]

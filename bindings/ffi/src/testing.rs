@@ -55,3 +55,91 @@ impl FakeDrive {
         self.server.requests().len() as u64
     }
 }
+
+/// Benchmark support: `iterations` password backups of `share` for
+/// `user_id` through the Rust API of the same orchestrator, with the same
+/// configs as a `backup` call from the app; returns the total seconds.
+/// The bindings' overhead is the app's time for the same loop over this.
+///
+/// # Errors
+/// The first backup error.
+#[uniffi::export]
+pub async fn bench_rust_backups(
+    share_backup: Arc<crate::ShareBackup>,
+    user_id: String,
+    share: Vec<u8>,
+    password: String,
+    iterations: u32,
+) -> Result<f64, ShareBackupError> {
+    use share_backup_core::{BackupShare, Configs, MethodId, SecretString, UserId};
+    use share_backup_password::PasswordConfig;
+    let orch = share_backup.orchestrator();
+    crate::runtime::spawn(async move {
+        let user = UserId::new(&user_id)?;
+        let start = std::time::Instant::now();
+        for _ in 0..iterations {
+            let configs = Configs::new().with(PasswordConfig::from(SecretString::from(password.clone())));
+            let req = share_backup_orchestrator::BackupRequest::new(user.clone(), BackupShare::from_slice(&share)?)
+                .with_method(MethodId::PASSWORD)
+                .with_configs(configs);
+            orch.backup(req).await?;
+        }
+        Ok(start.elapsed().as_secs_f64())
+    })
+    .await
+}
+
+/// Benchmark support: `iterations` `methods` calls through the Rust API;
+/// returns the total seconds.
+///
+/// # Errors
+/// The first error.
+#[uniffi::export]
+pub async fn bench_rust_methods(
+    share_backup: Arc<crate::ShareBackup>,
+    user_id: String,
+    iterations: u32,
+) -> Result<f64, ShareBackupError> {
+    let orch = share_backup.orchestrator();
+    crate::runtime::spawn(async move {
+        let user = share_backup_core::UserId::new(&user_id)?;
+        let start = std::time::Instant::now();
+        for _ in 0..iterations {
+            orch.methods(&user).await?;
+        }
+        Ok(start.elapsed().as_secs_f64())
+    })
+    .await
+}
+
+/// Benchmark support: the time of `iterations` progress events delivered
+/// to `listener` through the bindings' relay (the app's callback on its own
+/// thread), and to a Rust closure; returns `[app_seconds, rust_seconds]`.
+#[uniffi::export]
+pub async fn bench_progress(listener: Arc<dyn crate::ProgressListener>, iterations: u32) -> Vec<f64> {
+    use share_backup_core::{ProgressSink, Status};
+    crate::runtime::spawn(async move {
+        let relay = crate::foreign::ProgressRelay::new(Some(listener));
+        let sink = relay.sink();
+        let start = std::time::Instant::now();
+        for _ in 0..iterations {
+            sink.report(Status::Reading);
+        }
+        sink.finish(true);
+        drop(sink);
+        relay.finish(None).await;
+        let app = start.elapsed().as_secs_f64();
+        let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let c = count.clone();
+        let rust = ProgressSink::new(move |_| {
+            c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+        let start = std::time::Instant::now();
+        for _ in 0..iterations {
+            rust.report(Status::Reading);
+        }
+        Ok(vec![app, start.elapsed().as_secs_f64()])
+    })
+    .await
+    .unwrap_or_default()
+}
