@@ -569,6 +569,11 @@ impl ShareBackup {
         method: Option<String>,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<BackupReceipt> {
+        // The app's objects are released on the caller's thread (when this
+        // future ends), never last on a share-backup thread: a Python
+        // object released there leaves that thread tied to the interpreter,
+        // which aborts at exit while the thread lives.
+        let _on_caller = (progress.clone(), configs.google_token_source.clone());
         let share = BackupShare::new(share)?;
         let user = user(&user_id)?;
         let method = method.as_deref().map(self::method).transpose()?;
@@ -605,6 +610,7 @@ impl ShareBackup {
         method: Option<String>,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<Vec<u8>> {
+        let _on_caller = (progress.clone(), configs.google_token_source.clone());
         let user = user(&user_id)?;
         let method = method.as_deref().map(self::method).transpose()?;
         let (configs, custodian, client) = self.call(configs)?;
@@ -645,6 +651,7 @@ impl ShareBackup {
     /// `NotFound` without a backup; `Integrity` when the key does not open it.
     #[uniffi::method(default(configs))]
     pub async fn verify(&self, user_id: String, method: String, configs: CallConfigs) -> Result<HealthReport> {
+        let _on_caller = configs.google_token_source.clone();
         let user = user(&user_id)?;
         let method = self::method(&method)?;
         let (configs, custodian, client) = self.call(configs)?;
@@ -691,6 +698,8 @@ impl ShareBackup {
         new_configs: CallConfigs,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<BackupReceipt> {
+        let _on_caller =
+            (progress.clone(), configs.google_token_source.clone(), new_configs.google_token_source.clone());
         let user = user(&user_id)?;
         let method = self::method(&method)?;
         let (configs, custodian, client) = self.call(configs)?;
@@ -722,6 +731,7 @@ impl ShareBackup {
     /// The typed reason it could not.
     #[uniffi::method(default(method = None, configs))]
     pub async fn probe(&self, user_id: String, configs: CallConfigs, method: Option<String>) -> Result<()> {
+        let _on_caller = configs.google_token_source.clone();
         let user = user(&user_id)?;
         let method = method.as_deref().map(self::method).transpose()?;
         let (configs, custodian, client) = self.call(configs)?;

@@ -99,6 +99,8 @@ pub async fn run_provider_conformance(
     configs: HashMap<String, String>,
     call_timeout_ms: Option<u64>,
 ) -> Result<ConformanceReport, ShareBackupError> {
+    // Released on the caller's thread when this future ends (see api.rs).
+    let _on_caller = provider.clone();
     let timeout = Some(call_timeout_ms.map_or(Duration::from_secs(30), Duration::from_millis));
     let p = foreign_provider(&method_id, capabilities, provider, timeout)?;
     let secrets: Vec<String> = configs.values().filter(|v| v.len() >= 4).cloned().collect();
@@ -128,6 +130,7 @@ pub async fn run_store_conformance(
     store: Arc<dyn KeyValueStore>,
     call_timeout_ms: Option<u64>,
 ) -> Result<ConformanceReport, ShareBackupError> {
+    let _on_caller = store.clone();
     let timeout = Some(call_timeout_ms.map_or(Duration::from_secs(30), Duration::from_millis));
     crate::runtime::spawn(async move {
         let backend = Arc::new(AppObjectStore::new(store, timeout));

@@ -112,31 +112,31 @@ pub async fn bench_rust_methods(
     .await
 }
 
-/// Benchmark support: the time of `iterations` progress events delivered
-/// to `listener` through the bindings' relay (the app's callback on its own
-/// thread), and to a Rust closure; returns `[app_seconds, rust_seconds]`.
+/// Benchmark support: the time of `iterations` progress callbacks into
+/// `listener` (the app's callback, called from a share-backup thread as the
+/// relay does) and into a Rust closure through a `ProgressSink`; returns
+/// `[app_seconds, rust_seconds]`.
 #[uniffi::export]
 pub async fn bench_progress(listener: Arc<dyn crate::ProgressListener>, iterations: u32) -> Vec<f64> {
-    use share_backup_core::{ProgressSink, Status};
+    use share_backup_core::{Progress, Status};
+    let _on_caller = listener.clone();
     crate::runtime::spawn(async move {
-        let relay = crate::foreign::ProgressRelay::new(Some(listener));
-        let sink = relay.sink();
-        let start = std::time::Instant::now();
-        for _ in 0..iterations {
-            sink.report(Status::Reading);
-        }
-        sink.finish(true);
-        drop(sink);
-        relay.finish(None).await;
-        let app = start.elapsed().as_secs_f64();
-        let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let c = count.clone();
-        let rust = ProgressSink::new(move |_| {
-            c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let app = tokio::task::spawn_blocking(move || {
+            let start = std::time::Instant::now();
+            for _ in 0..iterations {
+                let _ = listener.on_progress(crate::ProgressStatus::Reading, false);
+            }
+            start.elapsed().as_secs_f64()
+        })
+        .await
+        .unwrap_or_default();
+        let count = std::sync::atomic::AtomicU64::new(0);
+        let rust: Box<dyn Fn(Progress) + Send + Sync> = Box::new(move |_| {
+            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         });
         let start = std::time::Instant::now();
         for _ in 0..iterations {
-            rust.report(Status::Reading);
+            std::hint::black_box(&rust)(Progress { status: Status::Reading, done: false });
         }
         Ok(vec![app, start.elapsed().as_secs_f64()])
     })
