@@ -40,11 +40,10 @@ if ! command -v mvn >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
     fi
 fi
 
-# The same features as the workspace's main test build (gdrive's `oauth`),
-# so the dependency tree is the one scripts/test.sh already compiled.
-FEATURES="share-backup-gdrive/oauth,share-backup-ffi/testing"
-say "cargo build -p share-backup-ffi -p share-backup-uniffi-bindgen (dev profile, --features $FEATURES)"
-cargo build -p share-backup-ffi -p share-backup-uniffi-bindgen --features "$FEATURES"
+# Exactly the build of scripts/ci/bindings-python.sh (same packages, same
+# features), so the second of the two steps finds the library built.
+say "cargo build -p share-backup-ffi --features testing -p share-backup-uniffi-bindgen (dev profile)"
+cargo build -p share-backup-ffi --features testing -p share-backup-uniffi-bindgen
 
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 LIB="$TARGET_DIR/debug/libshare_backup_ffi.so"

@@ -112,31 +112,34 @@ class RecordingListener : ProgressListener {
 class KotlinProvider(
     private val fault: Fault = Fault.NONE,
 ) : BackupProvider {
-    enum class Fault { NONE, SHORT_KEY, WRONG_KEY, THROWS }
+    enum class Fault { NONE, SHORT_KEY, WRONG_KEY, THROWS_PLAIN, THROWS_TYPED }
 
     val keys = ConcurrentHashMap<String, ByteArray>()
     private val random = SecureRandom()
 
     override fun probe(ctx: ProviderContext) {
-        if (fault == Fault.THROWS) throw IllegalStateException("keychain locked")
+        if (fault == Fault.THROWS_PLAIN) throw IllegalStateException("keychain locked")
     }
 
     override fun sealKey(ctx: ProviderContext): SealedKey {
-        if (fault == Fault.THROWS) throw shareBackupError(ErrorKind.UNAVAILABLE, "keychain unavailable", retryable = true)
+        if (fault == Fault.THROWS_TYPED) throw shareBackupError(ErrorKind.UNAVAILABLE, "keychain unavailable", retryable = true)
         val key = ByteArray(if (fault == Fault.SHORT_KEY) 3 else 64).also(random::nextBytes)
         val header = "kt:${ctx.backupId}"
-        keys.putIfAbsent(header, key.copyOf())
+        keys.putIfAbsent(slot(header.toByteArray(), ctx), key.copyOf())
         return SealedKey(key, header.toByteArray())
     }
 
     override fun openKey(header: ByteArray, ctx: ProviderContext): ByteArray {
-        val key = keys[String(header)] ?: throw shareBackupError(ErrorKind.NOT_FOUND, "no key for this backup")
+        val key = keys[slot(header, ctx)] ?: throw shareBackupError(ErrorKind.NOT_FOUND, "no key for this backup")
         return if (fault == Fault.WRONG_KEY) ByteArray(64) { 7 } else key.copyOf()
     }
 
     override fun deleteKey(header: ByteArray, ctx: ProviderContext) {
-        keys.remove(String(header))
+        keys.remove(slot(header, ctx))
     }
+
+    /** Keys are scoped to their user: another user's context never finds them. */
+    private fun slot(header: ByteArray, ctx: ProviderContext) = "${ctx.userId}/${String(header)}"
 
     companion object {
         val CAPABILITIES = ProviderCapabilities(needsUserSecret = false, remote = true, deletes = true, probes = false)
