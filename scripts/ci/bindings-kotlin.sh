@@ -63,7 +63,8 @@ cp "$LIB" "$NATIVE/"
 say "mvn -B -q test (bindings/kotlin)"
 rm -rf "$KT/target/surefire-reports"
 status=0
-(cd "$KT" && mvn -B -q test "$@") || status=$?
+(cd "$KT" && mvn -B -q -Dstyle.color=never test "$@") || status=$?
+echo
 
 # Maven's -q hides the totals: sum the surefire reports (one XML per class).
 read -r tests failures errors skipped < <(python3 - "$KT/target/surefire-reports" <<'PY'
@@ -96,11 +97,13 @@ if [[ $SWIFT_CHECK -eq 1 ]]; then
     FRESH=$(mktemp -d)
     trap 'rm -rf "$FRESH"' EXIT
     bindings/swift/generate.sh --lib "$LIB" --bindgen "$BINDGEN" --out "$FRESH" >/dev/null
-    if ! diff -ru "$FRESH" bindings/swift/Sources >/dev/null; then
-        diff -ru "$FRESH" bindings/swift/Sources | head -40 >&2 || true
-        echo "bindings-kotlin: bindings/swift/Sources is stale; run bindings/swift/generate.sh and commit" >&2
-        exit 1
-    fi
-    echo "ok: bindings/swift/Sources matches the crate"
+    for d in Sources Headers; do
+        if ! diff -ru "$FRESH/$d" "bindings/swift/$d" >/dev/null; then
+            diff -ru "$FRESH/$d" "bindings/swift/$d" | head -40 >&2 || true
+            echo "bindings-kotlin: bindings/swift/$d is stale; run bindings/swift/generate.sh and commit" >&2
+            exit 1
+        fi
+    done
+    echo "ok: bindings/swift/{Sources,Headers} match the crate"
 fi
 say "done"
