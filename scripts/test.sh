@@ -76,6 +76,12 @@ done
 step "passkey: SPEC vectors (stdlib Python) and the headless-Chromium PRF test"
 scripts/ci/passkey.sh
 
+step "Python bindings (share-backup-ffi, pytest)"
+scripts/ci/bindings-python.sh
+
+step "Kotlin bindings (JUnit 5 through Maven) and the Swift sources up to date"
+scripts/ci/bindings-kotlin.sh
+
 step "envelope vectors against an independent AES-SIV (OpenSSL, via python cryptography)"
 if python3 -c 'import cryptography' 2>/dev/null; then
     python3 crates/core/testdata/check_vectors.py >/dev/null

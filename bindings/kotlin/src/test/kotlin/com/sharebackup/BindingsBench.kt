@@ -1,0 +1,66 @@
+package com.sharebackup
+
+import kotlinx.coroutines.runBlocking
+import org.junit.jupiter.api.Tag
+import org.junit.jupiter.api.Test
+import java.util.concurrent.atomic.AtomicInteger
+
+/**
+ * The Kotlin figures of BENCHMARKS.md ("Bindings — Kotlin"). Not part of the
+ * test run (tag `bench`, excluded in pom.xml); run after
+ * scripts/ci/bindings-kotlin.sh with
+ * `mvn -B -q test -Dgroups=bench -DexcludedGroups=none -Dtest=BindingsBench -Dsurefire.failIfNoSpecifiedTests=false`.
+ * The Rust side runs in the same process on the same ShareBackup and library
+ * (`benchRustBackups`, `benchRustMethods`, `benchProgress` of the FFI crate's
+ * `testing` feature), in rounds interleaved with the Kotlin ones. Prints only.
+ */
+@Tag("bench")
+class BindingsBench {
+    private val password = "correct horse battery staple"
+    private val share = ByteArray(64) { it.toByte() }
+
+    @Test
+    fun `password backup, methods and progress callback overhead`() = runBlocking {
+        ShareBackup(
+            ShareBackupConfig(
+                store = StoreConfig.Url("memory://"),
+                notifier = NotifierConfig.Recording,
+                providerSettings = mapOf("password" to mapOf("space_cost" to "16384", "time_cost" to "3")),
+            ),
+        ).use { sb ->
+            val n = 20
+            // warm-up: JIT, JNA, the runtime
+            repeat(3) { sb.backup("bench-kt", share, CallConfigs(password = password), "password") }
+            val ratios = mutableListOf<Double>()
+            repeat(5) {
+                val rust = benchRustBackups(sb, "bench-rust", share, password, n.toUInt())
+                val t = System.nanoTime()
+                repeat(n) { sb.backup("bench-kt", share, CallConfigs(password = password), "password") }
+                val kt = (System.nanoTime() - t) / 1e9
+                ratios += kt / rust
+                println("round: kotlin %.2f ms/backup, rust %.2f ms/backup, ratio %.3f".format(kt / n * 1e3, rust / n * 1e3, kt / rust))
+            }
+            println("backup kotlin/rust median ratio: %.3f".format(ratios.sorted()[ratios.size / 2]))
+
+            val calls = 2000
+            repeat(200) { sb.methods("bench-kt") }
+            repeat(3) {
+                val rust = benchRustMethods(sb, "bench-kt", calls.toUInt())
+                val t = System.nanoTime()
+                repeat(calls) { sb.methods("bench-kt") }
+                val kt = (System.nanoTime() - t) / 1e9
+                println("methods: kotlin %.1f us/call, rust %.1f us/call".format(kt / calls * 1e6, rust / calls * 1e6))
+            }
+
+            repeat(3) {
+                val count = AtomicInteger()
+                val listener = progressListener { _, _ -> count.incrementAndGet() }
+                val (app, rust) = benchProgress(listener, 10_000u)
+                println(
+                    "progress: kotlin listener %.2f us/callback (%d callbacks), rust closure %.3f us/callback"
+                        .format(app / maxOf(count.get(), 1) * 1e6, count.get(), rust / 10_000 * 1e6),
+                )
+            }
+        }
+    }
+}

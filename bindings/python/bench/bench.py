@@ -1,0 +1,106 @@
+"""The Python bindings' figures for BENCHMARKS.md ("Bindings").
+
+Run after scripts/ci/bindings-python.sh (it builds the library with the
+`testing` feature and lays out the package):
+
+    PYTHONPATH=target/bindings-python python3 bindings/python/bench/bench.py [overhead|rss]
+
+`overhead`: a password backup from Python / the same backup from Rust
+(same library, same costs, same process, interleaved rounds), and the
+per-call cost of `methods` on a memory store and of one progress callback.
+`rss`: peak RSS of 1,000 backups and recoveries (after 100 and after 1,000).
+"""
+
+import asyncio
+import resource
+import statistics
+import sys
+import threading
+import time
+
+import share_backup as sb
+
+PASSWORD = "correct horse battery staple"
+KDF = {"space_cost": "16384", "time_cost": "3"}
+
+
+def make(kdf):
+    return sb.ShareBackup(
+        sb.ShareBackupConfig(
+            store=sb.StoreConfig.URL(url="memory://", options={}),
+            notifier=sb.NotifierConfig.RECORDING(),
+            provider_settings={"password": kdf},
+        )
+    )
+
+
+class Count(sb.ProgressListener):
+    def __init__(self):
+        self.n = 0
+        self.lock = threading.Lock()
+
+    def on_progress(self, status, done):
+        with self.lock:
+            self.n += 1
+
+
+async def overhead():
+    s = make(KDF)
+    share = bytes(range(64))
+    n = 20
+    ratios = []
+    for _ in range(5):
+        rust = await sb.bench_rust_backups(s, "bench-rust", share, PASSWORD, n)
+        t = time.perf_counter()
+        for _ in range(n):
+            await s.backup("bench-py", share, configs=sb.CallConfigs(password=PASSWORD), method="password")
+        py = time.perf_counter() - t
+        ratios.append(py / rust)
+        print(f"round: python {py / n * 1e3:.2f} ms/backup, rust {rust / n * 1e3:.2f} ms/backup, ratio {py / rust:.3f}")
+    print(f"backup python/rust median ratio: {statistics.median(ratios):.3f}")
+
+    await s.backup("m", share, configs=sb.CallConfigs(password=PASSWORD), method="password")
+    calls = 2000
+    for _ in range(3):
+        rust = await sb.bench_rust_methods(s, "m", calls)
+        t = time.perf_counter()
+        for _ in range(calls):
+            await s.methods("m")
+        py = time.perf_counter() - t
+        print(f"methods: python {py / calls * 1e6:.1f} us/call, rust {rust / calls * 1e6:.1f} us/call")
+
+    for _ in range(3):
+        c = Count()
+        app, rust = await sb.bench_progress(c, 10000)
+        print(f"progress: python listener {app / max(c.n, 1) * 1e6:.2f} us/callback ({c.n} callbacks), rust closure {rust / 10000 * 1e6:.3f} us/callback")
+
+
+def rss_kib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+async def rss():
+    s = make({"space_cost": "64", "time_cost": "1"})
+    share = bytes(range(64))
+    cfg = lambda: sb.CallConfigs(password=PASSWORD)  # noqa: E731
+    for i in range(1, 1001):
+        user = f"user-{i % 50}"
+        await s.backup(user, share, configs=cfg(), method="password")
+        assert await s.recover(user, configs=cfg()) == share
+        if i in (100, 500, 1000):
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            print(f"after {i} backups+recoveries: VmRSS {rss_kib()} KiB, peak {peak} KiB")
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1] if len(sys.argv) > 1 else "overhead"
+    asyncio.run(overhead() if mode == "overhead" else rss())
+    # The known abort at interpreter exit (bindings/python/README.md).
+    sys.stdout.flush()
+    import os
+
+    os._exit(0)
