@@ -94,7 +94,7 @@ async fn a_replacing_backup_is_acknowledged_after_one_request_and_prunes_afterwa
         .registry(Registry::empty().with_provider(Arc::new(p)))
         .store(Arc::new(MemoryStore::new()))
         .notifier(notifier.clone())
-        .prune_grace(Duration::ZERO)
+        .prune_grace(share_backup_orchestrator::MIN_PRUNE_GRACE)
         .build()
         .unwrap();
     let user = UserId::new("user-6").unwrap();
