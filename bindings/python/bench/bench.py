@@ -21,7 +21,7 @@ import time
 import share_backup as sb
 
 PASSWORD = "correct horse battery staple"
-KDF = {"space_cost": "16384", "time_cost": "3"}
+KDF = {"space_cost": "16384", "time_cost": "3", "insecure_below_cost_floor": "true"}
 
 
 def make(kdf):
@@ -84,7 +84,7 @@ def rss_kib():
 
 
 async def rss():
-    s = make({"space_cost": "64", "time_cost": "1"})
+    s = make({"space_cost": "64", "time_cost": "1", "insecure_below_cost_floor": "true"})
     share = bytes(range(64))
     cfg = lambda: sb.CallConfigs(password=PASSWORD)  # noqa: E731
     for i in range(1, 1001):

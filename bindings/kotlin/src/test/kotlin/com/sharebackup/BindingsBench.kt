@@ -25,7 +25,7 @@ class BindingsBench {
             ShareBackupConfig(
                 store = StoreConfig.Url("memory://"),
                 notifier = NotifierConfig.Recording,
-                providerSettings = mapOf("password" to mapOf("space_cost" to "16384", "time_cost" to "3")),
+                providerSettings = mapOf("password" to mapOf("space_cost" to "16384", "time_cost" to "3", "insecure_below_cost_floor" to "true")),
             ),
         ).use { sb ->
             val n = 20

@@ -7,7 +7,7 @@ import java.util.concurrent.CountDownLatch
 import java.util.concurrent.TimeUnit
 
 /** Password settings with cheap KDF costs, so a backup takes milliseconds here. */
-val FAST_PASSWORD = mapOf("space_cost" to "1024", "time_cost" to "1", "parallelism" to "1")
+val FAST_PASSWORD = mapOf("space_cost" to "1024", "time_cost" to "1", "parallelism" to "1", "insecure_below_cost_floor" to "true")
 
 /** A password the default policy accepts. */
 const val GOOD_PASSWORD = "correct horse battery staple 42"
