@@ -583,12 +583,7 @@ impl ShareBackup {
         let relay = ProgressRelay::new(progress);
         let mut req = BackupRequest::new(user, share).with_method_opt(method).with_configs(configs);
         req = req.with_progress(relay.sink());
-        if let Some(c) = custodian {
-            req = req.with_custodian(c);
-        }
-        if let Some(c) = client {
-            req = req.with_client(c);
-        }
+        req = req.with_custodian_opt(custodian).with_client_opt(client);
         spawn(async move {
             let r = orch.backup(req).await;
             relay.finish(timeout).await;
@@ -619,12 +614,7 @@ impl ShareBackup {
         let relay = ProgressRelay::new(progress);
         let mut req = RecoverRequest::new(user).with_method_opt(method).with_configs(configs);
         req = req.with_progress(relay.sink());
-        if let Some(c) = custodian {
-            req = req.with_custodian(c);
-        }
-        if let Some(c) = client {
-            req = req.with_client(c);
-        }
+        req = req.with_custodian_opt(custodian).with_client_opt(client);
         spawn(async move {
             let r = orch.recover(req).await;
             relay.finish(timeout).await;
@@ -657,12 +647,7 @@ impl ShareBackup {
         let (configs, custodian, client) = self.call(configs)?;
         let orch = self.orchestrator();
         let mut req = VerifyRequest::new(user, method).with_configs(configs);
-        if let Some(c) = custodian {
-            req = req.with_custodian(c);
-        }
-        if let Some(c) = client {
-            req = req.with_client(c);
-        }
+        req = req.with_custodian_opt(custodian).with_client_opt(client);
         spawn(async move {
             let h = orch.verify(req).await?;
             let (key_checked, reason) = match &h.key {
@@ -709,12 +694,7 @@ impl ShareBackup {
         let relay = ProgressRelay::new(progress);
         let mut req = RotateRequest::new(user, method).with_configs(configs).with_new_configs(new_configs);
         req = req.with_progress(relay.sink());
-        if let Some(c) = custodian {
-            req = req.with_custodian(c);
-        }
-        if let Some(c) = client {
-            req = req.with_client(c);
-        }
+        req = req.with_custodian_opt(custodian).with_client_opt(client);
         spawn(async move {
             let r = orch.rotate(req).await;
             relay.finish(timeout).await;

@@ -31,6 +31,24 @@ macro_rules! common_setters {
             self
         }
 
+        /// Binds the envelope to a custodian id when one is given (`None`
+        /// leaves the request as it is).
+        pub fn with_custodian_opt(self, custodian: Option<CustodianId>) -> Self {
+            match custodian {
+                Some(c) => self.with_custodian(c),
+                None => self,
+            }
+        }
+
+        /// Binds the envelope to a client id when one is given (`None`
+        /// leaves the request as it is).
+        pub fn with_client_opt(self, client: Option<ClientId>) -> Self {
+            match client {
+                Some(c) => self.with_client(c),
+                None => self,
+            }
+        }
+
         /// Sets where `{status, done}` progress events go.
         pub fn with_progress(mut self, progress: ProgressSink) -> Self {
             self.progress = progress;
