@@ -121,6 +121,11 @@ impl MemKeys {
     /// The blocking part of a call: what a provider that wraps keys would do
     /// on the blocking pool (the flaws log there).
     async fn blocking(&self, call: &'static str, ctx: &Context) {
+        if self.flaw == Flaw::Synchronous {
+            // A synchronous provider never awaits anything: awaiting a
+            // blocking task would pend at the first poll (or not, by luck).
+            return;
+        }
         let (flaw, key, id) = (self.flaw, self.api_key.clone(), ctx.backup_id().to_string());
         tokio::task::spawn_blocking(move || match flaw {
             Flaw::LogsMasterKeyInBlocking => {
