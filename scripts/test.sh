@@ -55,13 +55,13 @@ cargo clippy --workspace --all-targets --features share-backup-gdrive/oauth -- -
 step "cargo test --workspace (gdrive with its oauth feature)"
 cargo test --workspace --features share-backup-gdrive/oauth
 
-step "provider linkage matrix (facade features: none, password, gdrive; both = the workspace run above)"
+step "provider linkage matrix (facade features: none, password, gdrive, passkey+guarded-pin; password+gdrive = the workspace run above)"
 # cargo unifies features within one invocation, so `cargo test --workspace`
 # above covers only the cell with both providers (the facade's default); each
 # other cell is its own build of the facade (not of its dependencies: the
 # gdrive row uses gdrive's oauth feature, as above, so it reuses the Google
 # stack). Each cell is built once. See crates/share-backup/tests/linkage.rs.
-for features in "" "password" "gdrive,share-backup-gdrive/oauth"; do
+for features in "" "password" "gdrive,share-backup-gdrive/oauth" "passkey,guarded-pin"; do
     echo "--- share-backup --no-default-features --features '$features'"
     cargo test -p share-backup --no-default-features --features "$features" --test linkage
 done

@@ -32,6 +32,8 @@ pub use share_backup_portal_api as portal_api;
 // `inventory::submit!`: naming each enabled provider crate links it.
 #[cfg(feature = "gdrive")]
 use share_backup_gdrive as _;
+#[cfg(feature = "guarded-pin")]
+use share_backup_guarded_pin as _;
 #[cfg(feature = "passkey")]
 use share_backup_passkey as _;
 #[cfg(feature = "password")]
@@ -41,6 +43,8 @@ use share_backup_password as _;
 pub mod providers {
     #[cfg(feature = "gdrive")]
     pub use share_backup_gdrive as gdrive;
+    #[cfg(feature = "guarded-pin")]
+    pub use share_backup_guarded_pin as guarded_pin;
     #[cfg(feature = "passkey")]
     pub use share_backup_passkey as passkey;
     #[cfg(feature = "password")]
@@ -53,6 +57,8 @@ pub fn enabled_methods() -> Vec<MethodId> {
     let mut v = Vec::new();
     #[cfg(feature = "gdrive")]
     v.push(MethodId::GDRIVE);
+    #[cfg(feature = "guarded-pin")]
+    v.push(share_backup_guarded_pin::METHOD.clone());
     #[cfg(feature = "passkey")]
     v.push(share_backup_passkey::METHOD.clone());
     #[cfg(feature = "password")]

@@ -9,19 +9,23 @@
 //! | `password` | `[password]` | `NoDefaultProvider { chain: [gdrive], available: [password] }` (no silent fallback) |
 //! | `gdrive` | `[gdrive]` | `gdrive` |
 //! | `password,gdrive` (default) | `[gdrive, password]` | `gdrive` |
+//! | `passkey,guarded-pin` | `[guarded-pin, passkey, password]` | `NoDefaultProvider { chain: [gdrive], available: [guarded-pin, passkey, password] }` |
+//!
+//! (`guarded-pin` implies `password`: its PIN policy presets live in the
+//! password crate, and linking that crate registers the password provider.)
 //!
 //! The expectations are computed from `cfg!(feature = ...)`, so one file
-//! covers all four cells, but one build of it covers only one: cargo unifies
+//! covers every cell, but one build of it covers only one: cargo unifies
 //! features across a single invocation, so `cargo test --workspace` builds
 //! the facade with its default features (the last row) and nothing else. The
-//! other three rows run in `scripts/test.sh` (and so in `.ci/run`), one
+//! other rows run in `scripts/test.sh` (and so in `.ci/run`), one
 //! `cargo test -p share-backup --no-default-features [--features ...] --test
 //! linkage` each; the last row is not built again there. (The `orchestrator`,
 //! `object-store` and `portal` features link no provider and change no row.)
 //! To run the whole matrix by hand:
 //!
 //! ```text
-//! for f in "" password gdrive password,gdrive; do
+//! for f in "" password gdrive password,gdrive passkey,guarded-pin; do
 //!   cargo test -p share-backup --no-default-features --features "$f" --test linkage
 //! done
 //! ```
@@ -35,6 +39,9 @@ fn expected() -> Vec<MethodId> {
     let mut v = Vec::new();
     if cfg!(feature = "gdrive") {
         v.push(MethodId::GDRIVE);
+    }
+    if cfg!(feature = "guarded-pin") {
+        v.push(MethodId::new("guarded-pin").unwrap());
     }
     if cfg!(feature = "passkey") {
         v.push(MethodId::new("passkey").unwrap());
