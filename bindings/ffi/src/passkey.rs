@@ -309,3 +309,35 @@ pub fn passkey_settings(rp_id: String, credential_ids: Vec<Vec<u8>>) -> HashMap<
     }
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use share_backup_core::{Error, ErrorKind as CoreKind};
+
+    use super::*;
+
+    #[test]
+    fn app_kinds_become_the_ceremony_errors_the_provider_types() {
+        let e = |k| ceremony_error(&Error::new(k, "from the app"));
+        assert_eq!(e(CoreKind::Cancelled), CeremonyError::Cancelled);
+        assert_eq!(e(CoreKind::Unsupported), CeremonyError::PrfUnsupported);
+        assert_eq!(e(CoreKind::WrongSecret), CeremonyError::NoCredential);
+        assert_eq!(e(CoreKind::NotFound), CeremonyError::NoCredential);
+        assert!(matches!(e(CoreKind::Internal), CeremonyError::Failed(m) if m.contains("from the app")));
+    }
+
+    #[test]
+    fn an_assertion_prints_its_credential_but_never_its_prf_output() {
+        let a = PasskeyAssertion { credential_id: vec![0xfb, 0xff, 1], prf_output: vec![0x42; 32] };
+        assert_eq!(format!("{a:?}"), r#"PasskeyAssertion { credential_id: "-_8B", prf_output: "[REDACTED]" }"#);
+        assert_eq!(a.to_string(), format!("{a:?}"));
+    }
+
+    #[test]
+    fn settings_write_credential_ids_as_the_provider_parses_them() {
+        let m = passkey_settings("wallet.example.com".into(), vec![vec![1, 2, 3], vec![0xfb, 0xff, 1]]);
+        assert_eq!(m["credential_ids"], "AQID,-_8B");
+        let s = share_backup_core::Settings::from_pairs(m);
+        assert!(PasskeyProvider::from_settings(&s).is_ok());
+    }
+}
