@@ -170,6 +170,7 @@ class PasskeyTest {
             assertFalse(text.contains(secret.contentToString()), text)
             assertFalse(text.contains(Base64.getUrlEncoder().withoutPadding().encodeToString(secret)), text)
         }
+        assertTrue(a.toString().contains("[REDACTED]"), a.toString())
         val seen = Collections.synchronizedList(mutableListOf<ByteArray>())
         val auth = object : PasskeyAuthenticator {
             val inner = SoftPasskeys(1)
