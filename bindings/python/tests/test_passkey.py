@@ -233,3 +233,26 @@ def test_the_passkey_provider_passes_the_conformance_suite_with_a_python_authent
     failed = [(c.name, c.detail) for c in report.cases if c.outcome == sb.CaseOutcome.FAILED]
     assert report.passed, failed
     assert any(c.name.startswith("roundtrip") and c.outcome == sb.CaseOutcome.PASSED for c in report.cases)
+
+
+def test_a_ceremony_hanging_past_the_call_timeout_is_unavailable_and_nothing_is_acknowledged():
+    import threading
+
+    gate = threading.Event()
+
+    class Hanging(SoftPasskeys):
+        def evaluate(self, request):
+            gate.wait(60)  # the user never answers (until the test ends)
+            return super().evaluate(request)
+
+    auth = Hanging(1)
+    s = make(provider_settings={"passkey": sb.passkey_settings(RP)}, call_timeout_ms=300)
+    try:
+        with pytest.raises(sb.ShareBackupError) as e:
+            asyncio.run(s.backup("walt", SHARE, configs=pk(auth, auth.ids()), method="passkey"))
+        assert e.value.kind == sb.ErrorKind.UNAVAILABLE
+        assert "did not return within 300 ms" in str(e.value)
+        assert [n.success for n in s.notifications()] == [False]
+        assert asyncio.run(s.methods("walt")) == []
+    finally:
+        gate.set()
