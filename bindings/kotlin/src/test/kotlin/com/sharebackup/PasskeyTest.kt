@@ -1,16 +1,23 @@
 package com.sharebackup
 
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.async
 import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withContext
 import org.junit.jupiter.api.Test
 import java.io.File
 import java.security.MessageDigest
 import java.security.SecureRandom
 import java.util.Base64
 import java.util.Collections
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.TimeUnit
 import javax.crypto.Mac
 import javax.crypto.spec.SecretKeySpec
 import kotlin.test.assertContentEquals
 import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
 import kotlin.test.assertFalse
 import kotlin.test.assertTrue
 
@@ -79,13 +86,26 @@ class SoftPasskeys(n: Int = 1, @Volatile var mode: Mode = Mode.NORMAL) : Passkey
 private fun pk(auth: PasskeyAuthenticator, enroll: List<ByteArray> = emptyList()) =
     CallConfigs(passkey = PasskeyCallConfig(auth, enroll))
 
-private fun passkeyShareBackup(credentialIds: List<ByteArray> = emptyList()) = ShareBackup(
+private fun passkeyShareBackup(callTimeoutMs: ULong? = null) = ShareBackup(
     ShareBackupConfig(
         store = StoreConfig.Url("memory://"),
         notifier = NotifierConfig.Recording,
-        providerSettings = mapOf("passkey" to passkeySettings(RP, credentialIds)),
+        providerSettings = mapOf("passkey" to passkeySettings(RP)),
+        callTimeoutMs = callTimeoutMs,
     ),
 )
+
+/** An authenticator whose user never answers: it waits at [gate] after counting down [reached]. */
+class HangingPasskeys(val inner: SoftPasskeys = SoftPasskeys(1)) : PasskeyAuthenticator {
+    val gate = CountDownLatch(1)
+    val reached = CountDownLatch(1)
+
+    override fun evaluate(request: PasskeyRequest): PasskeyAssertion {
+        reached.countDown()
+        gate.await(60, TimeUnit.SECONDS)
+        return inner.evaluate(request)
+    }
+}
 
 /** The passkey method (WebAuthn PRF) driven by a Kotlin authenticator. */
 class PasskeyTest {
@@ -157,6 +177,51 @@ class PasskeyTest {
             assertEquals(kind, r.kind, r.reason)
             assertEquals(listOf(true, false), sb.notifications().map { it.success })
             assertContentEquals(share(), sb.recover("carol", pk(good), "passkey"))
+        }
+    }
+
+    @Test
+    fun `a ceremony hanging past the call timeout is UNAVAILABLE and nothing is acknowledged`() = runBlocking {
+        passkeyShareBackup(callTimeoutMs = 300u).use { sb ->
+            val auth = HangingPasskeys()
+            try {
+                val e = failure { sb.backup("erin", share(), pk(auth, auth.inner.ids()), "passkey") }
+                assertEquals(ErrorKind.UNAVAILABLE, e.kind, e.reason)
+                assertTrue(e.reason.contains("did not return within 300 ms"), e.reason)
+                assertEquals(listOf(false), sb.notifications().map { it.success })
+                assertEquals(emptyList(), sb.methods("erin"))
+            } finally {
+                auth.gate.countDown()
+            }
+        }
+    }
+
+    @Test
+    fun `cancelling the coroutine mid-ceremony acknowledges nothing and the previous backup still recovers`() = runBlocking {
+        passkeyShareBackup().use { sb ->
+            val good = SoftPasskeys(1)
+            val first = sb.backup("fay", share("first"), pk(good, good.ids()), "passkey")
+            val auth = HangingPasskeys(good)
+            val second = async(Dispatchers.Default) { sb.backup("fay", share("second"), pk(auth, good.ids()), "passkey") }
+            assertTrue(withContext(Dispatchers.IO) { auth.reached.await(30, TimeUnit.SECONDS) }, "the ceremony started")
+            second.cancel()
+            assertFailsWith<CancellationException> { second.await() }
+            auth.gate.countDown()
+            // The abort of the Rust task lands on the runtime after the
+            // coroutine has seen its cancellation: until then the user is
+            // still IN_PROGRESS (no other outcome is possible), so wait for it.
+            var third: BackupReceipt? = null
+            while (third == null) {
+                try {
+                    third = sb.backup("fay", share("third"), pk(good, good.ids()), "passkey")
+                } catch (e: ShareBackupException.Failed) {
+                    assertEquals(ErrorKind.IN_PROGRESS, e.kind, e.reason)
+                    withContext(Dispatchers.IO) { Thread.sleep(10) }
+                }
+            }
+            assertEquals(listOf(first.backupId, third.backupId), sb.notifications().filter { it.success }.map { it.backupId })
+            assertEquals(first.backupId, third.previousBackupId, "the cancelled backup never became current")
+            assertContentEquals(share("third"), sb.recover("fay", pk(good), "passkey"))
         }
     }
 
