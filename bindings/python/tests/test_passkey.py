@@ -256,3 +256,36 @@ def test_a_ceremony_hanging_past_the_call_timeout_is_unavailable_and_nothing_is_
         assert asyncio.run(s.methods("walt")) == []
     finally:
         gate.set()
+
+
+def test_cancelling_the_task_mid_ceremony_acknowledges_nothing_and_keeps_the_previous_backup():
+    import threading
+
+    good = SoftPasskeys(1)
+    entered, gate = threading.Event(), threading.Event()
+
+    class Waiting(SoftPasskeys):
+        def evaluate(self, request):
+            entered.set()
+            gate.wait(60)
+            return good.evaluate(request)
+
+    s = service()
+
+    async def run():
+        first = await s.backup("xena", SHARE, configs=pk(good, good.ids()), method="passkey")
+        task = asyncio.ensure_future(s.backup("xena", b"second share", configs=pk(Waiting(0), good.ids()), method="passkey"))
+        while not entered.is_set():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        gate.set()
+        return first
+
+    try:
+        first = asyncio.run(run())
+    finally:
+        gate.set()
+    assert [(n.backup_id, n.success) for n in s.notifications() if n.success] == [(first.backup_id, True)]
+    assert asyncio.run(s.recover("xena", configs=pk(good), method="passkey")) == SHARE
