@@ -123,6 +123,9 @@ pub struct CallConfigs {
     /// String maps for app and third-party providers, by method id.
     #[uniffi(default)]
     pub provider_configs: HashMap<String, HashMap<String, String>>,
+    /// The app's passkey authenticator and the credentials to enrol (the `passkey` method).
+    #[uniffi(default)]
+    pub passkey: Option<crate::passkey::PasskeyCallConfig>,
     /// Binds the envelope to a custodian (give it again to recover).
     #[uniffi(default)]
     pub custodian_id: Option<String>,
@@ -139,6 +142,7 @@ impl fmt::Debug for CallConfigs {
             .field("google_access_token", &self.google_access_token.as_ref().map(|_| "[REDACTED]"))
             .field("google_token_source", &self.google_token_source.as_ref().map(|_| "app"))
             .field("provider_configs", &self.provider_configs.keys().collect::<Vec<_>>())
+            .field("passkey", &self.passkey)
             .finish_non_exhaustive()
     }
 }
@@ -259,6 +263,9 @@ impl CallConfigs {
                 configs.insert(DriveConfig::from_source(Arc::new(ForeignTokenSource { inner: src, timeout })));
             }
             (None, None) => {}
+        }
+        if let Some(p) = self.passkey.take() {
+            configs.insert(p.into_core(timeout)?);
         }
         if !self.provider_configs.is_empty() {
             configs.insert(ForeignConfigs(std::mem::take(&mut self.provider_configs)));
@@ -573,7 +580,11 @@ impl ShareBackup {
         // future ends), never last on a share-backup thread: a Python
         // object released there leaves that thread tied to the interpreter,
         // which aborts at exit while the thread lives.
-        let _on_caller = (progress.clone(), configs.google_token_source.clone());
+        let _on_caller = (
+            progress.clone(),
+            configs.google_token_source.clone(),
+            configs.passkey.as_ref().map(|p| p.authenticator.clone()),
+        );
         let share = BackupShare::new(share)?;
         let user = user(&user_id)?;
         let method = method.as_deref().map(self::method).transpose()?;
@@ -605,7 +616,11 @@ impl ShareBackup {
         method: Option<String>,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<Vec<u8>> {
-        let _on_caller = (progress.clone(), configs.google_token_source.clone());
+        let _on_caller = (
+            progress.clone(),
+            configs.google_token_source.clone(),
+            configs.passkey.as_ref().map(|p| p.authenticator.clone()),
+        );
         let user = user(&user_id)?;
         let method = method.as_deref().map(self::method).transpose()?;
         let (configs, custodian, client) = self.call(configs)?;
@@ -641,7 +656,8 @@ impl ShareBackup {
     /// `NotFound` without a backup; `Integrity` when the key does not open it.
     #[uniffi::method(default(configs))]
     pub async fn verify(&self, user_id: String, method: String, configs: CallConfigs) -> Result<HealthReport> {
-        let _on_caller = configs.google_token_source.clone();
+        let _on_caller =
+            (configs.google_token_source.clone(), configs.passkey.as_ref().map(|p| p.authenticator.clone()));
         let user = user(&user_id)?;
         let method = self::method(&method)?;
         let (configs, custodian, client) = self.call(configs)?;
@@ -683,8 +699,13 @@ impl ShareBackup {
         new_configs: CallConfigs,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<BackupReceipt> {
-        let _on_caller =
-            (progress.clone(), configs.google_token_source.clone(), new_configs.google_token_source.clone());
+        let _on_caller = (
+            (progress.clone(), configs.google_token_source.clone(), new_configs.google_token_source.clone()),
+            (
+                configs.passkey.as_ref().map(|p| p.authenticator.clone()),
+                new_configs.passkey.as_ref().map(|p| p.authenticator.clone()),
+            ),
+        );
         let user = user(&user_id)?;
         let method = self::method(&method)?;
         let (configs, custodian, client) = self.call(configs)?;
@@ -711,7 +732,8 @@ impl ShareBackup {
     /// The typed reason it could not.
     #[uniffi::method(default(method = None, configs))]
     pub async fn probe(&self, user_id: String, configs: CallConfigs, method: Option<String>) -> Result<()> {
-        let _on_caller = configs.google_token_source.clone();
+        let _on_caller =
+            (configs.google_token_source.clone(), configs.passkey.as_ref().map(|p| p.authenticator.clone()));
         let user = user(&user_id)?;
         let method = method.as_deref().map(self::method).transpose()?;
         let (configs, custodian, client) = self.call(configs)?;

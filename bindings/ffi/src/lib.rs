@@ -11,6 +11,7 @@ mod conformance;
 mod error;
 mod foreign;
 mod kv;
+mod passkey;
 mod password;
 mod runtime;
 #[cfg(feature = "testing")]
@@ -29,6 +30,10 @@ pub use error::{CharClass, ErrorKind, PasswordViolation, ShareBackupError, Viola
 pub use foreign::{
     BackupProvider, GoogleTokenSource, KeyValueStore, Notifier, ProgressListener, ProgressStatus, ProviderCapabilities,
     ProviderContext, SealedKey,
+};
+pub use passkey::{
+    PasskeyAssertion, PasskeyAuthenticator, PasskeyCallConfig, PasskeyCredential, PasskeyPurpose, PasskeyRequest,
+    passkey_registration_options_json, passkey_request_options_json, passkey_settings, run_passkey_conformance,
 };
 pub use password::{
     Calibration, PasswordCheck, PasswordPolicy, Strength, calibrate, check_password, password_requirements,

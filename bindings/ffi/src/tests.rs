@@ -68,6 +68,7 @@ fn records_holding_secrets_print_no_secret() {
         password_bytes: Some(secret.as_bytes().to_vec()),
         google_access_token: Some(secret.into()),
         google_token_source: None,
+        passkey: None,
         provider_configs: HashMap::from([("m".to_owned(), HashMap::from([("k".to_owned(), secret.to_owned())]))]),
         custodian_id: None,
         client_id: None,

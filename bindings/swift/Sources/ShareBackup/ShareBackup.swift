@@ -1872,6 +1872,248 @@ public func FfiConverterTypeNotifier_lower(_ value: Notifier) -> UInt64 {
 
 
 /**
+ * The app's side of a passkey ceremony (the `passkey` method).
+ *
+ * Called on a share-backup thread, never the caller's: block it until the
+ * platform's prompt ends (Kotlin: `runBlocking { credentialManager.getCredential(...) }`
+ * with the activity; Swift: wait for the `ASAuthorizationController`
+ * delegate; a web bridge: await the page's `navigator.credentials.get`).
+ * The call is bounded by the call timeout (`ShareBackupConfig.call_timeout_ms`,
+ * default 30 s): raise it for prompts the user may take longer over.
+ *
+ * Throw `ShareBackupError` with kind `Cancelled` when the user dismissed
+ * the prompt, `Unsupported` when the passkey or platform gives no PRF
+ * result (`prf.results` absent), `WrongSecret` (or `NotFound`) when none of
+ * the allowed credentials is on this device. Any other kind, or another
+ * exception, fails the call as `Unavailable` with the message (which must
+ * carry no secret).
+ */
+public protocol PasskeyAuthenticator: AnyObject, Sendable {
+    
+    /**
+     * Runs one ceremony and returns which credential answered and its PRF
+     * output for that credential's input.
+     */
+    func evaluate(request: PasskeyRequest) throws  -> PasskeyAssertion
+    
+}
+/**
+ * The app's side of a passkey ceremony (the `passkey` method).
+ *
+ * Called on a share-backup thread, never the caller's: block it until the
+ * platform's prompt ends (Kotlin: `runBlocking { credentialManager.getCredential(...) }`
+ * with the activity; Swift: wait for the `ASAuthorizationController`
+ * delegate; a web bridge: await the page's `navigator.credentials.get`).
+ * The call is bounded by the call timeout (`ShareBackupConfig.call_timeout_ms`,
+ * default 30 s): raise it for prompts the user may take longer over.
+ *
+ * Throw `ShareBackupError` with kind `Cancelled` when the user dismissed
+ * the prompt, `Unsupported` when the passkey or platform gives no PRF
+ * result (`prf.results` absent), `WrongSecret` (or `NotFound`) when none of
+ * the allowed credentials is on this device. Any other kind, or another
+ * exception, fails the call as `Unavailable` with the message (which must
+ * carry no secret).
+ */
+open class PasskeyAuthenticatorImpl: PasskeyAuthenticator, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_share_backup_ffi_fn_clone_passkeyauthenticator(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_share_backup_ffi_fn_free_passkeyauthenticator(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Runs one ceremony and returns which credential answered and its PRF
+     * output for that credential's input.
+     */
+open func evaluate(request: PasskeyRequest)throws  -> PasskeyAssertion  {
+    return try  FfiConverterTypePasskeyAssertion_lift(try rustCallWithError(FfiConverterTypeShareBackupError_lift) {
+        uniffiCallStatus in
+    uniffi_share_backup_ffi_fn_method_passkeyauthenticator_evaluate(
+            self.uniffiCloneHandle(),
+        FfiConverterTypePasskeyRequest_lower(request),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfacePasskeyAuthenticator {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfacePasskeyAuthenticator = UniffiVTableCallbackInterfacePasskeyAuthenticator(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypePasskeyAuthenticator.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface PasskeyAuthenticator: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypePasskeyAuthenticator.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface PasskeyAuthenticator: handle missing in uniffiClone")
+            }
+        },
+        evaluate: { (
+            uniffiHandle: UInt64,
+            request: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> PasskeyAssertion in
+                guard let uniffiObj = try? FfiConverterTypePasskeyAuthenticator.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.evaluate(
+                     request: try FfiConverterTypePasskeyRequest_lift(request)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterTypePasskeyAssertion_lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeShareBackupError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfacePasskeyAuthenticator> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfacePasskeyAuthenticator>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitPasskeyAuthenticator() {
+    uniffi_share_backup_ffi_fn_init_callback_vtable_passkeyauthenticator(UniffiCallbackInterfacePasskeyAuthenticator.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePasskeyAuthenticator: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<PasskeyAuthenticator>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = PasskeyAuthenticator
+
+    public static func lift(_ handle: UInt64) throws -> PasskeyAuthenticator {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return PasskeyAuthenticatorImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: PasskeyAuthenticator) -> UInt64 {
+         if let rustImpl = value as? PasskeyAuthenticatorImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PasskeyAuthenticator {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: PasskeyAuthenticator, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyAuthenticator_lift(_ handle: UInt64) throws -> PasskeyAuthenticator {
+    return try FfiConverterTypePasskeyAuthenticator.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyAuthenticator_lower(_ value: PasskeyAuthenticator) -> UInt64 {
+    return FfiConverterTypePasskeyAuthenticator.lower(value)
+}
+
+
+
+
+
+
+/**
  * The requirements of the `password` method under some settings (the
  * registry's `password` settings: `policy`, `min_length`, ...). Build it
  * once per screen and call [`PasswordPolicy::check`] on every keystroke.
@@ -2900,6 +3142,10 @@ public struct CallConfigs: CustomDebugStringConvertible, CustomStringConvertible
      */
     public var providerConfigs: [String: [String: String]]
     /**
+     * The app's passkey authenticator and the credentials to enrol (the `passkey` method).
+     */
+    public var passkey: PasskeyCallConfig?
+    /**
      * Binds the envelope to a custodian (give it again to recover).
      */
     public var custodianId: String?
@@ -2927,6 +3173,9 @@ public struct CallConfigs: CustomDebugStringConvertible, CustomStringConvertible
          * String maps for app and third-party providers, by method id.
          */providerConfigs: [String: [String: String]] = [:], 
         /**
+         * The app's passkey authenticator and the credentials to enrol (the `passkey` method).
+         */passkey: PasskeyCallConfig? = nil, 
+        /**
          * Binds the envelope to a custodian (give it again to recover).
          */custodianId: String? = nil, 
         /**
@@ -2937,6 +3186,7 @@ public struct CallConfigs: CustomDebugStringConvertible, CustomStringConvertible
         self.googleAccessToken = googleAccessToken
         self.googleTokenSource = googleTokenSource
         self.providerConfigs = providerConfigs
+        self.passkey = passkey
         self.custodianId = custodianId
         self.clientId = clientId
     }
@@ -2984,6 +3234,7 @@ public struct FfiConverterTypeCallConfigs: FfiConverterRustBuffer {
                 googleAccessToken: FfiConverterOptionString.read(from: &buf), 
                 googleTokenSource: FfiConverterOptionTypeGoogleTokenSource.read(from: &buf), 
                 providerConfigs: FfiConverterDictionaryStringDictionaryStringString.read(from: &buf), 
+                passkey: FfiConverterOptionTypePasskeyCallConfig.read(from: &buf), 
                 custodianId: FfiConverterOptionString.read(from: &buf), 
                 clientId: FfiConverterOptionString.read(from: &buf)
         )
@@ -2995,6 +3246,7 @@ public struct FfiConverterTypeCallConfigs: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.googleAccessToken, into: &buf)
         FfiConverterOptionTypeGoogleTokenSource.write(value.googleTokenSource, into: &buf)
         FfiConverterDictionaryStringDictionaryStringString.write(value.providerConfigs, into: &buf)
+        FfiConverterOptionTypePasskeyCallConfig.write(value.passkey, into: &buf)
         FfiConverterOptionString.write(value.custodianId, into: &buf)
         FfiConverterOptionString.write(value.clientId, into: &buf)
     }
@@ -3369,6 +3621,362 @@ public func FfiConverterTypeNotification_lift(_ buf: RustBuffer) throws -> Notif
 #endif
 public func FfiConverterTypeNotification_lower(_ value: Notification) -> RustBuffer {
     return FfiConverterTypeNotification.lower(value)
+}
+
+
+/**
+ * The app's answer: which credential answered and its PRF output.
+ */
+public struct PasskeyAssertion: Equatable, Hashable, CustomDebugStringConvertible, CustomStringConvertible {
+    /**
+     * The raw id of the credential that answered (`rawId`).
+     */
+    public var credentialId: Data
+    /**
+     * `getClientExtensionResults().prf.results.first`: exactly 32 bytes. A
+     * secret: it crosses the boundary as plain bytes; Rust copies it into
+     * a zeroizing buffer and wipes its own copy at once; the app should
+     * drop (or wipe) its copy as soon as it returned it.
+     */
+    public var prfOutput: Data
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The raw id of the credential that answered (`rawId`).
+         */credentialId: Data, 
+        /**
+         * `getClientExtensionResults().prf.results.first`: exactly 32 bytes. A
+         * secret: it crosses the boundary as plain bytes; Rust copies it into
+         * a zeroizing buffer and wipes its own copy at once; the app should
+         * drop (or wipe) its copy as soon as it returned it.
+         */prfOutput: Data) {
+        self.credentialId = credentialId
+        self.prfOutput = prfOutput
+    }
+
+    
+
+    
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_share_backup_ffi_fn_method_passkeyassertion_uniffi_trait_debug(
+            FfiConverterTypePasskeyAssertion_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_share_backup_ffi_fn_method_passkeyassertion_uniffi_trait_display(
+            FfiConverterTypePasskeyAssertion_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+#if compiler(>=6)
+extension PasskeyAssertion: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePasskeyAssertion: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PasskeyAssertion {
+        return
+            try PasskeyAssertion(
+                credentialId: FfiConverterData.read(from: &buf), 
+                prfOutput: FfiConverterData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PasskeyAssertion, into buf: inout [UInt8]) {
+        FfiConverterData.write(value.credentialId, into: &buf)
+        FfiConverterData.write(value.prfOutput, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyAssertion_lift(_ buf: RustBuffer) throws -> PasskeyAssertion {
+    return try FfiConverterTypePasskeyAssertion.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyAssertion_lower(_ value: PasskeyAssertion) -> RustBuffer {
+    return FfiConverterTypePasskeyAssertion.lower(value)
+}
+
+
+/**
+ * The passkey method's per-call part (`CallConfigs.passkey`).
+ */
+public struct PasskeyCallConfig: CustomDebugStringConvertible, CustomStringConvertible {
+    /**
+     * The app's authenticator.
+     */
+    public var authenticator: PasskeyAuthenticator
+    /**
+     * Raw ids of the credentials a new backup enrols (any one of them
+     * opens it); ignored on recovery. Empty: the provider's
+     * `credential_ids` setting.
+     */
+    public var enrollCredentialIds: [Data]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The app's authenticator.
+         */authenticator: PasskeyAuthenticator, 
+        /**
+         * Raw ids of the credentials a new backup enrols (any one of them
+         * opens it); ignored on recovery. Empty: the provider's
+         * `credential_ids` setting.
+         */enrollCredentialIds: [Data] = []) {
+        self.authenticator = authenticator
+        self.enrollCredentialIds = enrollCredentialIds
+    }
+
+    
+
+    
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_share_backup_ffi_fn_method_passkeycallconfig_uniffi_trait_debug(
+            FfiConverterTypePasskeyCallConfig_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_share_backup_ffi_fn_method_passkeycallconfig_uniffi_trait_display(
+            FfiConverterTypePasskeyCallConfig_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+#if compiler(>=6)
+extension PasskeyCallConfig: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePasskeyCallConfig: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PasskeyCallConfig {
+        return
+            try PasskeyCallConfig(
+                authenticator: FfiConverterTypePasskeyAuthenticator.read(from: &buf), 
+                enrollCredentialIds: FfiConverterSequenceData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PasskeyCallConfig, into buf: inout [UInt8]) {
+        FfiConverterTypePasskeyAuthenticator.write(value.authenticator, into: &buf)
+        FfiConverterSequenceData.write(value.enrollCredentialIds, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyCallConfig_lift(_ buf: RustBuffer) throws -> PasskeyCallConfig {
+    return try FfiConverterTypePasskeyCallConfig.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyCallConfig_lower(_ value: PasskeyCallConfig) -> RustBuffer {
+    return FfiConverterTypePasskeyCallConfig.lower(value)
+}
+
+
+/**
+ * One credential allowed to answer, and the PRF input to evaluate with it.
+ * Neither is secret.
+ */
+public struct PasskeyCredential: Equatable, Hashable {
+    /**
+     * The raw credential id (`rawId`; `allowCredentials[i].id`).
+     */
+    public var credentialId: Data
+    /**
+     * The same id as unpadded base64url (`PublicKeyCredential.id`, the JSON forms).
+     */
+    public var credentialIdBase64url: String
+    /**
+     * The 32-byte WebAuthn-level PRF input (`evalByCredential[id].first`,
+     * iOS's `saltInput1`). Pass it as it is: the platform hashes it into
+     * the CTAP2 `hmac-secret` salt.
+     */
+    public var prfInput: Data
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The raw credential id (`rawId`; `allowCredentials[i].id`).
+         */credentialId: Data, 
+        /**
+         * The same id as unpadded base64url (`PublicKeyCredential.id`, the JSON forms).
+         */credentialIdBase64url: String, 
+        /**
+         * The 32-byte WebAuthn-level PRF input (`evalByCredential[id].first`,
+         * iOS's `saltInput1`). Pass it as it is: the platform hashes it into
+         * the CTAP2 `hmac-secret` salt.
+         */prfInput: Data) {
+        self.credentialId = credentialId
+        self.credentialIdBase64url = credentialIdBase64url
+        self.prfInput = prfInput
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PasskeyCredential: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePasskeyCredential: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PasskeyCredential {
+        return
+            try PasskeyCredential(
+                credentialId: FfiConverterData.read(from: &buf), 
+                credentialIdBase64url: FfiConverterString.read(from: &buf), 
+                prfInput: FfiConverterData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PasskeyCredential, into buf: inout [UInt8]) {
+        FfiConverterData.write(value.credentialId, into: &buf)
+        FfiConverterString.write(value.credentialIdBase64url, into: &buf)
+        FfiConverterData.write(value.prfInput, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyCredential_lift(_ buf: RustBuffer) throws -> PasskeyCredential {
+    return try FfiConverterTypePasskeyCredential.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyCredential_lower(_ value: PasskeyCredential) -> RustBuffer {
+    return FfiConverterTypePasskeyCredential.lower(value)
+}
+
+
+/**
+ * One ceremony the provider asks the app to run: a WebAuthn "get" with the
+ * `prf` extension, restricted to `credentials`, user verification required.
+ */
+public struct PasskeyRequest: Equatable, Hashable {
+    /**
+     * The relying-party id (`rpId`).
+     */
+    public var rpId: String
+    /**
+     * The credentials allowed to answer, each with its PRF input.
+     */
+    public var credentials: [PasskeyCredential]
+    /**
+     * Enrolment (backup) or recovery.
+     */
+    public var purpose: PasskeyPurpose
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The relying-party id (`rpId`).
+         */rpId: String, 
+        /**
+         * The credentials allowed to answer, each with its PRF input.
+         */credentials: [PasskeyCredential], 
+        /**
+         * Enrolment (backup) or recovery.
+         */purpose: PasskeyPurpose) {
+        self.rpId = rpId
+        self.credentials = credentials
+        self.purpose = purpose
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PasskeyRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePasskeyRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PasskeyRequest {
+        return
+            try PasskeyRequest(
+                rpId: FfiConverterString.read(from: &buf), 
+                credentials: FfiConverterSequenceTypePasskeyCredential.read(from: &buf), 
+                purpose: FfiConverterTypePasskeyPurpose.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PasskeyRequest, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.rpId, into: &buf)
+        FfiConverterSequenceTypePasskeyCredential.write(value.credentials, into: &buf)
+        FfiConverterTypePasskeyPurpose.write(value.purpose, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyRequest_lift(_ buf: RustBuffer) throws -> PasskeyRequest {
+    return try FfiConverterTypePasskeyRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyRequest_lower(_ value: PasskeyRequest) -> RustBuffer {
+    return FfiConverterTypePasskeyRequest.lower(value)
 }
 
 
@@ -4811,6 +5419,83 @@ public func FfiConverterTypeNotifierConfig_lower(_ value: NotifierConfig) -> Rus
 
 
 /**
+ * Why the provider asks for a ceremony.
+ */
+
+public enum PasskeyPurpose: Equatable, Hashable {
+    
+    /**
+     * A new backup: one credential with a fresh input; the user is asked
+     * once per credential being enrolled.
+     */
+    case enroll
+    /**
+     * A recovery: every enrolled credential, each with its own input;
+     * whichever the user picks answers.
+     */
+    case recover
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension PasskeyPurpose: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePasskeyPurpose: FfiConverterRustBuffer {
+    typealias SwiftType = PasskeyPurpose
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PasskeyPurpose {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .enroll
+        
+        case 2: return .recover
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: PasskeyPurpose, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .enroll:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .recover:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyPurpose_lift(_ buf: RustBuffer) throws -> PasskeyPurpose {
+    return try FfiConverterTypePasskeyPurpose.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyPurpose_lower(_ value: PasskeyPurpose) -> RustBuffer {
+    return FfiConverterTypePasskeyPurpose.lower(value)
+}
+
+
+
+/**
  * A step of a backup or a recovery (the seed's `status`).
  */
 
@@ -5625,6 +6310,30 @@ fileprivate struct FfiConverterOptionTypeProgressListener: FfiConverterRustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypePasskeyCallConfig: FfiConverterRustBuffer {
+    typealias SwiftType = PasskeyCallConfig?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePasskeyCallConfig.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePasskeyCallConfig.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]?
 
@@ -5699,6 +6408,31 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceData: FfiConverterRustBuffer {
+    typealias SwiftType = [Data]
+
+    public static func write(_ value: [Data], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterData.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Data] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Data]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterData.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeConformanceCase: FfiConverterRustBuffer {
     typealias SwiftType = [ConformanceCase]
 
@@ -5741,6 +6475,31 @@ fileprivate struct FfiConverterSequenceTypeNotification: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeNotification.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypePasskeyCredential: FfiConverterRustBuffer {
+    typealias SwiftType = [PasskeyCredential]
+
+    public static func write(_ value: [PasskeyCredential], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePasskeyCredential.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [PasskeyCredential] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [PasskeyCredential]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePasskeyCredential.read(from: &buf))
         }
         return seq
     }
@@ -6002,6 +6761,91 @@ public func runStoreConformance(store: KeyValueStore, callTimeoutMs: UInt64? = n
         )
 }
 /**
+ * The options to create a passkey with PRF enabled, as WebAuthn's
+ * `PublicKeyCredentialCreationOptionsJSON` (pass it to Android's
+ * `CreatePublicKeyCredentialRequest(requestJson)`, to
+ * `PublicKeyCredential.parseCreationOptionsFromJSON` on the web; on iOS
+ * read its fields into `ASAuthorizationPlatformPublicKeyCredentialProvider`
+ * with `prf = .checkForSupport`). `exclude` lists the user's existing
+ * credential ids (raw) so a second passkey lands on another authenticator.
+ * After creation check `prf.enabled == true`: otherwise the passkey cannot
+ * protect a backup.
+ *
+ * # Errors
+ * `InvalidInput` for an invalid credential id in `exclude`.
+ */
+public func passkeyRegistrationOptionsJson(rpId: String, rpName: String, userHandle: Data, userName: String, challenge: Data, exclude: [Data] = [])throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeShareBackupError_lift) {
+        uniffiCallStatus in
+    uniffi_share_backup_ffi_fn_func_passkey_registration_options_json(
+        FfiConverterString.lower(rpId),
+        FfiConverterString.lower(rpName),
+        FfiConverterData.lower(userHandle),
+        FfiConverterString.lower(userName),
+        FfiConverterData.lower(challenge),
+        FfiConverterSequenceData.lower(exclude),uniffiCallStatus
+    )
+})
+}
+/**
+ * A request as WebAuthn's `PublicKeyCredentialRequestOptionsJSON` with the
+ * app's fresh random `challenge` (Android's `GetPublicKeyCredentialOption(requestJson)`;
+ * `PublicKeyCredential.parseRequestOptionsFromJSON` on the web): `rpId`,
+ * `allowCredentials`, `userVerification: "required"` and
+ * `extensions.prf.evalByCredential`, each credential with its own input.
+ *
+ * # Errors
+ * `InvalidInput` for a credential id or a PRF input of the wrong size.
+ */
+public func passkeyRequestOptionsJson(request: PasskeyRequest, challenge: Data)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeShareBackupError_lift) {
+        uniffiCallStatus in
+    uniffi_share_backup_ffi_fn_func_passkey_request_options_json(
+        FfiConverterTypePasskeyRequest_lower(request),
+        FfiConverterData.lower(challenge),uniffiCallStatus
+    )
+})
+}
+/**
+ * The settings map of the `passkey` provider (`ShareBackupConfig.provider_settings["passkey"]`)
+ * for relying party `rp_id` and, when not empty, the only credentials it
+ * enrols and accepts (raw ids; written as comma-separated base64url).
+ */
+public func passkeySettings(rpId: String, credentialIds: [Data] = []) -> [String: String]  {
+    return try!  FfiConverterDictionaryStringString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_share_backup_ffi_fn_func_passkey_settings(
+        FfiConverterString.lower(rpId),
+        FfiConverterSequenceData.lower(credentialIds),uniffiCallStatus
+    )
+})
+}
+/**
+ * Runs every provider case of the conformance suite on the linked
+ * `passkey` provider (relying party `rp_id`) driven by an app's
+ * authenticator: `authenticator` holds the credentials `enroll_credential_ids`
+ * (the same for every test user); `wrong_authenticator` answers for the
+ * same credential ids with other secrets (a passkey that is not the one
+ * enrolled) and must be refused as `WrongSecret`.
+ *
+ * # Errors
+ * `InvalidInput` for an invalid relying-party id or credential id.
+ */
+public func runPasskeyConformance(rpId: String, authenticator: PasskeyAuthenticator, wrongAuthenticator: PasskeyAuthenticator, enrollCredentialIds: [Data], callTimeoutMs: UInt64? = nil)async throws  -> ConformanceReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_share_backup_ffi_fn_func_run_passkey_conformance(FfiConverterString.lower(rpId),FfiConverterTypePasskeyAuthenticator_lower(authenticator),FfiConverterTypePasskeyAuthenticator_lower(wrongAuthenticator),FfiConverterSequenceData.lower(enrollCredentialIds),FfiConverterOptionUInt64.lower(callTimeoutMs)
+                )
+            },
+            pollFunc: ffi_share_backup_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_share_backup_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_share_backup_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeConformanceReport_lift,
+            errorHandler: FfiConverterTypeShareBackupError_lift
+        )
+}
+/**
  * Picks KDF costs so one derivation takes about `target_ms` here (runs a
  * few derivations, about twice the target, off the caller's thread). Pass
  * the result as the `password` provider's settings.
@@ -6144,6 +6988,18 @@ private let initializationResult: InitializationResult = {
     if (uniffi_share_backup_ffi_checksum_func_run_store_conformance() != 62665) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_share_backup_ffi_checksum_func_passkey_registration_options_json() != 56804) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_share_backup_ffi_checksum_func_passkey_request_options_json() != 33013) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_share_backup_ffi_checksum_func_passkey_settings() != 61839) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_share_backup_ffi_checksum_func_run_passkey_conformance() != 23030) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_share_backup_ffi_checksum_func_calibrate() != 46567) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6231,6 +7087,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_share_backup_ffi_checksum_method_progresslistener_on_progress() != 13) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_share_backup_ffi_checksum_method_passkeyauthenticator_evaluate() != 41429) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_share_backup_ffi_checksum_method_passwordpolicy_check() != 61580) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6248,6 +7107,7 @@ private let initializationResult: InitializationResult = {
     uniffiCallbackInitGoogleTokenSource()
     uniffiCallbackInitKeyValueStore()
     uniffiCallbackInitNotifier()
+    uniffiCallbackInitPasskeyAuthenticator()
     uniffiCallbackInitProgressListener()
     return InitializationResult.ok
 }()
