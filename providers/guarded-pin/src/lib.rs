@@ -294,6 +294,11 @@ impl GuardedPinProvider {
         self.threshold
     }
 
+    /// The PIN requirements a new backup's PIN must meet.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     fn pin(&self, ctx: &Context, check_policy: bool) -> Result<NormalizedPassword> {
         let cfg = ctx.require_config::<PinConfig>()?;
         if check_policy {

@@ -1,0 +1,230 @@
+//! Method guarded-pin through the CLI binary, end to end against three real
+//! realm processes (`share-backup-realm` on 127.0.0.1:0, SQLite files):
+//! realms, threshold and the token command from the config file, the PIN
+//! read like a password, wrong PINs counting down, the lock-out, and no PIN
+//! or token in any output or log.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+use share_backup_realm_protocol::{Claims, SigningKey, mint};
+use support::{Env, texts};
+
+const PIN: &str = "482915";
+const WRONG: &str = "739146";
+const SHARE: &[u8] = b"guarded-pin share through the cli";
+
+/// The realm binary: next to the CLI's (built by `cargo test --workspace`),
+/// else built now.
+fn realm_bin() -> PathBuf {
+    let cli = support::bin();
+    let p = cli.with_file_name(format!("share-backup-realm{}", std::env::consts::EXE_SUFFIX));
+    if !p.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args(["build", "-p", "share-backup-realm", "--bin", "share-backup-realm"])
+            .status()
+            .expect("cargo runs");
+        assert!(ok.success(), "building share-backup-realm failed");
+    }
+    assert!(p.exists(), "no realm binary at {}", p.display());
+    p
+}
+
+fn key() -> SigningKey {
+    SigningKey::from_bytes(&[7u8; 32])
+}
+
+struct Realm {
+    child: Child,
+    url: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Drop for Realm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(id: &str, db: &Path) -> Realm {
+    let pk: String = key().verifying_key().to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let mut child = Command::new(realm_bin())
+        .args(["--realm-id", id, "--listen", "127.0.0.1:0"])
+        .arg(format!("--database-url=sqlite:{}", db.display()))
+        .arg(format!("--integrator-key=acme={pk}"))
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the realm binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (mut err, sink) = (child.stderr.take().unwrap(), log.clone());
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut s);
+        sink.lock().unwrap().push_str(&s);
+    });
+    Realm { child, url, log }
+}
+
+fn token(realm: &str, user: &str) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    mint(&key(), &Claims { iss: "acme".into(), sub: user.into(), aud: realm.into(), iat: now, exp: now + 300 })
+}
+
+/// Three realms, a config file naming them, and a token command that prints
+/// the tokens for the user it is asked for (only alice has any).
+struct Setup {
+    env: Env,
+    realms: Vec<Realm>,
+    tokens: Vec<String>,
+}
+
+fn setup(max_guesses: u32) -> Setup {
+    let env = Env::new();
+    let ids = ["a", "b", "c"];
+    let realms: Vec<Realm> = ids.iter().map(|id| spawn(id, &env.path(&format!("realm-{id}.sqlite3")))).collect();
+    let tokens: Vec<String> = ids.iter().map(|id| token(id, "alice")).collect();
+    let lines: String = ids.iter().zip(&tokens).map(|(id, t)| format!("{id}={t}\n")).collect();
+    let file = env.write("alice.tokens", lines.as_bytes());
+    let realms_setting: Vec<String> = ids.iter().zip(&realms).map(|(id, r)| format!("{id}={}", r.url)).collect();
+    env.write_config(&format!(
+        "[providers.guarded-pin]\nrealms = {realms:?}\nthreshold = 2\nmax_guesses = {max_guesses}\n\
+         token_command = 'test \"$SHARE_BACKUP_TOKEN_USER\" = alice && cat {file}'\n",
+        realms = realms_setting,
+        file = file.display(),
+    ));
+    env.write("share.bin", SHARE);
+    Setup { env, realms, tokens }
+}
+
+fn backup(s: &Setup, pin: &str) -> std::process::Output {
+    s.env
+        .cmd()
+        .args(["-vv", "backup", "-u", "alice", "-m", "guarded-pin", "--share-file", "share.bin", "--pin-env", "SB_PIN"])
+        .env("SB_PIN", pin)
+        .output()
+        .unwrap()
+}
+
+fn recover(s: &Setup, pin: &str, out: &str) -> std::process::Output {
+    s.env
+        .cmd()
+        .args(["-vv", "--json", "recover", "-u", "alice", "-m", "guarded-pin", "--pin-stdin", "--out", out])
+        .write_stdin(format!("{pin}\n"))
+        .output()
+        .unwrap()
+}
+
+fn last_json(o: &std::process::Output) -> Value {
+    let out = texts(o).0;
+    serde_json::from_str(out.lines().last().expect("a JSON line")).expect("JSON")
+}
+
+/// Neither the CLI's output nor any realm's TRACE log holds the PIN or a token.
+fn assert_no_secret(s: &Setup, outputs: &[&std::process::Output]) {
+    let mut secrets = vec![PIN.to_owned(), WRONG.to_owned()];
+    secrets.extend(s.tokens.iter().cloned());
+    for o in outputs {
+        let (out, err) = texts(o);
+        for x in &secrets {
+            assert!(
+                !out.contains(x.as_str()) && !err.contains(x.as_str()),
+                "a secret in the CLI's output:\n{out}\n{err}"
+            );
+        }
+    }
+    for r in &s.realms {
+        let log = r.log.lock().unwrap().clone();
+        for x in &secrets {
+            assert!(!log.contains(x.as_str()), "a secret in a realm's log");
+        }
+    }
+}
+
+#[test]
+fn guarded_pin_backs_up_and_recovers_through_the_cli_and_a_wrong_pin_shows_the_guesses_left() {
+    let s = setup(5);
+    let b = backup(&s, PIN);
+    assert_eq!(b.status.code(), Some(0), "{}", texts(&b).1);
+    assert!(texts(&b).0.contains("method guarded-pin"), "{}", texts(&b).0);
+    assert!(texts(&b).0.contains("Keep the PIN safe"), "{}", texts(&b).0);
+
+    let w = recover(&s, WRONG, "never.bin");
+    assert_eq!(w.status.code(), Some(3), "a wrong PIN is exit code 3: {}", texts(&w).1);
+    let e = last_json(&w);
+    assert_eq!(e["kind"], "wrong_secret");
+    assert_eq!(e["guesses_left"], 4, "{e}");
+    assert_eq!(e["locked_out"], false);
+    assert!(texts(&w).1.contains("4 guesses left"), "{}", texts(&w).1);
+    assert!(!s.env.path("never.bin").exists());
+
+    let r = recover(&s, PIN, "back.bin");
+    assert_eq!(r.status.code(), Some(0), "{}", texts(&r).1);
+    assert_eq!(std::fs::read(s.env.path("back.bin")).unwrap(), SHARE);
+
+    // The right PIN reset the count: one wrong guess leaves four again.
+    let w2 = recover(&s, WRONG, "never.bin");
+    assert_eq!(last_json(&w2)["guesses_left"], 4);
+    assert_no_secret(&s, &[&b, &w, &r, &w2]);
+}
+
+#[test]
+fn the_last_wrong_pin_locks_the_backup_out_for_good() {
+    let s = setup(2);
+    assert_eq!(backup(&s, PIN).status.code(), Some(0));
+    let w = recover(&s, WRONG, "never.bin");
+    assert_eq!(last_json(&w)["guesses_left"], 1);
+    let w = recover(&s, WRONG, "never.bin");
+    let e = last_json(&w);
+    assert_eq!(e["locked_out"], true, "{e}");
+    assert_eq!(e["guesses_left"], 0);
+    assert!(texts(&w).1.contains("erased"), "{}", texts(&w).1);
+    // Even the right PIN no longer opens it.
+    let r = recover(&s, PIN, "back.bin");
+    assert_ne!(r.status.code(), Some(0), "{}", texts(&r).1);
+    assert!(!s.env.path("back.bin").exists());
+}
+
+#[test]
+fn a_weak_pin_is_refused_before_any_realm_is_asked() {
+    let s = setup(5);
+    let o = backup(&s, "123456");
+    assert_eq!(o.status.code(), Some(4), "the PIN preset refuses 123456: {}", texts(&o).1);
+}
+
+#[test]
+fn without_a_token_source_the_tool_says_how_to_configure_one() {
+    let s = setup(5);
+    // Another user: the token command refuses (exit 1), so the call stops before any realm.
+    let o = s
+        .env
+        .cmd()
+        .args(["backup", "-u", "bob", "-m", "guarded-pin", "--share-file", "share.bin", "--pin-env", "SB_PIN"])
+        .env("SB_PIN", PIN)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(6), "{}", texts(&o).1);
+    assert!(texts(&o).1.contains("token command failed"), "{}", texts(&o).1);
+
+    s.env.write_config("[providers.guarded-pin]\nrealms = \"a=http://127.0.0.1:9,b=http://127.0.0.1:10\"\n");
+    let o = s
+        .env
+        .cmd()
+        .args(["backup", "-u", "alice", "-m", "guarded-pin", "--share-file", "share.bin", "--pin-env", "SB_PIN"])
+        .env("SB_PIN", PIN)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(6), "{}", texts(&o).1);
+    assert!(texts(&o).1.contains("token_command"), "{}", texts(&o).1);
+}
