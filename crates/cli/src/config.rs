@@ -471,6 +471,24 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_config_examples_parse_and_guarded_pin_accepts_its_settings() {
+        let readme = include_str!("../README.md");
+        let blocks: Vec<&str> =
+            readme.split("```toml\n").skip(1).map(|b| b.split("```").next().unwrap_or_default()).collect();
+        assert!(blocks.len() >= 2, "the README shows the config file");
+        for b in blocks {
+            let f = parse_file(b).unwrap_or_else(|e| panic!("{e}\n{b}"));
+            if let Some(t) = f.providers.get("guarded-pin") {
+                let s = Settings::from_pairs(t.iter().map(|(k, v)| (k.clone(), value_to_setting(k, v).unwrap())));
+                let (rest, tokens) = crate::pin::split(&s);
+                assert!(tokens.command.is_some(), "{b}");
+                let p = share_backup_guarded_pin::GuardedPinProvider::from_settings(&rest).unwrap();
+                assert_eq!((p.realms().len(), p.threshold()), (3, 2));
+            }
+        }
+    }
+
+    #[test]
     fn an_empty_or_malformed_chain_is_refused() {
         assert!(parse_chain(["", " "]).is_err());
         assert!(parse_chain(["Bad Id"]).is_err());
