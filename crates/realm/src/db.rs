@@ -17,10 +17,14 @@ use sqlx::{PgPool, Row, SqlitePool};
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);
 
-const SQLITE: &[(i64, &str, &str)] =
-    &[(1, "registrations", include_str!("../migrations/sqlite/0001_registrations.sql"))];
-const POSTGRES: &[(i64, &str, &str)] =
-    &[(1, "registrations", include_str!("../migrations/postgres/0001_registrations.sql"))];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (1, "registrations", include_str!("../migrations/sqlite/0001_registrations.sql")),
+    (2, "rate limits", include_str!("../migrations/sqlite/0002_rate_limits.sql")),
+];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (1, "registrations", include_str!("../migrations/postgres/0001_registrations.sql")),
+    (2, "rate limits", include_str!("../migrations/postgres/0002_rate_limits.sql")),
+];
 
 impl<'s> MigrationSource<'s> for Embedded {
     fn resolve(self) -> BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
@@ -264,6 +268,25 @@ impl Db {
         let n =
             on_db!(self, p => sqlx::query(SQL).bind(realm).bind(user).bind(reg_id).execute(p).await?.rows_affected());
         Ok(n > 0)
+    }
+
+    /// Counts one request of the token whose SHA-256 is `token_hash` in the
+    /// window starting at `window_start`, atomically (one upsert with
+    /// `RETURNING`, as the guess counter): every process over this database
+    /// shares the count. Returns the requests counted in the window so far.
+    pub async fn count_request(&self, realm: &str, token_hash: &[u8], window_start: i64) -> Result<u64, sqlx::Error> {
+        const SQL: &str = "INSERT INTO rate_limits (realm_id, token_hash, window_start, requests) VALUES ($1, $2, $3, 1) \
+             ON CONFLICT (realm_id, token_hash, window_start) DO UPDATE SET requests = rate_limits.requests + 1 \
+             RETURNING requests";
+        let n: i64 = on_db!(self, p => sqlx::query(SQL).bind(realm).bind(token_hash).bind(window_start)
+            .fetch_one(p).await?.try_get(0)?);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Forgets the request counts of windows that started before `before`.
+    pub async fn sweep_rate_limits(&self, before: i64) -> Result<u64, sqlx::Error> {
+        const SQL: &str = "DELETE FROM rate_limits WHERE window_start < $1";
+        Ok(on_db!(self, p => sqlx::query(SQL).bind(before).execute(p).await?.rows_affected()))
     }
 
     /// Guesses counted so far (tests and operators).
