@@ -197,6 +197,29 @@ fn the_last_wrong_pin_locks_the_backup_out_for_good() {
 }
 
 #[test]
+fn rotate_moves_the_backup_to_a_new_pin_and_the_old_one_no_longer_opens_it() {
+    const NEW: &str = "605173";
+    let s = setup(5);
+    assert_eq!(backup(&s, PIN).status.code(), Some(0));
+    let o = s
+        .env
+        .cmd()
+        .args(["rotate", "-u", "alice", "-m", "guarded-pin", "--pin-env", "OLD", "--new-pin-env", "NEW"])
+        .env("OLD", PIN)
+        .env("NEW", NEW)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", texts(&o).1);
+    let r = recover(&s, NEW, "back.bin");
+    assert_eq!(r.status.code(), Some(0), "{}", texts(&r).1);
+    assert_eq!(std::fs::read(s.env.path("back.bin")).unwrap(), SHARE);
+    let w = recover(&s, PIN, "never.bin");
+    assert_eq!(w.status.code(), Some(3), "the old PIN is now a wrong guess: {}", texts(&w).1);
+    assert_no_secret(&s, &[&o, &r]);
+    assert!(!texts(&o).1.contains(NEW) && !texts(&o).0.contains(NEW));
+}
+
+#[test]
 fn a_weak_pin_is_refused_before_any_realm_is_asked() {
     let s = setup(5);
     let o = backup(&s, "123456");
