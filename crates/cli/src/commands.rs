@@ -268,6 +268,29 @@ impl App {
                 text.push_str(&format!("        {shown}: {}\n", s.doc));
                 settings.push(json!({"key": s.key, "doc": s.doc, "example": s.example, "value": value}));
             }
+            if info.method == pin::method() {
+                // This tool's own keys of the section (taken out before the provider sees it).
+                let t = &self.resolved.pin_tokens;
+                let own = [
+                    (
+                        pin::TOKEN_COMMAND,
+                        "a command printing realm_id=token lines (sh -c; $SHARE_BACKUP_TOKEN_USER is the user)",
+                        t.command.clone(),
+                    ),
+                    (
+                        pin::TOKEN_FILE,
+                        "a file of realm_id=token lines",
+                        t.file.as_ref().map(|f| f.display().to_string()),
+                    ),
+                ];
+                for (key, doc, value) in own {
+                    match &value {
+                        Some(v) => text.push_str(&format!("        {key} = {v:?}: {doc} (this tool's)\n")),
+                        None => text.push_str(&format!("        {key}: {doc} (this tool's)\n")),
+                    }
+                    settings.push(json!({"key": key, "doc": doc, "value": value, "tool": true}));
+                }
+            }
             providers.push(json!({
                 "method": info.method.as_str(),
                 "summary": info.summary,

@@ -220,6 +220,16 @@ fn rotate_moves_the_backup_to_a_new_pin_and_the_old_one_no_longer_opens_it() {
 }
 
 #[test]
+fn providers_lists_the_realms_and_the_token_command_from_the_config_file() {
+    let s = setup(5);
+    let o = s.env.cmd().arg("providers").output().unwrap();
+    let out = texts(&o).0;
+    assert_eq!(o.status.code(), Some(0), "{}", texts(&o).1);
+    assert!(out.contains(&format!("realms = \"a={}", s.realms[0].url)), "{out}");
+    assert!(out.contains("token_command = "), "{out}");
+}
+
+#[test]
 fn a_weak_pin_is_refused_before_any_realm_is_asked() {
     let s = setup(5);
     let o = backup(&s, "123456");
