@@ -66,14 +66,16 @@ fn token(realm: &str, user: &str) -> String {
     mint(&key(), &Claims { iss: "acme".into(), sub: user.into(), aud: realm.into(), iat: now, exp: now + 300 })
 }
 
-async fn throughput(db: &str, label: &str) {
-    let realm = LocalRealm::start("tp", db, "acme", key().verifying_key(), 0).unwrap();
+/// Registers and guesses per second at one realm; `rate`: each token's
+/// per-minute budget (0: off; on, each request also counts in the database).
+async fn throughput(db: &str, label: &str, rate: u32) {
+    let realm = LocalRealm::start("tp", db, "acme", key().verifying_key(), rate).unwrap();
     let c = reqwest::Client::new();
     let n_users = 40;
     let t0 = Instant::now();
     let mut regs = vec![];
     for u in 0..n_users {
-        let user = format!("tp-{label}-{u}-{}", std::process::id());
+        let user = format!("tp-{label}-{rate}-{u}-{}", std::process::id());
         let reg = register(b"482916", &user, [u as u8; 16], &["tp".to_string(), "other".to_string()], 2, 1000).unwrap();
         let tok = token("tp", &user);
         c.post(format!("{}v1/register", realm.url()))
@@ -102,7 +104,8 @@ async fn throughput(db: &str, label: &str) {
     futures::future::join_all(tasks).await;
     let guesses = (n_users * per_user) as f64 / t0.elapsed().as_secs_f64();
     println!(
-        "{label}: registers/s {reg_rate:.0} (sequential), guesses/s {guesses:.0} (40 concurrent clients, realm + client on the same 2 cores)"
+        "{label} (rate limit {}): registers/s {reg_rate:.0} (sequential), guesses/s {guesses:.0} (40 concurrent clients, realm + client on the same 2 cores)",
+        if rate == 0 { "off".to_string() } else { format!("{rate}/min, counted in the database") }
     );
 }
 
@@ -193,8 +196,10 @@ async fn bench_guarded_pin() {
         guarded / password
     );
 
-    throughput(&format!("sqlite:{}", dir.path().join("tp.db").display()), "sqlite").await;
-    if let Ok(url) = std::env::var("SHARE_BACKUP_REALM_TEST_POSTGRES_URL") {
-        throughput(&url, "postgres").await;
+    for rate in [0, 1_000_000] {
+        throughput(&format!("sqlite:{}", dir.path().join(format!("tp{rate}.db")).display()), "sqlite", rate).await;
+        if let Ok(url) = std::env::var("SHARE_BACKUP_REALM_TEST_POSTGRES_URL") {
+            throughput(&url, "postgres", rate).await;
+        }
     }
 }
