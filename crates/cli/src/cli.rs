@@ -109,11 +109,11 @@ pub struct Binding {
 /// Where the password comes from when it is not typed at the prompt.
 #[derive(Debug, Args, Clone, Default)]
 pub struct PasswordArgs {
-    /// Read the password from the first line of stdin (for scripts; the line break is not part of it)
-    #[arg(long, conflicts_with = "password_env")]
+    /// Read the password (or PIN) from the first line of stdin (for scripts; the line break is not part of it)
+    #[arg(long, visible_alias = "pin-stdin", conflicts_with = "password_env")]
     pub password_stdin: bool,
-    /// Read the password from this environment variable (for scripts)
-    #[arg(long, value_name = "VAR")]
+    /// Read the password (or PIN) from this environment variable (for scripts)
+    #[arg(long, visible_alias = "pin-env", value_name = "VAR")]
     pub password_env: Option<String>,
 }
 
@@ -189,11 +189,11 @@ pub struct RotateArgs {
     pub method: String,
     #[command(flatten)]
     pub password: PasswordArgs,
-    /// Read the new password from stdin (after the current one, when both come from stdin)
-    #[arg(long, conflicts_with = "new_password_env")]
+    /// Read the new password (or PIN) from stdin (after the current one, when both come from stdin)
+    #[arg(long, visible_alias = "new-pin-stdin", conflicts_with = "new_password_env")]
     pub new_password_stdin: bool,
-    /// Read the new password from this environment variable
-    #[arg(long, value_name = "VAR")]
+    /// Read the new password (or PIN) from this environment variable
+    #[arg(long, visible_alias = "new-pin-env", value_name = "VAR")]
     pub new_password_env: Option<String>,
     #[command(flatten)]
     pub token: TokenArgs,

@@ -15,6 +15,7 @@ use share_backup::{
     BackupId, BackupRequest, ClientId, Configs, Context, CustodianId, Error, ErrorKind, MethodId, RecoverRequest,
     Recovered, Registry, RotateRequest, Settings, UserId, VerifyRequest,
 };
+use share_backup_guarded_pin::{GuardedPinProvider, PinConfig};
 
 use crate::cli::{
     BackupArgs, Binding, CalibrateArgs, Cli, Command, Global, PasswordArgs, ProbeArgs, RecoverArgs, RotateArgs,
@@ -23,7 +24,7 @@ use crate::cli::{
 use crate::config::{self, Dirs, Resolved, env_prefix};
 use crate::input::{self, Output, can_prompt, prompt_hidden, read_secret_line, secret_from_env};
 use crate::output::{Mode, Reporter};
-use crate::{cloud, exit, notify, prompt};
+use crate::{cloud, exit, notify, pin, prompt};
 
 /// How many times a mistyped password may be retried at the prompt on recovery.
 const RECOVER_ATTEMPTS: usize = 3;
@@ -201,6 +202,37 @@ impl App {
         Ok(PasswordProvider::from_settings(&self.password_settings())?.policy().clone())
     }
 
+    fn pin_provider(&self) -> Result<GuardedPinProvider, Error> {
+        let m = pin::method();
+        GuardedPinProvider::from_settings(&self.resolved.settings.get(&m).cloned().unwrap_or_default())
+    }
+
+    /// The kind of per-call secret `method` needs that this tool asks for.
+    fn secret_of(method: &MethodId) -> Option<Secret> {
+        if method == &MethodId::PASSWORD {
+            Some(Secret::Password)
+        } else if method == &pin::method() {
+            Some(Secret::Pin)
+        } else {
+            None
+        }
+    }
+
+    /// The requirements a new secret of `kind` must meet.
+    fn secret_policy(&self, kind: Secret) -> Result<Policy, Error> {
+        match kind {
+            Secret::Password => self.password_policy(),
+            Secret::Pin => Ok(self.pin_provider()?.policy().clone()),
+        }
+    }
+
+    fn secret_label(&self, kind: Secret) -> Result<&'static str, Error> {
+        Ok(match kind {
+            Secret::Password => Self::password_label(&self.password_policy()?),
+            Secret::Pin => "PIN",
+        })
+    }
+
     fn interactive(&self) -> bool {
         can_prompt(self.global.no_prompt)
     }
@@ -235,6 +267,29 @@ impl App {
                 };
                 text.push_str(&format!("        {shown}: {}\n", s.doc));
                 settings.push(json!({"key": s.key, "doc": s.doc, "example": s.example, "value": value}));
+            }
+            if info.method == pin::method() {
+                // This tool's own keys of the section (taken out before the provider sees it).
+                let t = &self.resolved.pin_tokens;
+                let own = [
+                    (
+                        pin::TOKEN_COMMAND,
+                        "a command printing realm_id=token lines (sh -c; $SHARE_BACKUP_TOKEN_USER is the user)",
+                        t.command.clone(),
+                    ),
+                    (
+                        pin::TOKEN_FILE,
+                        "a file of realm_id=token lines",
+                        t.file.as_ref().map(|f| f.display().to_string()),
+                    ),
+                ];
+                for (key, doc, value) in own {
+                    match &value {
+                        Some(v) => text.push_str(&format!("        {key} = {v:?}: {doc} (this tool's)\n")),
+                        None => text.push_str(&format!("        {key}: {doc} (this tool's)\n")),
+                    }
+                    settings.push(json!({"key": key, "doc": doc, "value": value, "tool": true}));
+                }
             }
             providers.push(json!({
                 "method": info.method.as_str(),
@@ -304,14 +359,20 @@ impl App {
     }
 
     /// The new password of a backup: given (and checked against the policy), or chosen at the prompt.
-    fn new_password(&self, given: Option<SecretString>, user: &UserId, flags: &str) -> Result<SecretString, Error> {
-        let policy = self.password_policy()?;
-        let label = Self::password_label(&policy);
+    fn new_password(
+        &self,
+        kind: Secret,
+        given: Option<SecretString>,
+        user: &UserId,
+        flags: &str,
+    ) -> Result<SecretString, Error> {
+        let policy = self.secret_policy(kind)?;
+        let label = self.secret_label(kind)?;
         match given {
             Some(p) => {
                 policy
                     .enforce(secrecy::ExposeSecret::expose_secret(&p), &[user.as_str()])
-                    .map_err(|e| e.with_method(MethodId::PASSWORD))?;
+                    .map_err(|e| e.with_method(kind.method()))?;
                 Ok(p)
             }
             None if self.interactive() => {
@@ -336,7 +397,17 @@ impl App {
         }
     }
 
-    fn token_configs(&self, method: &MethodId, token: &TokenArgs, configs: &mut Configs) -> Result<(), Error> {
+    fn token_configs(
+        &self,
+        method: &MethodId,
+        user: &UserId,
+        token: &TokenArgs,
+        configs: &mut Configs,
+    ) -> Result<(), Error> {
+        if method == &pin::method() {
+            let provider = self.pin_provider()?;
+            configs.insert(self.resolved.pin_tokens.tokens(user, &provider)?);
+        }
         if method == &MethodId::GDRIVE {
             let t = secret_from_env(&token.access_token_env, "Google access token").map_err(|e| {
                 Error::new(
@@ -390,16 +461,17 @@ impl App {
             }
         };
         let mut configs = Configs::new();
-        if method == MethodId::PASSWORD {
-            let given = self.given_password(&a.password, &mut stdin, "password")?;
-            let p = self.new_password(given, &user, "--password-stdin or --password-env VAR")?;
-            configs.insert(PasswordConfig::from(p));
+        if let Some(kind) = Self::secret_of(&method) {
+            let label = self.secret_label(kind)?;
+            let given = self.given_password(&a.password, &mut stdin, label)?;
+            let p = self.new_password(kind, given, &user, "--password-stdin or --password-env VAR")?;
+            kind.insert(&mut configs, p);
         } else if provider.capabilities().needs_user_secret {
             self.reporter.note(&format!(
                 "method {method} needs a user secret that this tool cannot ask for; the provider will say what is missing"
             ));
         }
-        self.token_configs(&method, &a.token, &mut configs)?;
+        self.token_configs(&method, &user, &a.token, &mut configs)?;
         drop(stdin);
         let mut req = BackupRequest::new(user.clone(), share)
             .with_method(method)
@@ -430,8 +502,8 @@ impl App {
             }
             text.push('.');
         }
-        if r.method == MethodId::PASSWORD {
-            let label = self.password_policy().map_or("password", |p| Self::password_label(&p));
+        if let Some(kind) = Self::secret_of(&r.method) {
+            let label = self.secret_label(kind).unwrap_or("password");
             text.push_str(&format!("\nKeep the {label} safe: without it this backup cannot be recovered."));
         }
         self.reporter.result(
@@ -483,16 +555,15 @@ impl App {
             None => self.pick_method(&orch, &store, &user)?,
         };
         let mut base = Configs::new();
-        self.token_configs(&method, &a.token, &mut base)?;
-        let mut stdin = None;
-        let given =
-            if method == MethodId::PASSWORD { self.given_password(&a.password, &mut stdin, "password")? } else { None };
-        drop(stdin);
-        let password = if method == MethodId::PASSWORD {
-            let label = Self::password_label(&self.password_policy()?);
-            Some(PasswordAsk { given, prompt: format!("{}: ", capitalized(label)), label })
-        } else {
-            None
+        self.token_configs(&method, &user, &a.token, &mut base)?;
+        let password = match Self::secret_of(&method) {
+            Some(kind) => {
+                let label = self.secret_label(kind)?;
+                let mut stdin = None;
+                let given = self.given_password(&a.password, &mut stdin, label)?;
+                Some(PasswordAsk { kind, given, prompt: format!("{}: ", capitalized(label)), label })
+            }
+            None => None,
         };
         let request = |configs| {
             bound(RecoverRequest::new(user.clone()), &custodian, &client)
@@ -545,7 +616,7 @@ impl App {
         let mut first_error = None;
         for m in methods {
             let mut configs = Configs::new();
-            let r = self.token_configs(&m, &a.token, &mut configs).and_then(|()| {
+            let r = self.token_configs(&m, &user, &a.token, &mut configs).and_then(|()| {
                 let mut req = VerifyRequest::new(user.clone(), m.clone()).with_configs(configs).with_progress(
                     if self.reporter.mode() == Mode::Json {
                         self.reporter.sink("verify")
@@ -613,17 +684,18 @@ impl App {
         let (orch, store) = self.orchestrator()?;
         orch.registry().resolve(Some(&method))?;
         let mut old = Configs::new();
-        self.token_configs(&method, &a.token, &mut old)?;
+        self.token_configs(&method, &user, &a.token, &mut old)?;
         let mut new = old.clone();
-        if method == MethodId::PASSWORD {
+        if let Some(kind) = Self::secret_of(&method) {
+            let label = self.secret_label(kind)?;
             let mut stdin = None;
-            let current = self.given_password(&a.password, &mut stdin, "current password")?;
+            let current = self.given_password(&a.password, &mut stdin, &format!("current {label}"))?;
             let new_given = if a.new_password_stdin {
                 refuse_terminal_stdin("--new-password-stdin")?;
                 let lock = stdin.get_or_insert_with(|| std::io::stdin().lock());
-                Some(read_secret_line(lock, "new password")?)
+                Some(read_secret_line(lock, &format!("new {label}"))?)
             } else if let Some(var) = &a.new_password_env {
-                Some(secret_from_env(var, "new password")?)
+                Some(secret_from_env(var, &format!("new {label}"))?)
             } else {
                 None
             };
@@ -632,11 +704,11 @@ impl App {
             // one is checked, so a mistyped one is found before the new one is chosen.
             let current = match current {
                 Some(c) if new_given.is_some() || !self.interactive() => c,
-                given => self.checked_current_password(given, &orch, &user, &custodian, &client, &old)?,
+                given => self.checked_current_password(kind, given, &orch, &user, &custodian, &client, &old)?,
             };
-            let next = self.new_password(new_given, &user, "--new-password-stdin or --new-password-env VAR")?;
-            old.insert(PasswordConfig::from(current));
-            new.insert(PasswordConfig::from(next));
+            let next = self.new_password(kind, new_given, &user, "--new-password-stdin or --new-password-env VAR")?;
+            kind.insert(&mut old, current);
+            kind.insert(&mut new, next);
         }
         let mut req = RotateRequest::new(user.clone(), method)
             .with_configs(old)
@@ -656,8 +728,10 @@ impl App {
     /// The current password (`given`, or asked at the prompt) checked
     /// against the backup before the new one is chosen; a mistyped one can
     /// be typed again at the prompt.
+    #[allow(clippy::too_many_arguments)]
     fn checked_current_password(
         &self,
+        kind: Secret,
         given: Option<SecretString>,
         orch: &Orchestrator,
         user: &UserId,
@@ -665,12 +739,10 @@ impl App {
         client: &Option<ClientId>,
         base: &Configs,
     ) -> Result<SecretString, Error> {
-        let label = Self::password_label(&self.password_policy()?);
-        let ask = PasswordAsk { given, prompt: format!("Current {label}: "), label };
+        let label = self.secret_label(kind)?;
+        let ask = PasswordAsk { kind, given, prompt: format!("Current {label}: "), label };
         let request = |configs| {
-            bound(RecoverRequest::new(user.clone()), custodian, client)
-                .with_method(MethodId::PASSWORD)
-                .with_configs(configs)
+            bound(RecoverRequest::new(user.clone()), custodian, client).with_method(kind.method()).with_configs(configs)
         };
         // The recovered share is dropped (and zeroized) at once: this only checks the password.
         let (_, p) = self.recover_retrying(orch, request, base, Some(ask))?;
@@ -688,7 +760,7 @@ impl App {
         base: &Configs,
         password: Option<PasswordAsk>,
     ) -> Result<(Recovered, Option<SecretString>), Error> {
-        let Some(PasswordAsk { mut given, prompt, label }) = password else {
+        let Some(PasswordAsk { kind, mut given, prompt, label }) = password else {
             return Ok((self.block(orch.recover(request(base.clone())))?, None));
         };
         let attempts = if given.is_some() { 1 } else { RECOVER_ATTEMPTS };
@@ -697,13 +769,21 @@ impl App {
             attempt += 1;
             let p = self.existing_password(given.take(), &prompt, "--password-stdin or --password-env VAR")?;
             let mut configs = base.clone();
-            configs.insert(PasswordConfig::from(p.clone()));
+            kind.insert(&mut configs, p.clone());
             match self.block(orch.recover(request(configs))) {
                 Ok(r) => return Ok((r, Some(p))),
-                Err(e) if e.kind() == &ErrorKind::WrongSecret && attempt < attempts => {
+                Err(e)
+                    if e.kind() == &ErrorKind::WrongSecret
+                        && attempt < attempts
+                        && !e.guesses().is_some_and(|g| g.locked_out || g.guesses_left == 0) =>
+                {
+                    // A guess-limited method says how many guesses are left.
+                    let left =
+                        e.guesses().map(|g| format!(" ({} guesses left before the backup is erased)", g.guesses_left));
                     let _ = writeln!(
                         std::io::stderr(),
-                        "That {label} does not open this backup. Try again ({} attempt(s) left).",
+                        "That {label} does not open this backup{}. Try again ({} attempt(s) left).",
+                        left.unwrap_or_default(),
                         attempts - attempt
                     );
                 }
@@ -780,13 +860,18 @@ impl App {
         };
         let provider = orch.registry().resolve(Some(&method))?;
         let mut configs = Configs::new();
-        self.token_configs(&method, &a.token, &mut configs)?;
-        if method == MethodId::PASSWORD {
+        self.token_configs(&method, &user, &a.token, &mut configs)?;
+        if let Some(kind) = Self::secret_of(&method) {
+            let label = self.secret_label(kind)?;
             let mut stdin = None;
-            let given = self.given_password(&a.password, &mut stdin, "password")?;
+            let given = self.given_password(&a.password, &mut stdin, label)?;
             drop(stdin);
-            let p = self.existing_password(given, "Password to check: ", "--password-stdin or --password-env VAR")?;
-            configs.insert(PasswordConfig::from(p));
+            let p = self.existing_password(
+                given,
+                &format!("{} to check: ", capitalized(label)),
+                "--password-stdin or --password-env VAR",
+            )?;
+            kind.insert(&mut configs, p);
         }
         let ctx = Context::new(user.clone(), BackupId::generate()?).with_configs(configs);
         let store_label = store;
@@ -877,9 +962,38 @@ fn health_json(h: &HealthReport) -> Value {
 /// How [`App::recover_retrying`] gets a password: the one given on
 /// stdin or in the environment, else the prompt with this text.
 struct PasswordAsk {
+    kind: Secret,
     given: Option<SecretString>,
     prompt: String,
     label: &'static str,
+}
+
+/// A per-call secret this tool asks for: a password (method password) or a
+/// PIN (method guarded-pin). Both come from the same prompt and flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Secret {
+    Password,
+    Pin,
+}
+
+impl Secret {
+    fn method(self) -> MethodId {
+        match self {
+            Secret::Password => MethodId::PASSWORD,
+            Secret::Pin => pin::method(),
+        }
+    }
+
+    fn insert(self, configs: &mut Configs, secret: SecretString) {
+        match self {
+            Secret::Password => {
+                configs.insert(PasswordConfig::from(secret));
+            }
+            Secret::Pin => {
+                configs.insert(PinConfig { pin: secret });
+            }
+        }
+    }
 }
 
 /// `req` bound to the custodian and client ids, when given.

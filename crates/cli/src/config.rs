@@ -110,6 +110,9 @@ pub struct Resolved {
     pub config_file: Option<PathBuf>,
     /// Warnings to show (e.g. settings for a method that is not linked).
     pub warnings: Vec<String>,
+    /// Where method guarded-pin's tokens come from (the tool's own keys of
+    /// `[providers.guarded-pin]`, taken out of its settings).
+    pub pin_tokens: crate::pin::TokenSetting,
 }
 
 /// Reads the config file at `path`. A missing file is an error only when it
@@ -329,6 +332,16 @@ pub fn resolve(
         }
     }
 
+    let pin_method = crate::pin::method();
+    let pin_tokens = match settings.get(&pin_method) {
+        Some(s) => {
+            let (rest, tokens) = crate::pin::split(s);
+            settings.insert(pin_method, rest);
+            tokens
+        }
+        None => crate::pin::TokenSetting::default(),
+    };
+
     let env_chain = vars.iter().find(|(k, _)| k == DEFAULT_CHAIN_ENV).and_then(|(_, v)| v.to_str().map(str::to_owned));
     let default_chain = match (env_chain, &file.default_chain) {
         (Some(c), _) => Some(parse_chain(c.split(','))?),
@@ -346,6 +359,7 @@ pub fn resolve(
         default_chain,
         config_file,
         warnings,
+        pin_tokens,
     })
 }
 
@@ -453,6 +467,24 @@ mod tests {
             "OTHER_PASWORD_X",
         ] {
             assert!(check(fine).is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn the_readme_config_examples_parse_and_guarded_pin_accepts_its_settings() {
+        let readme = include_str!("../README.md");
+        let blocks: Vec<&str> =
+            readme.split("```toml\n").skip(1).map(|b| b.split("```").next().unwrap_or_default()).collect();
+        assert!(blocks.len() >= 2, "the README shows the config file");
+        for b in blocks {
+            let f = parse_file(b).unwrap_or_else(|e| panic!("{e}\n{b}"));
+            if let Some(t) = f.providers.get("guarded-pin") {
+                let s = Settings::from_pairs(t.iter().map(|(k, v)| (k.clone(), value_to_setting(k, v).unwrap())));
+                let (rest, tokens) = crate::pin::split(&s);
+                assert!(tokens.command.is_some(), "{b}");
+                let p = share_backup_guarded_pin::GuardedPinProvider::from_settings(&rest).unwrap();
+                assert_eq!((p.realms().len(), p.threshold()), (3, 2));
+            }
         }
     }
 

@@ -10,6 +10,7 @@ mod exit;
 mod input;
 mod notify;
 mod output;
+mod pin;
 mod prompt;
 mod usage;
 

@@ -162,6 +162,10 @@ impl Reporter {
             if let Some(vs) = violations(e) {
                 v["violations"] = vs;
             }
+            if let Some(g) = e.guesses() {
+                v["guesses_left"] = g.guesses_left.into();
+                v["locked_out"] = g.locked_out.into();
+            }
             emit_json(&v);
         }
         let _ = writeln!(std::io::stderr().lock(), "{}", exit::line(e, self.verbose));

@@ -4,6 +4,7 @@
 
 #![cfg(unix)]
 
+mod realms;
 mod support;
 
 use std::path::PathBuf;
@@ -181,6 +182,39 @@ fn a_pin_policy_is_explained_at_the_prompt() {
     finish(p, &mut seen);
     assert!(!seen.contains("backup: ["), "a bar on a dumb terminal:\n{seen}");
     assert!(!seen.contains("280417") && !seen.contains("246802"), "a PIN was echoed:\n{seen}");
+}
+
+#[test]
+fn a_guarded_pin_is_chosen_and_typed_at_the_hidden_prompt_and_a_wrong_one_shows_the_guesses_left() {
+    let s = realms::setup(5);
+    let mut seen = String::new();
+    let mut p = spawn(&s.env, &["backup", "-u", "alice", "-m", "guarded-pin", "--share-file", "share.bin"]);
+    expect(&mut p, "New PIN: ", &mut seen);
+    p.type_hidden("246802");
+    expect(&mut p, "Avoid sequences", &mut seen);
+    expect(&mut p, "New PIN: ", &mut seen);
+    p.type_hidden("482915");
+    expect(&mut p, "Confirm PIN: ", &mut seen);
+    p.type_hidden("482915");
+    expect(&mut p, "Backed up the share of alice with method guarded-pin", &mut seen);
+    finish(p, &mut seen);
+
+    let mut p = spawn(&s.env, &["recover", "-u", "alice", "-m", "guarded-pin", "--out", "back.bin"]);
+    expect(&mut p, "PIN: ", &mut seen);
+    p.type_hidden("739146");
+    expect(
+        &mut p,
+        "That PIN does not open this backup (4 guesses left before the backup is erased). Try again",
+        &mut seen,
+    );
+    expect(&mut p, "PIN: ", &mut seen);
+    p.type_hidden("482915");
+    expect(&mut p, "Recovered the share of alice", &mut seen);
+    finish(p, &mut seen);
+    assert_eq!(std::fs::read(s.env.path("back.bin")).unwrap(), realms::SHARE);
+    for secret in ["246802", "482915", "739146"] {
+        assert!(!seen.contains(secret), "{secret:?} was echoed:\n{seen}");
+    }
 }
 
 /// The control: the same pseudo-terminal echoes what a plain `read` gets, so

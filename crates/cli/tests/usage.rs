@@ -86,7 +86,8 @@ fn a_section_for_a_provider_that_is_not_linked_is_a_usage_error_naming_the_linke
     let (_, err) = texts(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        one_line(&err).contains("[providers.pasword] is not a provider this build links (linked: gdrive, password)"),
+        one_line(&err)
+            .contains("[providers.pasword] is not a provider this build links (linked: gdrive, guarded-pin, password)"),
         "{err}"
     );
 }
@@ -98,7 +99,10 @@ fn a_misspelt_method_in_a_setting_variable_is_a_usage_error_naming_the_right_var
     let (_, err) = texts(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     let l = one_line(&err);
-    assert!(l.contains("SHARE_BACKUP_PASWORD_POLICY names no linked provider (linked: gdrive, password)"), "{l}");
+    assert!(
+        l.contains("SHARE_BACKUP_PASWORD_POLICY names no linked provider (linked: gdrive, guarded-pin, password)"),
+        "{l}"
+    );
     assert!(l.contains("rename it to SHARE_BACKUP_PASSWORD_POLICY"), "{l}");
     // Another tool's variable is not mistaken for a provider setting.
     let o = env.cmd().env("SHARE_BACKUP_S3_ENDPOINT", "http://x").args(["methods", "-u", "alice"]).output().unwrap();

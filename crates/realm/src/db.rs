@@ -17,10 +17,14 @@ use sqlx::{PgPool, Row, SqlitePool};
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);
 
-const SQLITE: &[(i64, &str, &str)] =
-    &[(1, "registrations", include_str!("../migrations/sqlite/0001_registrations.sql"))];
-const POSTGRES: &[(i64, &str, &str)] =
-    &[(1, "registrations", include_str!("../migrations/postgres/0001_registrations.sql"))];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (1, "registrations", include_str!("../migrations/sqlite/0001_registrations.sql")),
+    (2, "rate limits", include_str!("../migrations/sqlite/0002_rate_limits.sql")),
+];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (1, "registrations", include_str!("../migrations/postgres/0001_registrations.sql")),
+    (2, "rate limits", include_str!("../migrations/postgres/0002_rate_limits.sql")),
+];
 
 impl<'s> MigrationSource<'s> for Embedded {
     fn resolve(self) -> BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
@@ -43,8 +47,12 @@ mod futures_core_shim {
 /// A connection pool to the realm's database.
 #[derive(Clone, Debug)]
 pub enum Db {
-    /// An SQLite file (WAL, busy timeout).
-    Sqlite(SqlitePool),
+    /// An SQLite file (WAL, busy timeout): the pool for registrations
+    /// (`synchronous=FULL`: each counted guess is on disk before the answer),
+    /// and the pool for the rate-limit counts (`synchronous=NORMAL`: no fsync
+    /// of its own; a power loss may forget the last counts, which only
+    /// refills a token's budget for the current minute).
+    Sqlite(SqlitePool, SqlitePool),
     /// A PostgreSQL database, possibly shared by several realm processes.
     Postgres(PgPool),
 }
@@ -52,7 +60,17 @@ pub enum Db {
 macro_rules! on_db {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            Db::Sqlite($pool) => $body,
+            Db::Sqlite($pool, _) => $body,
+            Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Like `on_db!`, with SQLite's rate-limit pool.
+macro_rules! on_limits {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            Db::Sqlite(_, $pool) => $body,
             Db::Postgres($pool) => $body,
         }
     };
@@ -141,7 +159,11 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10));
-            Db::Sqlite(SqlitePoolOptions::new().max_connections(max_connections).connect_with(opts).await?)
+            let limits = opts.clone().synchronous(SqliteSynchronous::Normal);
+            Db::Sqlite(
+                SqlitePoolOptions::new().max_connections(max_connections).connect_with(opts).await?,
+                SqlitePoolOptions::new().max_connections(max_connections.div_ceil(2)).connect_lazy_with(limits),
+            )
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;
             Db::Postgres(PgPoolOptions::new().max_connections(max_connections).connect_with(opts).await?)
@@ -151,7 +173,7 @@ impl Db {
             ));
         };
         let source = match &db {
-            Db::Sqlite(_) => Embedded(SQLITE),
+            Db::Sqlite(..) => Embedded(SQLITE),
             Db::Postgres(_) => Embedded(POSTGRES),
         };
         let migrator = Migrator::new(source).await?;
@@ -162,7 +184,7 @@ impl Db {
     /// Which backend: `sqlite` or `postgres`.
     pub fn backend(&self) -> &'static str {
         match self {
-            Db::Sqlite(_) => "sqlite",
+            Db::Sqlite(..) => "sqlite",
             Db::Postgres(_) => "postgres",
         }
     }
@@ -264,6 +286,25 @@ impl Db {
         let n =
             on_db!(self, p => sqlx::query(SQL).bind(realm).bind(user).bind(reg_id).execute(p).await?.rows_affected());
         Ok(n > 0)
+    }
+
+    /// Counts one request of the token whose SHA-256 is `token_hash` in the
+    /// window starting at `window_start`, atomically (one upsert with
+    /// `RETURNING`, as the guess counter): every process over this database
+    /// shares the count. Returns the requests counted in the window so far.
+    pub async fn count_request(&self, realm: &str, token_hash: &[u8], window_start: i64) -> Result<u64, sqlx::Error> {
+        const SQL: &str = "INSERT INTO rate_limits (realm_id, token_hash, window_start, requests) VALUES ($1, $2, $3, 1) \
+             ON CONFLICT (realm_id, token_hash, window_start) DO UPDATE SET requests = rate_limits.requests + 1 \
+             RETURNING requests";
+        let n: i64 = on_limits!(self, p => sqlx::query(SQL).bind(realm).bind(token_hash).bind(window_start)
+            .fetch_one(p).await?.try_get(0)?);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Forgets the request counts of windows that started before `before`.
+    pub async fn sweep_rate_limits(&self, before: i64) -> Result<u64, sqlx::Error> {
+        const SQL: &str = "DELETE FROM rate_limits WHERE window_start < $1";
+        Ok(on_limits!(self, p => sqlx::query(SQL).bind(before).execute(p).await?.rows_affected()))
     }
 
     /// Guesses counted so far (tests and operators).

@@ -53,7 +53,7 @@ pub struct Config {
     /// Longest token lifetime accepted (exp - iat), in seconds.
     #[arg(long, env = "SHARE_BACKUP_REALM_MAX_TOKEN_LIFETIME", default_value_t = 600)]
     pub max_token_lifetime_secs: u64,
-    /// Requests one token may make per minute (per realm process).
+    /// Requests one token may make per minute (counted in the database: shared by every process of this realm).
     #[arg(long, env = "SHARE_BACKUP_REALM_RATE_LIMIT", default_value_t = 30)]
     pub rate_limit_per_minute: u32,
 }
@@ -179,15 +179,16 @@ fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Claims, ApiError> {
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Claims, ApiError> {
     let unauth = |m: String| ApiError::new(StatusCode::UNAUTHORIZED, codes::UNAUTHENTICATED, m);
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| unauth("send the integrator's token as Authorization: Bearer".into()))?;
-    let claims = state.verifier.verify(token, unix_now()).map_err(|e| unauth(e.to_string()))?;
-    if !state.limiter.allow(token.as_bytes()) {
+    let now = unix_now();
+    let claims = state.verifier.verify(token, now).map_err(|e| unauth(e.to_string()))?;
+    if !state.limiter.allow(&state.db, state.verifier.realm_id(), token.as_bytes(), now).await? {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             codes::RATE_LIMITED,
@@ -214,7 +215,7 @@ async fn register(
     headers: HeaderMap,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<Json<RegisterResponse>, ApiError> {
-    let claims = authenticate(&state, &headers)?;
+    let claims = authenticate(&state, &headers).await?;
     check_reg_id(&req.reg_id)?;
     if share_backup_realm_protocol::oprf::decode_scalar(&req.oprf_key.0).is_err()
         || req.masked_unlock_share.0.len() != 32
@@ -260,7 +261,7 @@ async fn recover1(
     headers: HeaderMap,
     ApiJson(req): ApiJson<Recover1Request>,
 ) -> Result<Json<Recover1Response>, ApiError> {
-    let claims = authenticate(&state, &headers)?;
+    let claims = authenticate(&state, &headers).await?;
     check_reg_id(&req.reg_id)?;
     if share_backup_realm_protocol::oprf::decode_element(&req.blinded.0).is_err() {
         return Err(ApiError::invalid("blinded must be a non-identity ristretto255 element"));
@@ -292,7 +293,7 @@ async fn recover2(
     headers: HeaderMap,
     ApiJson(req): ApiJson<Recover2Request>,
 ) -> Result<Json<Recover2Response>, ApiError> {
-    let claims = authenticate(&state, &headers)?;
+    let claims = authenticate(&state, &headers).await?;
     check_reg_id(&req.reg_id)?;
     match state.db.unlock(state.verifier.realm_id(), &claims.sub, &req.reg_id, &req.unlock_tag.0).await? {
         Unlock::Released(share) => {
@@ -323,7 +324,7 @@ async fn delete(
     headers: HeaderMap,
     ApiJson(req): ApiJson<DeleteRequest>,
 ) -> Result<Json<Deleted>, ApiError> {
-    let claims = authenticate(&state, &headers)?;
+    let claims = authenticate(&state, &headers).await?;
     check_reg_id(&req.reg_id)?;
     let deleted = state.db.delete(state.verifier.realm_id(), &claims.sub, &req.reg_id).await?;
     tracing::info!(op = "delete", user = %claims.sub, reg_id = %req.reg_id, deleted);

@@ -1,42 +1,49 @@
 //! Per-token rate limit: a fixed one-minute window per token (keyed by the
-//! token's SHA-256, never the token), in this process's memory.
+//! token's SHA-256, never the token), counted in the database, so that
+//! several realm processes over one database share each token's budget.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use sha2::{Digest, Sha256};
 
-/// Counts requests per token per minute.
+use crate::db::Db;
+
+/// The window length in seconds.
+pub const WINDOW_SECS: i64 = 60;
+
+/// Counts requests per token per minute in the realm's database.
 #[derive(Debug)]
 pub struct RateLimiter {
     per_minute: u32,
-    windows: Mutex<HashMap<[u8; 32], (Instant, u32)>>,
+    /// The window whose predecessors this process last swept.
+    swept: AtomicI64,
 }
 
 impl RateLimiter {
     /// Allows `per_minute` requests per token and minute (0: no limit).
     pub fn new(per_minute: u32) -> Self {
-        RateLimiter { per_minute, windows: Mutex::new(HashMap::new()) }
+        RateLimiter { per_minute, swept: AtomicI64::new(0) }
     }
 
-    /// Whether one more request with `token` is allowed now (and counts it).
-    pub fn allow(&self, token: &[u8]) -> bool {
+    /// Whether one more request with `token` at `realm` is allowed at
+    /// `now` (unix seconds), counting it in `db`.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn allow(&self, db: &Db, realm: &str, token: &[u8], now: u64) -> Result<bool, sqlx::Error> {
         if self.per_minute == 0 {
-            return true;
+            return Ok(true);
         }
-        let key: [u8; 32] = Sha256::digest(token).into();
-        let now = Instant::now();
-        let mut w = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if w.len() > 100_000 {
-            w.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        let window = now - now.rem_euclid(WINDOW_SECS);
+        // The first request of a new window in this process drops the rows
+        // of windows before the previous one.
+        if self.swept.swap(window, Ordering::Relaxed) != window {
+            db.sweep_rate_limits(window - WINDOW_SECS).await?;
         }
-        let entry = w.entry(key).or_insert((now, 0));
-        if now.duration_since(entry.0) >= Duration::from_secs(60) {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        entry.1 <= self.per_minute
+        let hash: [u8; 32] = Sha256::digest(token).into();
+        let n = db.count_request(realm, &hash, window).await?;
+        Ok(n <= u64::from(self.per_minute))
     }
 }
 
@@ -44,11 +51,20 @@ impl RateLimiter {
 mod tests {
     use super::*;
 
-    #[test]
-    fn each_token_gets_its_own_budget() {
-        let l = RateLimiter::new(2);
-        assert!(l.allow(b"a") && l.allow(b"a"));
-        assert!(!l.allow(b"a"));
-        assert!(l.allow(b"b"));
+    #[tokio::test]
+    async fn each_token_gets_its_own_budget_per_window_shared_by_every_limiter_of_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite:{}", dir.path().join("l.sqlite3").display()), 2).await.unwrap();
+        // Two limiters over one database, as two realm processes.
+        let (l1, l2) = (RateLimiter::new(3), RateLimiter::new(3));
+        let t = 6_000_000;
+        assert!(l1.allow(&db, "r", b"a", t).await.unwrap());
+        assert!(l2.allow(&db, "r", b"a", t + 1).await.unwrap());
+        assert!(l1.allow(&db, "r", b"a", t + 2).await.unwrap());
+        assert!(!l2.allow(&db, "r", b"a", t + 3).await.unwrap(), "the fourth request in the window is refused");
+        assert!(!l1.allow(&db, "r", b"a", t + 4).await.unwrap());
+        assert!(l1.allow(&db, "r", b"b", t).await.unwrap(), "another token has its own budget");
+        assert!(l1.allow(&db, "other-realm", b"a", t).await.unwrap(), "another realm has its own budget");
+        assert!(l2.allow(&db, "r", b"a", t + 60).await.unwrap(), "the next window starts afresh");
     }
 }

@@ -125,6 +125,39 @@ async fn hundred_parallel_wrong_guesses_count_exactly_the_limit_then_lock_out() 
     }
 }
 
+fn minute() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 60
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tokens_rate_limit_holds_across_two_realm_processes_over_one_database() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in databases(dir.path(), "rate") {
+        // Two stateless processes of one realm over one database, 6 requests per token and minute.
+        let (a, b) = (spawn("realm-r", &db, 6), spawn("realm-r", &db, 6));
+        let c = reqwest::Client::new();
+        let body = serde_json::json!({"reg_id": "00".repeat(16)});
+        // The budget is per clock minute: a run that crosses a minute boundary
+        // proves nothing and is made again with a fresh token.
+        let statuses = loop {
+            let (before, user) = (minute(), user());
+            let tok = token("realm-r", &user, 0);
+            let tasks = (0..20).map(|n| {
+                let (c, tok, body) = (c.clone(), tok.clone(), body.clone());
+                let url = format!("{}/v1/delete", if n % 2 == 0 { &a.url } else { &b.url });
+                async move { c.post(url).bearer_auth(tok).json(&body).send().await.unwrap().status().as_u16() }
+            });
+            let statuses = futures::future::join_all(tasks).await;
+            if minute() == before {
+                break statuses;
+            }
+        };
+        let served = statuses.iter().filter(|s| **s != 429).count();
+        assert_eq!(served, 6, "{db}: the budget is shared, not 6 per process: {statuses:?}");
+        assert!(statuses.iter().all(|s| [200, 404, 429].contains(s)), "{statuses:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn right_pin_recovers_resets_the_count_and_logs_no_secret() {
     let dir = tempfile::tempdir().unwrap();

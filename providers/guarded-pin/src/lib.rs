@@ -294,6 +294,11 @@ impl GuardedPinProvider {
         self.threshold
     }
 
+    /// The PIN requirements a new backup's PIN must meet.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     fn pin(&self, ctx: &Context, check_policy: bool) -> Result<NormalizedPassword> {
         let cfg = ctx.require_config::<PinConfig>()?;
         if check_policy {
@@ -574,7 +579,12 @@ impl GuardedPinProvider {
             }
         });
         join_all(erase).await;
-        tracing::warn!(user = %ctx.user(), backup_id = %ctx.backup_id(), "last wrong PIN: the registration is erased");
+        // Fewer than `t` realms still hold a part (the others counted out):
+        // the backup cannot be recovered, so every realm is asked to delete
+        // its part too, as delete_key does. A realm that is down keeps its
+        // part until delete_key reaches it.
+        let rest = self.delete_parts(ctx, recovery.header()).await;
+        tracing::warn!(user = %ctx.user(), backup_id = %ctx.backup_id(), all_deleted = rest.is_ok(), "last wrong PIN: the registration is erased");
         Error::new(ErrorKind::WrongSecret, "wrong PIN, and that was the last guess: the backup has been erased")
             .with_hint("this backup can never be recovered; make a new backup with another method or PIN")
             .with_guesses(GuessDetails::new(0, true))

@@ -78,6 +78,41 @@ async fn wrong_pins_count_down_the_right_one_resets_and_the_last_wrong_one_erase
     assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
 }
 
+/// The guess counts each realm's database holds for `sealed` (None: no part).
+async fn parts(r: &Realms, dir_realms: usize, header: &share_backup_core::KeyHeader) -> Vec<Option<u32>> {
+    let h = share_backup_realm_protocol::RegistrationHeader::parse(header.as_bytes()).unwrap();
+    let reg = share_backup_realm_protocol::client::hex_id(&h.reg_id);
+    let mut out = vec![];
+    for i in 0..dir_realms {
+        let url = format!("sqlite:{}", r._dir.path().join(format!("r{i}.sqlite3")).display());
+        let db = share_backup_realm::Db::connect(&url, 1).await.unwrap();
+        out.push(db.guesses(&format!("r{i}"), "alice", &reg).await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_lock_out_no_realm_keeps_a_part_even_one_that_had_guesses_left() {
+    let r = realms(3);
+    let all = urls(&r);
+    let p = provider(&all, 2, 3);
+    let id = BackupId::generate().unwrap();
+    let sealed = p.seal_key(&ctx("482916", id)).await.unwrap();
+    // Two wrong guesses while realm r2 is unreachable: r0 and r1 count them, r2 does not.
+    let mut partial = all.clone();
+    partial[2].1 = "http://127.0.0.1:9/".into();
+    let p_partial = provider(&partial, 2, 3);
+    for left in [2, 1] {
+        let e = p_partial.open_key(&sealed.header, &ctx("111111", id)).await.unwrap_err();
+        assert_eq!(e.guesses().unwrap().guesses_left, left, "{e}");
+    }
+    assert_eq!(parts(&r, 3, &sealed.header).await, [Some(2), Some(2), Some(0)]);
+    // The last wrong guess: r0 and r1 count out, r2 still has guesses, so fewer than t = 2 remain.
+    let e = p.open_key(&sealed.header, &ctx("111111", id)).await.unwrap_err();
+    assert!(e.guesses().unwrap().locked_out, "{e}");
+    assert_eq!(parts(&r, 3, &sealed.header).await, [None, None, None], "no realm keeps a part after the lock-out");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_realm_down_still_recovers_two_down_is_unavailable() {
     let mut r = realms(3);
