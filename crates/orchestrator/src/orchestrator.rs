@@ -668,8 +668,15 @@ impl Orchestrator {
                     Ok(Some(a.backup_id))
                 }
                 Err(e) if matches!(e.kind(), ErrorKind::Conflict | ErrorKind::NotFound) => {
+                    // Retired or removed by a prune (or beaten by a later
+                    // commit): the wallet service's last word may name it,
+                    // so record and acknowledge the current version again.
                     tracing::warn!(kind = e.kind().name(), error = %e, "could not roll an acknowledged version forward");
-                    self.read_current_id(ns, m).await
+                    let (winner, _) = self.reacknowledge_winner(ns, m, a.backup_id).await;
+                    match winner {
+                        Some(w) => Ok(Some(w)),
+                        None => self.read_current_id(ns, m).await,
+                    }
                 }
                 Err(e) => Err(e),
             }
@@ -1175,7 +1182,11 @@ impl Orchestrator {
                 elapsed(&mut t, Step::Acknowledge, t0);
                 let t0 = Instant::now();
                 if let Err(e) = self.commit(&ns, method, backup_id, previous).await {
-                    if e.kind() == &ErrorKind::Conflict {
+                    // `NotFound`: a prune in another process retired and
+                    // removed the version after we read it. Either way the
+                    // `true` just sent names a version that will never be
+                    // current: name the current one again.
+                    if matches!(e.kind(), ErrorKind::Conflict | ErrorKind::NotFound) {
                         let (winner, reacked) = self.reacknowledge_winner(&ns, method, backup_id).await;
                         return Err(lost_race(e, method, backup_id, winner, reacked));
                     }
