@@ -506,6 +506,34 @@ mod cases {
         assert_eq!(e.kind(), &ErrorKind::Conflict, "the CAS reads the log, not a stale hint");
     }
 
+    pub async fn a_forged_head_hint_naming_an_uncommitted_version_is_not_trusted(f: &Fixture) {
+        let (u, m) = (user("mallory"), MethodId::PASSWORD);
+        for n in 1..=4u8 {
+            f.store.stage(&(&u).into(), &m, id(n), &envelope(n)).await.unwrap();
+        }
+        f.store.commit(&(&u).into(), &m, id(1), None).await.unwrap();
+        f.store.commit(&(&u).into(), &m, id(2), Some(id(1))).await.unwrap();
+        f.store.commit(&(&u).into(), &m, id(3), Some(id(2))).await.unwrap();
+        let paths = f.all_paths().await;
+        let head = Path::from(paths.iter().find(|p| p.ends_with("/head")).unwrap().as_str());
+        let genuine = String::from_utf8(f.raw.get(&head).await.unwrap().bytes().await.unwrap().to_vec()).unwrap();
+        assert!(genuine.contains(&id(3).to_hex()), "{genuine}");
+        // The hint names commit 3 but says it made the staged, never
+        // committed version 4 current; then a commit 9 that does not exist.
+        let forged_same_seq = genuine.replace(&id(3).to_hex(), &id(4).to_hex());
+        let forged_ahead = forged_same_seq.replace("\"seq\":3", "\"seq\":9");
+        assert_ne!(forged_ahead, forged_same_seq, "{genuine}");
+        for forged in [forged_same_seq, forged_ahead] {
+            f.raw.put(&head, forged.clone().into()).await.unwrap();
+            let cold = f.cold();
+            let current = cold.current(&(&u).into(), &m).await.unwrap().unwrap();
+            assert_eq!((current.backup_id, current.envelope), (id(3), envelope(3)), "trusted the hint {forged}");
+            assert_eq!(f.cold().current_id(&(&u).into(), &m).await.unwrap(), Some(id(3)), "{forged}");
+            let e = f.cold().commit(&(&u).into(), &m, id(1), Some(id(4))).await.unwrap_err();
+            assert_eq!(e.kind(), &ErrorKind::Conflict, "the compare-and-swap believed the hint {forged}");
+        }
+    }
+
     pub async fn a_hint_far_behind_falls_back_to_listing_the_commit_log(f: &Fixture) {
         let (u, m) = (user("kim"), MethodId::GDRIVE);
         let mut prev = None;
@@ -622,6 +650,7 @@ macro_rules! backend {
                 no_object_path_contains_the_user_id,
                 a_stale_or_missing_head_hint_still_finds_the_latest_commit_and_is_repaired,
                 a_hint_far_behind_falls_back_to_listing_the_commit_log,
+                a_forged_head_hint_naming_an_uncommitted_version_is_not_trusted,
                 a_write_whose_answer_was_lost_is_recognised_on_retry,
                 a_transient_failure_without_retries_is_unavailable_and_changes_nothing,
                 from_url_builds_a_working_store,
