@@ -652,11 +652,14 @@ async fn users_are_independent() {
     assert_eq!(r.orch.methods(&UserId::new("c").unwrap()).await.unwrap(), vec![]);
 }
 
+/// A provider call and the custodian and client of its context.
+type SeenContext = (&'static str, Option<String>, Option<String>);
+
 /// Records the custodian and client of every provider context it is given.
 #[derive(Debug)]
 struct ContextRecorder {
     inner: MemoryKeyProvider,
-    seen: std::sync::Mutex<Vec<(&'static str, Option<String>, Option<String>)>>,
+    seen: std::sync::Mutex<Vec<SeenContext>>,
 }
 
 impl ContextRecorder {
