@@ -1145,8 +1145,11 @@ impl Orchestrator {
     ///
     /// # Errors
     /// `NotFound` when the version is not staged; `InvalidEnvelope` when it
-    /// does not parse; `Conflict` when it was retired by a prune; the
-    /// notifier's or the store's error.
+    /// does not parse; `Conflict` when it was retired (or retired and
+    /// removed) by a prune after it was read, or another version became
+    /// current first: the current version is then acknowledged again, so
+    /// the wallet service's last word names it; the notifier's or the
+    /// store's error.
     pub async fn commit_staged(
         &self,
         ns: impl Into<Namespace>,
