@@ -859,9 +859,11 @@ impl CipherTextStore for ObjectCipherTextStore {
         .await
     }
 
-    /// Warm (this store saw the current version): HEAD the version, then
-    /// the create-only PUT of the next commit record, then PUT the hint
-    /// (not after commit 1): 2 or 3 requests. Cold, or when another writer
+    /// Warm (this store saw the current version): GET the version (to
+    /// refuse a tombstone; skipped for a namespace's first commit of a
+    /// version this instance staged), then the create-only PUT of the next
+    /// commit record, then PUT the hint (not after commit 1): 1 to 3
+    /// requests. Cold, or when another writer
     /// moved the log on: the latest record is read first, beside the HEAD.
     async fn commit(
         &self,
