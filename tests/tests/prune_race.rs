@@ -17,6 +17,11 @@
 //! - A first: A makes the old version current again (and prunes B's);
 //!   B's retire must then be refused, so the old version's key survives.
 //!
+//! The issue's own case runs too (local directory only, the version aged by
+//! its file's time): a version acknowledged but beaten to the commit by
+//! another backup, committed by `commit_staged` in A while `prune()` in B,
+//! past the grace, removes it; same gates, same orders.
+//!
 //! Either way, a fresh process afterwards finds a current version whose
 //! envelope and key are both there and recovers its share, and the wallet
 //! service's last word names that version. With the old order of pruning
@@ -30,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use share_backup_core::{BackupId, BackupShare, ExposeSecret, Registry, UserId};
 use share_backup_example_keydir::{KeyDir, METHOD};
+use share_backup_orchestrator::testing::{Fault, FaultPlan, FaultyStore, Gate};
 use share_backup_orchestrator::{BackupRequest, CipherTextStore, Orchestrator, RecoverRequest};
 use share_backup_tests::{Backend, FileNotifier, backend, unique};
 
@@ -62,6 +68,7 @@ impl Drop for Side {
 enum Role {
     Backup(&'static [u8]),
     Commit(BackupId),
+    Prune,
 }
 
 struct Env<'a> {
@@ -90,6 +97,7 @@ fn spawn(e: &Env<'_>, name: &str, role: &Role, pause: &str) -> Side {
     match role {
         Role::Backup(share) => cmd.env("SB_PR_ROLE", "backup").env("SB_PR_SHARE", hex::encode(share)),
         Role::Commit(id) => cmd.env("SB_PR_ROLE", "commit").env("SB_PR_ID", id.to_hex()),
+        Role::Prune => cmd.env("SB_PR_ROLE", "prune"),
     };
     let mut side = Side { child: cmd.spawn().expect("start the child"), marker, go };
     // Wait until the child is paused at its gate (a hang guard, not a timer).
@@ -194,5 +202,119 @@ async fn a_prune_racing_a_commit_of_the_pruned_version_in_another_process_never_
     for first in [First::Pruner, First::Committer] {
         let Some(b) = backend("s3") else { return };
         prune_race_on(&b, first).await;
+    }
+}
+
+/// Sets the modification time of the file under `root` whose bytes are
+/// `content` (a local-directory version object) `age` into the past.
+fn backdate_file(root: &Path, content: &str, age: Duration) -> bool {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if std::fs::read(&path).is_ok_and(|b| b == content.as_bytes()) {
+                let f = std::fs::File::options().write(true).open(&path).unwrap();
+                f.set_modified(std::time::SystemTime::now() - age).unwrap();
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// The issue's own case: a version that was staged and acknowledged but
+/// lost the commit to another backup (so a later acknowledged version is
+/// current and it may be pruned once past the grace), committed by
+/// `commit_staged` in process A while `prune()` in process B removes it.
+/// Local directory only: the version is aged by its file's modification
+/// time (moto's objects cannot be backdated, and the grace is at least a
+/// minute).
+async fn staged_prune_race_on_local(first: First) {
+    let b = backend("local").unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let user = UserId::new(unique("staged-race")).unwrap();
+    let (keys, acks) = (root.path().join("keys"), root.path().join("acks"));
+    let orch = orchestrator(b.store.clone(), &keys, &acks);
+    let backup = |share: &'static [u8]| BackupRequest::new(user.clone(), BackupShare::from_slice(share).unwrap());
+    let zero = orch.backup(backup(b"zero share").with_method(METHOD.clone())).await.unwrap().backup_id;
+    // X and Y back up at once over `zero`. Y passes its check first; X then
+    // records and acknowledges its version and stops before its commit (a
+    // crash); Y records, acknowledges and commits SECOND: X's acknowledged
+    // version lost, and the acknowledgement record names Y's.
+    let (x_plan, y_plan) = (FaultPlan::new(), FaultPlan::new());
+    let (x_record, x_commit, y_record) = (Gate::new(), Gate::new(), Gate::new());
+    x_plan.set_at_label("store.record_acknowledgement", 1, Fault::Pause(x_record.clone()));
+    x_plan.set_at_label("store.commit", 1, Fault::Pause(x_commit.clone()));
+    y_plan.set_at_label("store.record_acknowledgement", 1, Fault::Pause(y_record.clone()));
+    let x = orchestrator(Arc::new(FaultyStore::new(b.store.clone(), x_plan)), &keys, &acks);
+    let y = orchestrator(Arc::new(FaultyStore::new(b.store.clone(), y_plan)), &keys, &acks);
+    let xreq = backup(FIRST).with_method(METHOD.clone());
+    let x_task = tokio::spawn(async move { x.backup(xreq).await });
+    x_record.wait_reached().await;
+    let yreq = backup(SECOND).with_method(METHOD.clone());
+    let y_task = tokio::spawn(async move { y.backup(yreq).await });
+    y_record.wait_reached().await;
+    x_record.open();
+    x_commit.wait_reached().await;
+    y_record.open();
+    let y_receipt = y_task.await.unwrap().unwrap();
+    assert_eq!((y_receipt.previous, y_receipt.pruned.clone()), (Some(zero), vec![zero]));
+    let new = y_receipt.backup_id;
+    x_task.abort();
+    assert!(x_task.await.unwrap_err().is_cancelled());
+    let versions = b.store.versions(&(&user).into(), &METHOD).await.unwrap();
+    let staged: Vec<BackupId> = versions.iter().map(|v| v.backup_id).filter(|id| *id != new).collect();
+    let [staged] = staged[..] else { panic!("expected X's version only beside Y's: {versions:?}") };
+    let heard = FileNotifier::read(&acks);
+    assert!(heard.iter().any(|a| a.backup_id == staged && a.success), "X's version was acknowledged");
+    let text = b.store.get(&(&user).into(), &METHOD, staged).await.unwrap();
+    assert!(backdate_file(b.dir().unwrap(), &text, Duration::from_secs(7200)), "X's version file");
+
+    let e = Env { b: &b, root: root.path(), user: &user };
+    // B: prune(), paused before retiring X's version; A: commit_staged of it.
+    let pruner = spawn(&e, "pruner", &Role::Prune, "store.retire");
+    let committer = spawn(&e, "committer", &Role::Commit(staged), "store.commit");
+    let (pruned, committed) = match first {
+        First::Pruner => {
+            let p = release(pruner, "pruner");
+            (p, release(committer, "committer"))
+        }
+        First::Committer => {
+            let c = release(committer, "committer");
+            (release(pruner, "pruner"), c)
+        }
+    };
+    let what = format!("staged ({first:?} first): pruner said {pruned:?}, committer said {committed:?}");
+    let (expected_id, expected_share) = match first {
+        First::Pruner => {
+            assert_eq!(pruned, format!("pruned removed=[{staged:?}] failed=[]"), "{what}");
+            assert!(committed.starts_with("err conflict"), "{what}");
+            (new, SECOND)
+        }
+        First::Committer => {
+            assert_eq!(committed, format!("ok {staged}"), "{what}");
+            assert_eq!(pruned, format!("pruned removed=[] failed=[{staged:?}]"), "{what}");
+            (staged, FIRST)
+        }
+    };
+    let store: Arc<dyn CipherTextStore> = Arc::new(b.reopen().unwrap());
+    let orch = orchestrator(store.clone(), &keys, &acks);
+    orch.methods(&user).await.unwrap();
+    let current = store.current(&(&user).into(), &METHOD).await.unwrap().expect("a current version").backup_id;
+    assert_eq!(current, expected_id, "{what}");
+    let r = orch.recover(RecoverRequest::new(user.clone()).with_method(METHOD.clone())).await;
+    let r = r.unwrap_or_else(|err| panic!("{what}: the current version does not recover: {err:#}"));
+    assert_eq!(r.share().expose_secret(), expected_share, "{what}");
+    let heard = FileNotifier::read(&acks);
+    assert_eq!(FileNotifier::acknowledged(&heard, &user, &METHOD), Some(current), "{what}: the wallet's last word");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prune_racing_a_commit_of_an_old_acknowledged_staged_version_in_another_process_never_leaves_it_current_without_its_key()
+ {
+    for first in [First::Pruner, First::Committer] {
+        staged_prune_race_on_local(first).await;
     }
 }

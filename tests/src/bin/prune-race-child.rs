@@ -5,7 +5,7 @@
 //! is visible to every process).
 //!
 //! Configured by environment variables (set by the parent test):
-//! `SB_PR_ROLE` (`backup` or `commit`), `SB_PR_LOCATION` (`dir:<path>` or a
+//! `SB_PR_ROLE` (`backup`, `commit` or `prune`), `SB_PR_LOCATION` (`dir:<path>` or a
 //! store URL), `SB_PR_OPTIONS` (the URL's options as JSON pairs),
 //! `SB_PR_KEYS` (the key directory), `SB_PR_ACKS` (the wallet service's
 //! file), `SB_PR_USER`, `SB_PR_SHARE` (hex, for `backup`), `SB_PR_ID` (the
@@ -13,7 +13,8 @@
 //! such as `store.retire`, paused before its first occurrence),
 //! `SB_PR_MARKER` (written `paused` once the pause is reached) and
 //! `SB_PR_GO` (the pause ends once this file exists). Prints one line
-//! `PRUNE-RACE ok <backup id>` or `PRUNE-RACE err <kind>`.
+//! `PRUNE-RACE ok <backup id>`, `PRUNE-RACE pruned <report>` or
+//! `PRUNE-RACE err <kind>`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -84,6 +85,13 @@ async fn main() {
             let id: BackupId = env("SB_PR_ID").parse().expect("a backup id");
             orch.commit_staged(&user, &METHOD, id, Configs::new()).await
         }
+        "prune" => match orch.prune(&user, &METHOD, Configs::new()).await {
+            Ok(report) => {
+                println!("PRUNE-RACE pruned removed={:?} failed={:?}", report.removed, report.failed);
+                return;
+            }
+            Err(e) => Err(e),
+        },
         other => panic!("unknown role {other}"),
     };
     match r {
