@@ -90,6 +90,8 @@ else
     echo "skipped: python3 cannot import cryptography (pip install cryptography)" >&2
 fi
 
+step "password provider: its test-only API does not compile without test-support (scripts/ci/proto.sh)"; scripts/ci/proto.sh
+
 step "password KDF vectors against an independent stdlib-Python Balloon-M + HKDF"
 python3 providers/password/testdata/check_vectors.py
 

@@ -242,6 +242,59 @@ async fn many_users_on(b: &Backend) {
     }
 }
 
+/// Two clients and two custodians of one user id, through the whole
+/// orchestrator on a real store: each keeps, lists and recovers its own
+/// backup, also from a second store instance (another process), and a new
+/// backup of one client supersedes and prunes only that client's version.
+async fn two_clients_and_two_custodians_on(b: &Backend) {
+    use share_backup_core::{ClientId, CustodianId};
+    use share_backup_orchestrator::Namespace;
+    let r = rig(b, RetryPolicy::default());
+    let u = UserId::new(unique("shared-id")).unwrap();
+    let spaces: [(Option<&str>, Option<&str>, &[u8]); 4] = [
+        (Some("a"), None, b"client A"),
+        (Some("b"), None, b"client B"),
+        (None, Some("c"), b"custodian C"),
+        (None, Some("d"), b"custodian D"),
+    ];
+    let ids = |cl: Option<&str>, cu: Option<&str>| {
+        (cu.map(|c| CustodianId::new(c).unwrap()), cl.map(|c| ClientId::new(c).unwrap()))
+    };
+    let mut first = Vec::new();
+    for (cl, cu, share) in spaces {
+        let (cu, cl) = ids(cl, cu);
+        let receipt = r.orch.backup(req(&u, share).with_custodian_opt(cu).with_client_opt(cl)).await.unwrap();
+        assert_eq!((receipt.previous, receipt.pruned.len()), (None, 0), "{}: nobody superseded another", b.name);
+        first.push(receipt.backup_id);
+    }
+    let other = b.reopen().map(|s| {
+        Orchestrator::builder()
+            .registry(Registry::empty())
+            .provider(Arc::new(fast_password_provider()))
+            .store(Arc::new(s))
+            .notifier(Arc::new(RecordingNotifier::new()))
+            .build()
+            .unwrap()
+    });
+    for orch in std::iter::once(&r.orch).chain(other.as_ref()) {
+        for (cl, cu, share) in spaces {
+            let (cu, cl) = ids(cl, cu);
+            let ns = Namespace::new(u.clone()).with_ids(cu.clone(), cl.clone());
+            assert_eq!(orch.methods(ns).await.unwrap(), vec![M], "{}", b.name);
+            let back = orch.recover(rec(&u).with_custodian_opt(cu).with_client_opt(cl)).await.unwrap();
+            assert_eq!(back.share().expose_secret(), share, "{}", b.name);
+        }
+        assert!(orch.methods(&u).await.unwrap().is_empty(), "{}: the bare user id has no backup", b.name);
+    }
+    let (cu, cl) = ids(Some("a"), None);
+    let again = r.orch.backup(req(&u, b"client A2").with_custodian_opt(cu).with_client_opt(cl)).await.unwrap();
+    assert_eq!(again.previous, Some(first[0]), "{}", b.name);
+    assert_eq!(again.pruned, vec![first[0]], "{}", b.name);
+    let (cu, cl) = ids(Some("b"), None);
+    let back = r.orch.recover(rec(&u).with_custodian_opt(cu).with_client_opt(cl)).await.unwrap();
+    assert_eq!(back.share().expose_secret(), b"client B", "{}", b.name);
+}
+
 macro_rules! per_backend {
     ($($name:ident => $f:ident($backend:literal)),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -268,6 +321,10 @@ per_backend! {
     two_processes_racing_one_wins_and_the_other_gets_a_conflict_on_azurite => race_on("azurite"),
     many_users_at_once_all_recover_on_a_local_directory => many_users_on("local"),
     many_users_at_once_all_recover_on_s3 => many_users_on("s3"),
+    two_clients_and_two_custodians_of_one_user_id_each_keep_list_and_recover_their_own_backup_on_memory => two_clients_and_two_custodians_on("memory"),
+    two_clients_and_two_custodians_of_one_user_id_each_keep_list_and_recover_their_own_backup_on_a_local_directory => two_clients_and_two_custodians_on("local"),
+    two_clients_and_two_custodians_of_one_user_id_each_keep_list_and_recover_their_own_backup_on_s3 => two_clients_and_two_custodians_on("s3"),
+    two_clients_and_two_custodians_of_one_user_id_each_keep_list_and_recover_their_own_backup_on_azurite => two_clients_and_two_custodians_on("azurite"),
 }
 
 #[tokio::test]

@@ -182,6 +182,11 @@ struct Inner {
     retry: RetryPolicy,
     label: String,
     cache: CommitCache,
+    /// Versions this instance staged (create-only PUT succeeded) and has
+    /// not committed yet, by path: a first commit of one of them skips the
+    /// version check (see `commit`). Bounded like the commit cache: when
+    /// full it is emptied, which only costs that check again.
+    staged_here: Mutex<std::collections::HashSet<String>>,
 }
 
 impl fmt::Debug for ObjectCipherTextStore {
@@ -282,8 +287,9 @@ impl ObjectCipherTextStoreBuilder {
     /// How many (ns, method) pairs remember the latest commit record this
     /// store saw ([`DEFAULT_COMMIT_CACHE`]; 0 turns it off). A warm entry
     /// saves the cold start of every later read and lets a commit go
-    /// straight to its create-only write: a first backup costs 5 requests
-    /// instead of 8. Always correct across processes (see the crate
+    /// straight to its create-only write: a first backup costs 4 store
+    /// requests instead of 8 (the orchestrator adds the acknowledgement
+    /// record's GET and PUT). Always correct across processes (see the crate
     /// documentation); about 200 bytes per entry.
     pub fn commit_cache(mut self, capacity: usize) -> Self {
         self.commit_cache = capacity;
@@ -302,6 +308,7 @@ impl ObjectCipherTextStoreBuilder {
                 retry: self.retry,
                 label,
                 cache: CommitCache::new(self.commit_cache),
+                staged_here: Mutex::new(std::collections::HashSet::new()),
             }),
         }
     }
@@ -461,6 +468,20 @@ impl ObjectCipherTextStore {
             return Box::pin(self.walk_forward(ns, method, cur)).await;
         }
         Ok(cur)
+    }
+
+    /// Adds (`add`) or takes out a version path of `staged_here`; taking
+    /// out returns whether it was there.
+    fn note_staged_here(&self, path: &str, add: bool) -> bool {
+        let mut set = self.inner.staged_here.lock().unwrap_or_else(|p| p.into_inner());
+        if !add {
+            return set.remove(path);
+        }
+        if set.len() >= DEFAULT_COMMIT_CACHE {
+            set.clear();
+        }
+        set.insert(path.to_owned());
+        true
     }
 
     fn cache_key(&self, ns: &Namespace, method: &MethodId) -> String {
@@ -830,6 +851,7 @@ impl CipherTextStore for ObjectCipherTextStore {
             self.put_create(&path, Bytes::copy_from_slice(envelope.as_bytes()))
                 .await
                 .map_err(|e| self.err(e, format!("stage version {backup_id}")).with_method(method.clone()))?;
+            self.note_staged_here(path.as_ref(), true);
             tracing::debug!(%backup_id, len = envelope.len(), "staged");
             Ok(())
         }
@@ -837,9 +859,11 @@ impl CipherTextStore for ObjectCipherTextStore {
         .await
     }
 
-    /// Warm (this store saw the current version): HEAD the version, then
-    /// the create-only PUT of the next commit record, then PUT the hint
-    /// (not after commit 1): 2 or 3 requests. Cold, or when another writer
+    /// Warm (this store saw the current version): GET the version (to
+    /// refuse a tombstone; skipped for a namespace's first commit of a
+    /// version this instance staged), then the create-only PUT of the next
+    /// commit record, then PUT the hint (not after commit 1): 1 to 3
+    /// requests. Cold, or when another writer
     /// moved the log on: the latest record is read first, beside the HEAD.
     async fn commit(
         &self,
@@ -873,8 +897,26 @@ impl CipherTextStore for ObjectCipherTextStore {
             let cached = self.inner.cache.get(&self.cache_key(ns, method));
             let latest = match cached {
                 Some(c) if c.as_ref().map(|r| r.backup_id) == expected => {
-                    staged.await?;
                     let seq = c.as_ref().map_or(1, |r| r.seq + 1);
+                    // A namespace's first commit of a version this instance
+                    // staged needs no version check (one request less per
+                    // first backup). Why that is safe: the create-only PUT
+                    // of commit record 1 succeeds only while the log is
+                    // empty, and the log never shrinks. Every tombstone and
+                    // every removal through this store is preceded by a
+                    // read of a non-empty log (`retire_with` refuses an
+                    // empty one; `remove` retires first). So when record 1
+                    // lands, no version of the namespace was ever retired
+                    // or removed, and ours, whose create-only stage
+                    // succeeded, exists and is live; a retire after that
+                    // sees it current and refuses. If record 1 is someone
+                    // else's, the write fails and `commit_after` below
+                    // checks the version as usual.
+                    let first_of_ours =
+                        seq == 1 && expected.is_none() && self.note_staged_here(version.as_ref(), false);
+                    if !first_of_ours {
+                        staged.await?;
+                    }
                     if self.try_commit(ns, method, backup_id, expected, seq).await? {
                         tracing::debug!(%backup_id, seq, "committed");
                         return Ok(());

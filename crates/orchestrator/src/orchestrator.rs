@@ -668,8 +668,15 @@ impl Orchestrator {
                     Ok(Some(a.backup_id))
                 }
                 Err(e) if matches!(e.kind(), ErrorKind::Conflict | ErrorKind::NotFound) => {
+                    // Retired or removed by a prune (or beaten by a later
+                    // commit): the wallet service's last word may name it,
+                    // so record and acknowledge the current version again.
                     tracing::warn!(kind = e.kind().name(), error = %e, "could not roll an acknowledged version forward");
-                    self.read_current_id(ns, m).await
+                    let (winner, _) = self.reacknowledge_winner(ns, m, a.backup_id).await;
+                    match winner {
+                        Some(w) => Ok(Some(w)),
+                        None => self.read_current_id(ns, m).await,
+                    }
                 }
                 Err(e) => Err(e),
             }
@@ -1138,8 +1145,11 @@ impl Orchestrator {
     ///
     /// # Errors
     /// `NotFound` when the version is not staged; `InvalidEnvelope` when it
-    /// does not parse; `Conflict` when it was retired by a prune; the
-    /// notifier's or the store's error.
+    /// does not parse; `Conflict` when it was retired (or retired and
+    /// removed) by a prune after it was read, or another version became
+    /// current first: the current version is then acknowledged again, so
+    /// the wallet service's last word names it; the notifier's or the
+    /// store's error.
     pub async fn commit_staged(
         &self,
         ns: impl Into<Namespace>,
@@ -1175,7 +1185,11 @@ impl Orchestrator {
                 elapsed(&mut t, Step::Acknowledge, t0);
                 let t0 = Instant::now();
                 if let Err(e) = self.commit(&ns, method, backup_id, previous).await {
-                    if e.kind() == &ErrorKind::Conflict {
+                    // `NotFound`: a prune in another process retired and
+                    // removed the version after we read it. Either way the
+                    // `true` just sent names a version that will never be
+                    // current: name the current one again.
+                    if matches!(e.kind(), ErrorKind::Conflict | ErrorKind::NotFound) {
                         let (winner, reacked) = self.reacknowledge_winner(&ns, method, backup_id).await;
                         return Err(lost_race(e, method, backup_id, winner, reacked));
                     }

@@ -113,6 +113,8 @@ struct PlanState {
     at: HashMap<u64, Fault>,
     from: Option<(u64, Fault)>,
     rate: Option<(f64, ErrorKind, u64)>,
+    by_label: HashMap<(&'static str, u64), Fault>,
+    label_calls: HashMap<&'static str, u64>,
     trace: Vec<&'static str>,
 }
 
@@ -150,6 +152,15 @@ impl FaultPlan {
         self
     }
 
+    /// Plans `fault` at the `nth` call (1-based) labelled `label` (as in
+    /// [`trace`](Self::trace), e.g. `"store.retire"`): a pause point that
+    /// does not depend on how many calls come before it (a child process
+    /// of a cross-process race test pauses there).
+    pub fn set_at_label(&self, label: &'static str, nth: u64, fault: Fault) -> &Self {
+        lock(&self.state).by_label.insert((label, nth), fault);
+        self
+    }
+
     /// Plans `fault` at call `n` and every call after it (a service that
     /// goes down for good).
     pub fn set_from(&self, n: u64, fault: Fault) -> &Self {
@@ -168,6 +179,7 @@ impl FaultPlan {
     pub fn clear(&self) -> &Self {
         let mut st = lock(&self.state);
         st.at.clear();
+        st.by_label.clear();
         st.from = None;
         st.rate = None;
         self
@@ -177,7 +189,9 @@ impl FaultPlan {
     pub fn reset(&self) {
         self.clear();
         self.calls.store(0, Ordering::SeqCst);
-        lock(&self.state).trace.clear();
+        let mut st = lock(&self.state);
+        st.trace.clear();
+        st.label_calls.clear();
     }
 
     /// Calls so far.
@@ -195,7 +209,12 @@ impl FaultPlan {
         let fault = {
             let mut st = lock(&self.state);
             st.trace.push(label);
-            let mut fault = st.at.get(&n).cloned();
+            let nth = {
+                let c = st.label_calls.entry(label).or_insert(0);
+                *c += 1;
+                *c
+            };
+            let mut fault = st.at.get(&n).cloned().or_else(|| st.by_label.get(&(label, nth)).cloned());
             if fault.is_none() {
                 if let Some((from, f)) = &st.from {
                     if n >= *from {

@@ -651,3 +651,100 @@ async fn users_are_independent() {
     assert_eq!(r.orch.recover(RecoverRequest::new(b)).await.unwrap().share().expose_secret(), b"for b");
     assert_eq!(r.orch.methods(&UserId::new("c").unwrap()).await.unwrap(), vec![]);
 }
+
+/// A provider call and the custodian and client of its context.
+type SeenContext = (&'static str, Option<String>, Option<String>);
+
+/// Records the custodian and client of every provider context it is given.
+#[derive(Debug)]
+struct ContextRecorder {
+    inner: MemoryKeyProvider,
+    seen: std::sync::Mutex<Vec<SeenContext>>,
+}
+
+impl ContextRecorder {
+    fn note(&self, op: &'static str, ctx: &share_backup_core::Context) {
+        let ids = (ctx.custodian().map(|c| c.as_str().to_owned()), ctx.client().map(|c| c.as_str().to_owned()));
+        self.seen.lock().unwrap().push((op, ids.0, ids.1));
+    }
+}
+
+#[share_backup_core::async_trait]
+impl share_backup_core::BackupProvider for ContextRecorder {
+    fn method(&self) -> &MethodId {
+        self.inner.method()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn probe(&self, ctx: &share_backup_core::Context) -> share_backup_core::Result<()> {
+        self.note("probe", ctx);
+        self.inner.probe(ctx).await
+    }
+    async fn seal_key(
+        &self,
+        ctx: &share_backup_core::Context,
+    ) -> share_backup_core::Result<share_backup_core::SealedKey> {
+        self.note("seal_key", ctx);
+        self.inner.seal_key(ctx).await
+    }
+    async fn open_key(
+        &self,
+        header: &share_backup_core::KeyHeader,
+        ctx: &share_backup_core::Context,
+    ) -> share_backup_core::Result<share_backup_core::DataKey> {
+        self.note("open_key", ctx);
+        self.inner.open_key(header, ctx).await
+    }
+    async fn delete_key(
+        &self,
+        header: &share_backup_core::KeyHeader,
+        ctx: &share_backup_core::Context,
+    ) -> share_backup_core::Result<()> {
+        self.note("delete_key", ctx);
+        self.inner.delete_key(header, ctx).await
+    }
+}
+
+#[tokio::test]
+async fn prune_and_commit_staged_give_the_provider_contexts_with_the_custodian_and_the_client() {
+    use share_backup_core::{ClientId, CustodianId};
+    let provider = Arc::new(ContextRecorder { inner: MemoryKeyProvider::new(), seen: Default::default() });
+    let store = share_backup_orchestrator::MemoryStore::new();
+    let build = |prune: bool| {
+        Orchestrator::builder()
+            .registry(Registry::empty())
+            .provider(provider.clone())
+            .store(Arc::new(store.clone()))
+            .notifier(Arc::new(share_backup_orchestrator::RecordingNotifier::new()))
+            .prune(prune)
+            .build()
+            .unwrap()
+    };
+    let (orch, keep_all) = (build(true), build(false));
+    let u = user("bound");
+    let m = MemoryKeyProvider::METHOD;
+    let (custodian, client) = (CustodianId::new("custodian-c").unwrap(), ClientId::new("client-k").unwrap());
+    let ns = share_backup_orchestrator::Namespace::from(&u).with_ids(Some(custodian.clone()), Some(client.clone()));
+    let req = |bytes: &[u8]| backup_req(&u, bytes).with_custodian(custodian.clone()).with_client(client.clone());
+
+    // prune(): v1 is superseded by v2 (made without pruning), then aged.
+    let v1 = keep_all.backup(req(b"one")).await.unwrap().backup_id;
+    let v2 = keep_all.backup(req(b"two")).await.unwrap().backup_id;
+    assert!(store.backdate(&ns, &m, v1, Duration::from_secs(3600)));
+    provider.seen.lock().unwrap().clear();
+    let report = orch.prune(ns.clone(), &m, Configs::new()).await.unwrap();
+    assert_eq!(report.removed, vec![v1]);
+    // commit_staged(): v2 made current again over v3, which it then prunes.
+    let v3 = keep_all.backup(req(b"three")).await.unwrap().backup_id;
+    let receipt = orch.commit_staged(ns.clone(), &m, v2, Configs::new()).await.unwrap();
+    assert_eq!(receipt.pruned, vec![v3]);
+
+    let seen = provider.seen.lock().unwrap().clone();
+    let deletes: Vec<_> = seen.iter().filter(|(op, ..)| *op == "delete_key").collect();
+    assert_eq!(deletes.len(), 2, "{seen:?}");
+    for (op, cu, cl) in &seen {
+        assert_eq!(cu.as_deref(), Some("custodian-c"), "{op} without the custodian: {seen:?}");
+        assert_eq!(cl.as_deref(), Some("client-k"), "{op} without the client: {seen:?}");
+    }
+}
