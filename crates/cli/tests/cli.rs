@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use support::{Env, texts};
+use support::{Env, linked_methods, texts};
 
 const PASSWORD: &str = "correct horse battery staple";
 const SHARE: &[u8] = b"client-key-share-0123456789-do-not-print";
@@ -175,7 +175,7 @@ fn providers_lists_the_linked_providers_their_settings_and_the_default() {
     assert_eq!(r["default_chain"], serde_json::json!(["nosuch"]));
     assert_eq!(r["default"]["error"]["kind"], "no_default_provider");
     let methods: Vec<&str> = r["providers"].as_array().unwrap().iter().map(|p| p["method"].as_str().unwrap()).collect();
-    assert_eq!(methods, ["gdrive", "guarded-pin", "password"]);
+    assert_eq!(methods, linked_methods());
 }
 
 #[test]
@@ -340,7 +340,7 @@ fn an_unknown_method_is_a_usage_error_listing_the_available_ones() {
     let o = env.cmd().args(["backup", "-u", "alice", "-m", "icloud", "--share-file"]).arg(&share).output().unwrap();
     let (_, err) = texts(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("icloud") && err.contains("gdrive, guarded-pin, password"), "{err}");
+    assert!(err.contains("icloud") && err.contains(&linked_methods().join(", ")), "{err}");
 }
 
 #[test]
@@ -479,11 +479,7 @@ fn the_plain_binary_links_only_the_built_in_providers() {
     let o = env.cmd().args(["--json", "providers"]).output().unwrap();
     let r = json_lines(&texts(&o).0).pop().unwrap();
     let methods: Vec<&str> = r["providers"].as_array().unwrap().iter().map(|p| p["method"].as_str().unwrap()).collect();
-    assert_eq!(
-        methods,
-        ["gdrive", "guarded-pin", "password"],
-        "a third-party provider comes only with a binary that names it"
-    );
+    assert_eq!(methods, linked_methods(), "a third-party provider comes only with a binary that names it");
 }
 
 #[test]

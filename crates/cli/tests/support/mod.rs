@@ -90,3 +90,17 @@ impl Env {
 pub fn texts(o: &std::process::Output) -> (String, String) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
+
+/// The method ids the `share-backup` binary under test links, sorted: its
+/// built-in providers plus whatever the facade links in this build. Cargo
+/// unifies features across one invocation, so in `cargo test --workspace`
+/// the facade also links what other members enable (the FFI turns on
+/// `passkey`); the binary and this test are built against the same facade.
+#[allow(dead_code)] // not every test binary asks
+pub fn linked_methods() -> Vec<String> {
+    let mut v: Vec<String> = share_backup::enabled_methods().iter().map(|m| m.as_str().to_owned()).collect();
+    v.push("guarded-pin".to_owned());
+    v.sort();
+    v.dedup();
+    v
+}
