@@ -99,8 +99,3 @@ async def rss():
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "overhead"
     asyncio.run(overhead() if mode == "overhead" else rss())
-    # The known abort at interpreter exit (bindings/python/README.md).
-    sys.stdout.flush()
-    import os
-
-    os._exit(0)
