@@ -698,6 +698,11 @@ RustBuffer uniffi_share_backup_ffi_fn_func_check_password(RustBuffer settings, R
 RustBuffer uniffi_share_backup_ffi_fn_func_password_requirements(RustBuffer settings, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_FN_FUNC_SHUTDOWN
+#define UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_FN_FUNC_SHUTDOWN
+void uniffi_share_backup_ffi_fn_func_shutdown(uint64_t timeout_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_FN_FUNC_BENCH_PROGRESS
 #define UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_FN_FUNC_BENCH_PROGRESS
 uint64_t uniffi_share_backup_ffi_fn_func_bench_progress(uint64_t listener, uint32_t iterations
@@ -1006,6 +1011,12 @@ uint16_t uniffi_share_backup_ffi_checksum_func_check_password(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_CHECKSUM_FUNC_PASSWORD_REQUIREMENTS
 #define UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_CHECKSUM_FUNC_PASSWORD_REQUIREMENTS
 uint16_t uniffi_share_backup_ffi_checksum_func_password_requirements(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_CHECKSUM_FUNC_SHUTDOWN
+#define UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_CHECKSUM_FUNC_SHUTDOWN
+uint16_t uniffi_share_backup_ffi_checksum_func_shutdown(void
     
 );
 #endif
