@@ -20,7 +20,7 @@ def assert_no_secret(text):
         assert s not in text, text
 
 
-def test_configs_notifier_and_store_configs_print_no_password_token_api_key_or_access_key():
+def test_configs_notifier_store_and_provider_context_print_no_password_token_api_key_or_access_key():
     configs = sb.CallConfigs(
         password=PASSWORD,
         password_bytes=PASSWORD.encode(),
@@ -33,7 +33,10 @@ def test_configs_notifier_and_store_configs_print_no_password_token_api_key_or_a
     store = sb.StoreConfig.URL(url="s3://bucket/prefix", options={"aws_secret_access_key": ACCESS_KEY})
     config = sb.ShareBackupConfig(store=store, notifier=portal)
     sealed = sb.SealedKey(key=PASSWORD.encode(), header=b"\x01")
-    for obj in (configs, portal, store, config, sealed):
+    ctx = sb.ProviderContext(
+        user_id="alice", backup_id="0" * 32, custodian_id=None, client_id=None, configs={"token": TOKEN}
+    )
+    for obj in (configs, portal, store, config, sealed, ctx):
         assert_no_secret(repr(obj))
         assert_no_secret(str(obj))
     assert "REDACTED" in repr(configs)

@@ -3626,9 +3626,12 @@ public func FfiConverterTypeProviderCapabilities_lower(_ value: ProviderCapabili
 
 
 /**
- * What a backup or key call is about (given to an app's provider).
+ * What a backup or key call is about (given to an app's provider). Its
+ * string form (Kotlin `toString`, Python `repr`/`str`, Swift
+ * `description`) names the keys of `configs`, never their values (they
+ * may be tokens).
  */
-public struct ProviderContext: Equatable, Hashable {
+public struct ProviderContext: Equatable, Hashable, CustomDebugStringConvertible, CustomStringConvertible {
     /**
      * The user.
      */
@@ -3678,6 +3681,28 @@ public struct ProviderContext: Equatable, Hashable {
     
 
     
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_share_backup_ffi_fn_method_providercontext_uniffi_trait_debug(
+            FfiConverterTypeProviderContext_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_share_backup_ffi_fn_method_providercontext_uniffi_trait_display(
+            FfiConverterTypeProviderContext_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 }
 
 #if compiler(>=6)

@@ -19,7 +19,7 @@ class SecretsNeverPrintTest {
     }
 
     @Test
-    fun `configs, notifier and store configs print no password, token, API key or access key`() {
+    fun `configs, notifier and store configs and the provider context print no password, token, API key or access key`() {
         val configs = CallConfigs(
             password = password,
             passwordBytes = password.toByteArray(),
@@ -30,7 +30,8 @@ class SecretsNeverPrintTest {
         val store = StoreConfig.Url("s3://bucket/prefix", mapOf("aws_secret_access_key" to accessKey))
         val config = ShareBackupConfig(store = store, notifier = portal)
         val sealed = SealedKey(key = password.toByteArray(), header = byteArrayOf(1))
-        for (text in listOf(configs.toString(), portal.toString(), store.toString(), config.toString(), sealed.toString())) {
+        val ctx = ProviderContext("alice", "0".repeat(32), null, null, mapOf("token" to token))
+        for (text in listOf(configs, portal, store, config, sealed, ctx).map { it.toString() }) {
             assertNoSecret(text)
         }
         assertTrue(configs.toString().contains("REDACTED"), configs.toString())
