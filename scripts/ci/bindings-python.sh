@@ -30,10 +30,9 @@ rm -rf "$OUT"
 mkdir -p "$OUT/share_backup"
 "$TARGET/debug/uniffi-bindgen" generate --library "$LIB" --language python --out-dir "$OUT/share_backup"
 cp "$LIB" "$OUT/share_backup/"
-# What maturin's uniffi mode writes into the wheel, so the tests import
-# the package exactly as users of the wheel do.
-printf 'from .share_backup_ffi import *  # noqa: F401,F403\nfrom .share_backup_ffi import __all__  # noqa: F401\n' \
-    >"$OUT/share_backup/__init__.py"
+# The package's own __init__.py, as maturin puts it into the wheel
+# (python-source), so the tests import the package exactly as users do.
+cp "$ROOT/bindings/python/python/share_backup/__init__.py" "$OUT/share_backup/__init__.py"
 
 echo "--- bindings-python: venv with pytest"
 if [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import pytest' 2>/dev/null; then

@@ -134,8 +134,12 @@ pub trait GoogleTokenSource: Send + Sync {
     fn refresh_token(&self, scopes: Vec<String>) -> Result<String, ShareBackupError>;
 }
 
-/// What a backup or key call is about (given to an app's provider).
+/// What a backup or key call is about (given to an app's provider). Its
+/// string form (Kotlin `toString`, Python `repr`/`str`, Swift
+/// `description`) names the keys of `configs`, never their values (they
+/// may be tokens).
 #[derive(Clone, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct ProviderContext {
     /// The user.
     pub user_id: String,
@@ -156,6 +160,12 @@ impl fmt::Debug for ProviderContext {
             .field("backup_id", &self.backup_id)
             .field("configs", &self.configs.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for ProviderContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
     }
 }
 

@@ -19,7 +19,7 @@ use object_store::{
     Attributes, CopyOptions, Error as OsError, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload,
     ObjectMeta, ObjectStore, PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult, Result as OsResult,
 };
-use share_backup_core::Error as CoreError;
+use share_backup_core::{Error as CoreError, ErrorKind as CoreKind};
 
 use crate::foreign::KeyValueStore;
 use crate::runtime::call_foreign;
@@ -84,6 +84,9 @@ impl fmt::Display for AppObjectStore {
     }
 }
 
+/// The app's error (or one of this adapter's) as the source of a `Generic`
+/// error; `share-backup-object-store` recovers it by downcast, so the
+/// caller sees its kind, message and retryable flag unchanged.
 fn generic(e: CoreError) -> OsError {
     OsError::Generic { store: STORE, source: Box::new(e) }
 }
@@ -102,14 +105,15 @@ fn frame(body: &[u8]) -> Vec<u8> {
 
 fn unframe(key: &Path, v: Vec<u8>) -> OsResult<(ObjectMeta, Bytes)> {
     if v.len() < FRAME || &v[..MAGIC.len()] != MAGIC {
-        return Err(OsError::Generic {
-            store: STORE,
-            source: format!(
+        // An Integrity error inside the Generic one: the object-store crate
+        // passes share-backup's own errors through with their kind.
+        return Err(generic(CoreError::new(
+            CoreKind::Integrity,
+            format!(
                 "the value of {key} is not one share-backup wrote (no SBKV1 frame, {} bytes): the app's store returned other bytes than it was given",
                 v.len()
-            )
-            .into(),
-        });
+            ),
+        )));
     }
     let mut ms = [0u8; 8];
     ms.copy_from_slice(&v[MAGIC.len()..FRAME]);

@@ -38,6 +38,7 @@ pub use passkey::{
 pub use password::{
     Calibration, PasswordCheck, PasswordPolicy, Strength, calibrate, check_password, password_requirements,
 };
+pub use runtime::shutdown;
 #[cfg(feature = "testing")]
 pub use testing::{FakeDrive, bench_progress, bench_rust_backups, bench_rust_methods};
 

@@ -2,11 +2,12 @@
 //! bounded, thread-isolated calls into app code.
 
 use std::future::Future;
-use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use share_backup_core::{Error as CoreError, ErrorKind as CoreKind, Result as CoreResult};
-use tokio::runtime::Runtime;
+use tokio::runtime::{Handle, Runtime};
 
 use crate::error::ShareBackupError;
 
@@ -14,18 +15,58 @@ use crate::error::ShareBackupError;
 /// password KDF and the app's callbacks go to its blocking pool). The
 /// foreign side only polls a join handle, so its event loop or coroutine
 /// dispatcher never runs share-backup's work.
-static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
-    tokio::runtime::Builder::new_multi_thread()
+///
+/// The runtime itself sits in [`SLOT`] so that [`shutdown`] can stop it
+/// and join its threads before the host runtime goes away (Python's
+/// interpreter finalization ends any foreign thread that then touches
+/// Python with a forced unwind, which aborts the process when it crosses
+/// Rust frames); [`HANDLE`] is what the rest of the crate uses.
+static HANDLE: LazyLock<Handle> = LazyLock::new(|| {
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("share-backup")
         .enable_all()
         .build()
-        .expect("share-backup: cannot start the tokio runtime (the OS refused its threads)")
+        .expect("share-backup: cannot start the tokio runtime (the OS refused its threads)");
+    let handle = rt.handle().clone();
+    *SLOT.lock().unwrap_or_else(PoisonError::into_inner) = Some(rt);
+    handle
 });
 
-/// The runtime.
-pub(crate) fn runtime() -> &'static Runtime {
-    &RUNTIME
+static SLOT: Mutex<Option<Runtime>> = Mutex::new(None);
+
+/// Set once [`shutdown`] ran: no new work starts.
+static SHUT_DOWN: AtomicBool = AtomicBool::new(false);
+
+/// The runtime's handle.
+pub(crate) fn runtime() -> &'static Handle {
+    &HANDLE
+}
+
+fn shut_down_error() -> ShareBackupError {
+    CoreError::new(CoreKind::Cancelled, "share-backup was shut down (the process is exiting); nothing was started")
+        .into()
+}
+
+/// Stops share-backup's runtime before the process exits: running
+/// operations are cancelled (nothing more is stored or acknowledged),
+/// their tasks are dropped, and its threads are joined, waiting up to
+/// `timeout_ms` for app callbacks that are still running (a callback that
+/// timed out keeps its thread until it returns). Afterwards every call
+/// fails with the `Cancelled` kind. Idempotent.
+///
+/// The Python package registers it with `atexit`, so no share-backup thread
+/// is inside (or about to enter) Python while the interpreter finalizes;
+/// other hosts call it at their own exit (a JVM's shutdown hook) if they
+/// need the same guarantee. A callback still running after `timeout_ms` is
+/// left to the OS.
+#[uniffi::export(default(timeout_ms = 5000))]
+pub fn shutdown(timeout_ms: u64) {
+    SHUT_DOWN.store(true, Ordering::SeqCst);
+    let rt = SLOT.lock().unwrap_or_else(PoisonError::into_inner).take();
+    if let Some(rt) = rt {
+        rt.shutdown_timeout(Duration::from_millis(timeout_ms));
+    }
 }
 
 /// Aborts the task when dropped: what happens when the foreign side
@@ -44,7 +85,10 @@ impl<T> Drop for AbortOnDrop<T> {
 pub(crate) async fn spawn<T: Send + 'static>(
     fut: impl Future<Output = Result<T, ShareBackupError>> + Send + 'static,
 ) -> Result<T, ShareBackupError> {
-    let mut handle = AbortOnDrop(RUNTIME.spawn(fut));
+    if SHUT_DOWN.load(Ordering::SeqCst) {
+        return Err(shut_down_error());
+    }
+    let mut handle = AbortOnDrop(HANDLE.spawn(fut));
     match (&mut handle.0).await {
         Ok(r) => r,
         Err(e) if e.is_cancelled() => Err(CoreError::new(CoreKind::Cancelled, "the operation was cancelled").into()),
@@ -93,5 +137,5 @@ async fn task_join<T>(mut task: AbortOnDrop<T>) -> Result<T, tokio::task::JoinEr
 /// few synchronous exports that need the runtime (starting the fake Drive).
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
-    RUNTIME.block_on(fut)
+    HANDLE.block_on(fut)
 }

@@ -101,3 +101,113 @@ fn an_unexpected_callback_exception_is_internal() {
     assert_eq!(e.kind(), ErrorKind::Internal);
     assert!(e.message().contains("KeyError"));
 }
+
+/// An app store (as an app writes one) that throws a chosen error on
+/// every write while `fail` is set.
+#[derive(Default)]
+struct ThrowingStore {
+    map: std::sync::Mutex<HashMap<String, Vec<u8>>>,
+    fail: std::sync::Mutex<Option<ShareBackupError>>,
+}
+
+impl ThrowingStore {
+    fn failure(&self) -> Result<(), ShareBackupError> {
+        self.fail.lock().unwrap().clone().map_or(Ok(()), Err)
+    }
+}
+
+impl crate::foreign::KeyValueStore for ThrowingStore {
+    fn put_if_absent(&self, key: String, value: Vec<u8>) -> Result<bool, ShareBackupError> {
+        self.failure()?;
+        let mut m = self.map.lock().unwrap();
+        if m.contains_key(&key) {
+            return Ok(false);
+        }
+        m.insert(key, value);
+        Ok(true)
+    }
+    fn put(&self, key: String, value: Vec<u8>) -> Result<(), ShareBackupError> {
+        self.failure()?;
+        self.map.lock().unwrap().insert(key, value);
+        Ok(())
+    }
+    fn get(&self, key: String) -> Result<Option<Vec<u8>>, ShareBackupError> {
+        Ok(self.map.lock().unwrap().get(&key).cloned())
+    }
+    fn list(&self, prefix: String) -> Result<Vec<String>, ShareBackupError> {
+        Ok(self.map.lock().unwrap().keys().filter(|k| k.starts_with(&prefix)).cloned().collect())
+    }
+    fn delete(&self, key: String) -> Result<(), ShareBackupError> {
+        self.failure()?;
+        self.map.lock().unwrap().remove(&key);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_stores_error_kind_retryable_flag_and_message_reach_the_caller() {
+    use std::sync::Arc;
+
+    use crate::api::{ShareBackup, ShareBackupConfig};
+
+    let password = || CallConfigs {
+        password: Some("correct horse battery staple".into()),
+        password_bytes: None,
+        google_access_token: None,
+        google_token_source: None,
+        provider_configs: HashMap::new(),
+        passkey: None,
+        custodian_id: None,
+        client_id: None,
+    };
+    let store = Arc::new(ThrowingStore::default());
+    let sb = ShareBackup::new(ShareBackupConfig {
+        store: StoreConfig::App { store: store.clone() },
+        notifier: NotifierConfig::Recording,
+        provider_settings: HashMap::from([(
+            "password".to_owned(),
+            HashMap::from([
+                ("space_cost".to_owned(), "64".to_owned()),
+                ("time_cost".to_owned(), "1".to_owned()),
+                ("insecure_below_cost_floor".to_owned(), "true".to_owned()),
+            ]),
+        )]),
+        default_chain: None,
+        call_timeout_ms: None,
+        max_retries: Some(0),
+        read_back: None,
+    })
+    .unwrap();
+    let first =
+        sb.backup("alice".into(), b"first share".to_vec(), password(), Some("password".into()), None).await.unwrap();
+    for (kind, retryable) in [
+        (ErrorKind::PermissionDenied, false),
+        (ErrorKind::NotFound, false),
+        (ErrorKind::Integrity, false),
+        (ErrorKind::RateLimited, true),
+    ] {
+        *store.fail.lock().unwrap() = Some(ShareBackupError::Failed {
+            kind,
+            message: "the exchange API said no".into(),
+            retryable,
+            method: None,
+            violations: vec![],
+            required_work: None,
+            max_work: None,
+        });
+        let e = sb
+            .backup("alice".into(), b"newer share".to_vec(), password(), Some("password".into()), None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), kind, "{e}");
+        let ShareBackupError::Failed { retryable: got_retryable, .. } = &e;
+        assert_eq!(*got_retryable, retryable, "{e}");
+        assert!(e.message().contains("the exchange API said no"), "{e}");
+        *store.fail.lock().unwrap() = None;
+        let told: Vec<bool> = sb.notifications().iter().map(|n| n.success).collect();
+        assert_eq!(told.iter().filter(|s| **s).count(), 1, "only the first backup is acknowledged: {told:?}");
+        assert_eq!(told.last(), Some(&false), "{told:?}");
+        assert_eq!(sb.recover("alice".into(), password(), None, None).await.unwrap(), b"first share");
+    }
+    assert_eq!(sb.notifications()[0].backup_id, first.backup_id);
+}

@@ -9,6 +9,10 @@ Run after scripts/ci/bindings-python.sh (it builds the library with the
 (same library, same costs, same process, interleaved rounds), and the
 per-call cost of `methods` on a memory store and of one progress callback.
 `rss`: peak RSS of 1,000 backups and recoveries (after 100 and after 1,000).
+`ratio [PAIRS]`: the password backup ratio alone, made robust against the
+load of shared cores: a warm-up, then PAIRS (default 60) pairs of one
+Python and one Rust backup in alternating order (ABBA), the median of the
+per-pair ratios with a distribution-free 95 % interval (order statistics).
 """
 
 import asyncio
@@ -75,6 +79,43 @@ async def overhead():
         print(f"progress: python listener {app / max(c.n, 1) * 1e6:.2f} us/callback ({c.n} callbacks), rust closure {rust / 10000 * 1e6:.3f} us/callback")
 
 
+async def ratio(pairs):
+    s = make(KDF)
+    share = bytes(range(64))
+
+    async def py_once():
+        t = time.perf_counter()
+        await s.backup("bench-py", share, configs=sb.CallConfigs(password=PASSWORD), method="password")
+        return time.perf_counter() - t
+
+    async def rust_once():
+        return await sb.bench_rust_backups(s, "bench-rust", share, PASSWORD, 1)
+
+    for _ in range(3):  # warm-up: allocator, first commit of each user
+        await py_once()
+        await rust_once()
+    ratios, pys, rusts = [], [], []
+    for i in range(pairs):
+        if i % 2 == 0:
+            py = await py_once()
+            rust = await rust_once()
+        else:
+            rust = await rust_once()
+            py = await py_once()
+        pys.append(py)
+        rusts.append(rust)
+        ratios.append(py / rust)
+    ratios.sort()
+    # Distribution-free 95 % interval of the median: order statistics
+    # n/2 -/+ 0.98 sqrt(n) (normal approximation of the binomial).
+    half = 0.98 * (pairs ** 0.5)
+    lo = ratios[max(0, int(pairs / 2 - half) - 1)]
+    hi = ratios[min(pairs - 1, int(pairs / 2 + half))]
+    print(f"pairs: {pairs} (ABBA order, after 3 warm-up backups each)")
+    print(f"python backup: median {statistics.median(pys) * 1e3:.1f} ms; rust backup: median {statistics.median(rusts) * 1e3:.1f} ms")
+    print(f"python/rust: median of per-pair ratios {statistics.median(ratios):.4f} (95 % interval {lo:.4f}-{hi:.4f}); ratio of medians {statistics.median(pys) / statistics.median(rusts):.4f}")
+
+
 def rss_kib():
     with open("/proc/self/status") as f:
         for line in f:
@@ -98,9 +139,7 @@ async def rss():
 
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "overhead"
-    asyncio.run(overhead() if mode == "overhead" else rss())
-    # The known abort at interpreter exit (bindings/python/README.md).
-    sys.stdout.flush()
-    import os
-
-    os._exit(0)
+    if mode == "ratio":
+        asyncio.run(ratio(int(sys.argv[2]) if len(sys.argv) > 2 else 60))
+    else:
+        asyncio.run(overhead() if mode == "overhead" else rss())

@@ -114,25 +114,3 @@ def _no_proxy():
     # The fake Drive and Portal test servers are on loopback only.
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     yield
-
-
-# Known issue (bindings/python/README.md): a Python process that used the
-# bindings sometimes aborts *at interpreter exit* ("FATAL: exception not
-# rethrown", about one exit in five) after every call has returned: a
-# share-backup runtime thread calling back into a finalizing interpreter.
-# Nothing the tests check runs then; the session ends with os._exit so
-# the exit status is pytest's own.
-_status = {"code": 0}
-
-
-def pytest_sessionfinish(session, exitstatus):
-    _status["code"] = int(exitstatus)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config):
-    import sys
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(_status["code"])

@@ -91,6 +91,43 @@ def test_a_store_failure_is_acknowledged_false_and_the_previous_backup_stays():
     assert asyncio.run(s.recover("bob", configs=pw())) == SHARE
 
 
+class KindStore(DictStore):
+    """Throws a chosen ShareBackupError on every write while `error` is set."""
+
+    def __init__(self):
+        super().__init__()
+        self.error = None
+
+    def put_if_absent(self, key, value):
+        if self.error is not None:
+            raise self.error
+        return super().put_if_absent(key, value)
+
+    def put(self, key, value):
+        if self.error is not None:
+            raise self.error
+        return super().put(key, value)
+
+
+@pytest.mark.parametrize(
+    "kind", [sb.ErrorKind.PERMISSION_DENIED, sb.ErrorKind.NOT_FOUND, sb.ErrorKind.INTEGRITY]
+)
+def test_the_kind_a_python_store_raises_reaches_the_caller_and_nothing_is_lost(kind):
+    store, notifier = KindStore(), LogNotifier()
+    s = make(store=sb.StoreConfig.APP(store=store), notifier=sb.NotifierConfig.APP(notifier=notifier), max_retries=0)
+    first = asyncio.run(s.backup("dora", SHARE, configs=pw(), method="password"))
+    store.error = err(kind, "the exchange API refused the write")
+    with pytest.raises(sb.ShareBackupError) as e:
+        asyncio.run(s.backup("dora", b"a newer share", configs=pw(), method="password"))
+    assert e.value.kind == kind, e.value.message
+    assert e.value.retryable is False
+    assert "the exchange API refused the write" in e.value.message
+    assert acknowledged(notifier.calls) == [("dora", "password", first.backup_id, True)]
+    assert notifier.calls[-1][3] is False
+    store.error = None
+    assert asyncio.run(s.recover("dora", configs=pw())) == SHARE
+
+
 def test_store_conformance_passes_on_a_python_store():
     report = asyncio.run(sb.run_store_conformance(DictStore()))
     failed = [(c.name, c.detail) for c in report.cases if c.outcome == sb.CaseOutcome.FAILED]

@@ -69,8 +69,15 @@ class LyingStore(DictStore):
         return super().get(key)
 
 
-@pytest.mark.parametrize("mode", ["wrong", "throw", "hang"])
-def test_a_misbehaving_store_gives_a_typed_error_and_loses_nothing(mode):
+@pytest.mark.parametrize(
+    "mode,kind",
+    [
+        ("wrong", sb.ErrorKind.INTEGRITY),
+        ("throw", sb.ErrorKind.INTERNAL),
+        ("hang", sb.ErrorKind.UNAVAILABLE),
+    ],
+)
+def test_a_misbehaving_store_gives_a_typed_error_and_loses_nothing(mode, kind):
     store, notifier = LyingStore(), LogNotifier()
     s = make(
         store=sb.StoreConfig.APP(store=store),
@@ -83,9 +90,10 @@ def test_a_misbehaving_store_gives_a_typed_error_and_loses_nothing(mode):
     try:
         with pytest.raises(sb.ShareBackupError) as e:
             asyncio.run(s.backup("bob", b"newer", configs=pw(), method="password"))
-        assert isinstance(e.value.kind, sb.ErrorKind)
-        with pytest.raises(sb.ShareBackupError):
+        assert e.value.kind == kind, e.value.message
+        with pytest.raises(sb.ShareBackupError) as e:
             asyncio.run(s.recover("bob", configs=pw()))
+        assert e.value.kind == kind, e.value.message
     finally:
         store.release.set()
     assert acknowledged(notifier.calls) == [("bob", "password", first.backup_id, True)]

@@ -25,14 +25,34 @@ pub enum StoreError {
 
 /// Whether an `object_store` error is worth retrying: the network, a 5xx, a
 /// throttled request once the backend's own retries ran out.
+///
+/// A backend that fails with share-backup's own [`Error`] as the source of
+/// a `Generic` error (an app-implemented store, through the FFI) decides
+/// itself: its `retryable` flag.
 pub(crate) fn is_transient(e: &object_store::Error) -> bool {
-    matches!(e, object_store::Error::Generic { .. } | object_store::Error::JoinError { .. })
+    match e {
+        object_store::Error::Generic { source, .. } => source.downcast_ref::<Error>().is_none_or(Error::retryable),
+        object_store::Error::JoinError { .. } => true,
+        _ => false,
+    }
 }
 
 /// Turns an `object_store` error into share-backup's [`Error`], with a
 /// message that says which operation on which store failed.
+///
+/// A `Generic` error whose source is share-backup's own [`Error`] (a
+/// backend that speaks share-backup's kinds: an app-implemented store
+/// through the FFI) is returned as that error, so its kind, message and
+/// `retryable` flag reach the caller unchanged.
 pub(crate) fn map_object_store_error(e: object_store::Error, what: impl Into<String>, store: &str) -> Error {
     use object_store::Error as E;
+    let e = match e {
+        E::Generic { store: s, source } => match source.downcast::<Error>() {
+            Ok(own) => return *own,
+            Err(source) => E::Generic { store: s, source },
+        },
+        other => other,
+    };
     let what = what.into();
     let (kind, message, hint): (ErrorKind, String, Option<&'static str>) = match &e {
         E::NotFound { .. } => (ErrorKind::NotFound, format!("{what}: not found in {store}"), None),
@@ -114,6 +134,29 @@ mod tests {
             assert_eq!(transient, kind == ErrorKind::Unavailable);
             assert!(mapped.message().starts_with("read the current version: "), "{}", mapped.message());
             assert!(mapped.source_ref().is_some());
+        }
+    }
+
+    #[test]
+    fn a_backends_own_share_backup_error_keeps_its_kind_message_and_retryable_flag() {
+        let cases = [
+            (ErrorKind::PermissionDenied, false),
+            (ErrorKind::NotFound, false),
+            (ErrorKind::Integrity, false),
+            (ErrorKind::Unauthenticated, false),
+            (ErrorKind::Unavailable, true),
+            // An app may say a normally retryable kind is not worth retrying.
+            (ErrorKind::RateLimited, false),
+        ];
+        for (kind, retryable) in cases {
+            let own =
+                Error::new(kind.clone(), "the app's store (put): the exchange API said no").with_retryable(retryable);
+            let e = object_store::Error::Generic { store: "app key-value store", source: Box::new(own) };
+            assert_eq!(is_transient(&e), retryable, "{kind:?}");
+            let mapped = map_object_store_error(e, "stage a version", "app key-value store");
+            assert_eq!(mapped.kind(), &kind);
+            assert_eq!(mapped.retryable(), retryable, "{kind:?}");
+            assert_eq!(mapped.message(), "the app's store (put): the exchange API said no");
         }
     }
 }

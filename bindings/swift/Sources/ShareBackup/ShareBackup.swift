@@ -4234,9 +4234,12 @@ public func FfiConverterTypeProviderCapabilities_lower(_ value: ProviderCapabili
 
 
 /**
- * What a backup or key call is about (given to an app's provider).
+ * What a backup or key call is about (given to an app's provider). Its
+ * string form (Kotlin `toString`, Python `repr`/`str`, Swift
+ * `description`) names the keys of `configs`, never their values (they
+ * may be tokens).
  */
-public struct ProviderContext: Equatable, Hashable {
+public struct ProviderContext: Equatable, Hashable, CustomDebugStringConvertible, CustomStringConvertible {
     /**
      * The user.
      */
@@ -4286,6 +4289,28 @@ public struct ProviderContext: Equatable, Hashable {
     
 
     
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_share_backup_ffi_fn_method_providercontext_uniffi_trait_debug(
+            FfiConverterTypeProviderContext_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_share_backup_ffi_fn_method_providercontext_uniffi_trait_display(
+            FfiConverterTypeProviderContext_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 }
 
 #if compiler(>=6)
@@ -6899,6 +6924,27 @@ public func passwordRequirements(settings: [String: String])throws  -> [String] 
 })
 }
 /**
+ * Stops share-backup's runtime before the process exits: running
+ * operations are cancelled (nothing more is stored or acknowledged),
+ * their tasks are dropped, and its threads are joined, waiting up to
+ * `timeout_ms` for app callbacks that are still running (a callback that
+ * timed out keeps its thread until it returns). Afterwards every call
+ * fails with the `Cancelled` kind. Idempotent.
+ *
+ * The Python package registers it with `atexit`, so no share-backup thread
+ * is inside (or about to enter) Python while the interpreter finalizes;
+ * other hosts call it at their own exit (a JVM's shutdown hook) if they
+ * need the same guarantee. A callback still running after `timeout_ms` is
+ * left to the OS.
+ */
+public func shutdown(timeoutMs: UInt64 = UInt64(5000))  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_share_backup_ffi_fn_func_shutdown(
+        FfiConverterUInt64.lower(timeoutMs),uniffiCallStatus
+    )
+}
+}
+/**
  * Benchmark support: the time of `iterations` progress callbacks into
  * `listener` (the app's callback, called from a share-backup thread as the
  * relay does) and into a Rust closure through a `ProgressSink`; returns
@@ -7007,6 +7053,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_share_backup_ffi_checksum_func_password_requirements() != 40432) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_share_backup_ffi_checksum_func_shutdown() != 59903) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_share_backup_ffi_checksum_func_bench_progress() != 33410) {

@@ -47,15 +47,34 @@ class AppStoreTest {
     }
 
     @Test
+    fun `the kind the app's store throws reaches the caller, nothing acknowledged, the previous backup still recovers`() = runBlocking {
+        val store = KotlinStore()
+        val notifier = KotlinNotifier()
+        appShareBackup(store, notifier).use { sb ->
+            val first = sb.backup("frank", share("first"), CallConfigs(password = GOOD_PASSWORD), "password")
+            for (kind in listOf(ErrorKind.PERMISSION_DENIED, ErrorKind.NOT_FOUND, ErrorKind.INTEGRITY)) {
+                store.failWrites = shareBackupError(kind, "the exchange API refused: $kind", retryable = false)
+                val e = failure { sb.backup("frank", share("second"), CallConfigs(password = GOOD_PASSWORD), "password") }
+                assertEquals(kind, e.kind, e.reason)
+                assertEquals(false, e.retryable)
+                assertTrue(e.reason.contains("the exchange API refused: $kind"), e.reason)
+                store.failWrites = null
+                assertEquals(listOf(first.backupId), notifier.told.filter { it.second }.map { it.first })
+                assertEquals(false, notifier.told.last().second)
+                assertContentEquals(share("first"), sb.recover("frank", CallConfigs(password = GOOD_PASSWORD)))
+            }
+        }
+    }
+
+    @Test
     fun `a store throwing a plain exception is a typed error naming it, not a crash`() = runBlocking {
         val store = KotlinStore().apply { failWrites = IllegalStateException("NullPointer in the app's store") }
         val notifier = KotlinNotifier()
         appShareBackup(store, notifier).use { sb ->
             val e = failure { sb.backup("carol", share(), CallConfigs(password = GOOD_PASSWORD), "password") }
-            // The object-store layer between the framework and the app's
-            // store reports any store failure as Unavailable; the app's
-            // exception is named in the reason.
-            assertTrue(e.kind in setOf(ErrorKind.UNAVAILABLE, ErrorKind.INTERNAL), "${e.kind}: ${e.reason}")
+            // An exception that is not a ShareBackupException is a bug in
+            // the app's store: Internal, with the exception named.
+            assertEquals(ErrorKind.INTERNAL, e.kind, e.reason)
             assertTrue(e.reason.contains("NullPointer in the app's store"), e.reason)
             assertEquals(listOf(false), notifier.told.map { it.second })
         }
@@ -94,10 +113,7 @@ class AppStoreTest {
             sb.backup("erin", share(), CallConfigs(password = GOOD_PASSWORD), "password")
             store.corruptReads = "not what was stored".toByteArray()
             val e = failure { sb.recover("erin", CallConfigs(password = GOOD_PASSWORD)) }
-            assertTrue(
-                e.kind in setOf(ErrorKind.UNAVAILABLE, ErrorKind.INVALID_ENVELOPE, ErrorKind.INTEGRITY),
-                "${e.kind}: ${e.reason}",
-            )
+            assertEquals(ErrorKind.INTEGRITY, e.kind, e.reason)
             store.corruptReads = null
             assertContentEquals(share(), sb.recover("erin", CallConfigs(password = GOOD_PASSWORD)))
         }
