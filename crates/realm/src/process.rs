@@ -13,6 +13,7 @@ pub struct RealmProcess {
     url: String,
     id: String,
     log: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl fmt::Debug for RealmProcess {
@@ -47,7 +48,7 @@ impl RealmProcess {
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
         let log = Arc::new(Mutex::new(String::new()));
-        if let Some(mut err) = child.stderr.take() {
+        let reader = child.stderr.take().map(|mut err| {
             let sink = log.clone();
             std::thread::spawn(move || {
                 let mut s = String::new();
@@ -55,8 +56,8 @@ impl RealmProcess {
                 if let Ok(mut l) = sink.lock() {
                     l.push_str(&s);
                 }
-            });
-        }
+            })
+        });
         let mut line = String::new();
         if let Some(out) = child.stdout.take() {
             let _ = BufReader::new(out).read_line(&mut line);
@@ -65,10 +66,13 @@ impl RealmProcess {
         if !url.starts_with("http://127.0.0.1:") {
             let _ = child.kill();
             let _ = child.wait();
+            if let Some(r) = reader {
+                let _ = r.join();
+            }
             let log = log.lock().map(|l| l.clone()).unwrap_or_default();
             return Err(format!("realm {id} did not start (stdout {line:?}): {log}"));
         }
-        Ok(RealmProcess { child: Some(child), url: format!("{url}/"), id: id.to_string(), log })
+        Ok(RealmProcess { child: Some(child), url: format!("{url}/"), id: id.to_string(), log, reader })
     }
 
     /// The base URL (`http://127.0.0.1:PORT/`).
@@ -81,16 +85,21 @@ impl RealmProcess {
         &self.id
     }
 
-    /// What the process wrote to stderr so far (complete once it ended).
+    /// What the process wrote to stderr: complete after [`kill`](Self::kill)
+    /// (which waits for the last byte), partial before.
     pub fn log(&self) -> String {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
-    /// Kills the process and waits for it: the realm is down.
+    /// Kills the process and waits for it and for the end of its stderr:
+    /// the realm is down and [`log`](Self::log) is complete.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
         }
     }
 }
