@@ -43,6 +43,7 @@ impl RealmProcess {
             .arg(format!("--integrator-key={issuer}={pk}"))
             .args(extra)
             .env("RUST_LOG", "trace")
+            .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
