@@ -51,7 +51,7 @@ fn assert_no_secret(s: &Setup, outputs: &[&std::process::Output]) {
         }
     }
     for r in &s.realms {
-        let log = r.log.lock().unwrap().clone();
+        let log = r.log();
         for x in &secrets {
             assert!(!log.contains(x.as_str()), "a secret in a realm's log");
         }

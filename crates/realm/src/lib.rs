@@ -4,6 +4,7 @@
 
 mod db;
 mod limit;
+mod process;
 
 use std::fmt;
 use std::future::Future;
@@ -26,6 +27,7 @@ use tokio::net::TcpListener;
 
 pub use db::{Db, Guess, Inserted, NewRegistration, Unlock};
 pub use limit::RateLimiter;
+pub use process::{RealmProcess, realm_binary};
 
 /// The realm's configuration (flags, or `SHARE_BACKUP_REALM_*` variables).
 #[derive(Clone, clap::Parser)]

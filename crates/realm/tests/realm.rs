@@ -1,26 +1,17 @@
 //! Real realm processes (the built binary on 127.0.0.1:0) over SQLite and,
 //! when `SHARE_BACKUP_REALM_TEST_POSTGRES_URL` is set, PostgreSQL.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 use serde_json::Value;
+use share_backup_realm::RealmProcess;
 use share_backup_realm_protocol::{Claims, Recover1Response, Recovery, SigningKey, mint, register};
 
 const PG_ENV: &str = "SHARE_BACKUP_REALM_TEST_POSTGRES_URL";
 
+/// A realm process; `url` without its trailing slash (paths start with one).
 struct Realm {
-    child: Child,
+    process: RealmProcess,
     url: String,
     id: String,
-    stderr: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl Drop for Realm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn key() -> SigningKey {
@@ -28,28 +19,10 @@ fn key() -> SigningKey {
 }
 
 fn spawn(id: &str, db: &str, rate: u32) -> Realm {
-    let pk: String = key().verifying_key().to_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_share-backup-realm"))
-        .args(["--realm-id", id, "--listen", "127.0.0.1:0", "--database-url", db])
-        .arg(format!("--integrator-key=acme={pk}"))
-        .arg(format!("--rate-limit-per-minute={rate}"))
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the realm binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
-    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let (mut err, log) = (child.stderr.take().unwrap(), stderr.clone());
-    std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut err, &mut s);
-        log.lock().unwrap().push_str(&s);
-    });
-    Realm { child, url, id: id.into(), stderr }
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_share-backup-realm"));
+    let rate = format!("--rate-limit-per-minute={rate}");
+    let process = RealmProcess::spawn(bin, id, db, "acme", &key().verifying_key(), &[&rate]).unwrap();
+    Realm { url: process.url().trim_end_matches('/').to_string(), id: id.into(), process }
 }
 
 fn token(realm: &str, user: &str, nonce: u64) -> String {
@@ -223,11 +196,10 @@ async fn right_pin_recovers_resets_the_count_and_logs_no_secret() {
             .chain(reg.requests.iter().flat_map(|r| [hex::encode(&r.oprf_key.0), hex::encode(&r.unlock_tag.0)]))
             .collect();
         drop(c);
-        for r in realms {
-            let log = r.stderr.clone();
-            drop(r);
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            let log = log.lock().unwrap().clone();
+        for mut r in realms {
+            // Killing waits for the end of its stderr: the whole log.
+            r.process.kill();
+            let log = r.process.log();
             assert!(log.contains("recover1"), "the TRACE capture is empty: {log}");
             for s in &secrets {
                 assert!(!log.contains(s.as_str()), "a secret leaked into the realm's log");

@@ -1,5 +1,8 @@
-//! The threats against the provider with real realms on 127.0.0.1:
-//! guesses counting down, lock-out, realms down, malicious realms.
+//! The threats against the provider with real `share-backup-realm`
+//! processes on 127.0.0.1 over SQLite files and, when
+//! `SHARE_BACKUP_REALM_TEST_POSTGRES_URL` is set (`scripts/ci/realm.sh`),
+//! over PostgreSQL: guesses counting down, lock-out, realms down (a killed
+//! process), malicious realms (a lying proxy in front of a real one).
 
 use std::sync::{Arc, Mutex};
 
@@ -8,27 +11,80 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use share_backup_core::{BackupId, BackupProvider, Configs, Context, ErrorKind, ExposeSecret, UserId};
 use share_backup_guarded_pin::{GuardedPinProvider, PinConfig, Realm, SigningTokenSource};
-use share_backup_realm::LocalRealm;
+use share_backup_realm::{RealmProcess, realm_binary};
 use share_backup_realm_protocol::SigningKey;
+
+const PG_ENV: &str = "SHARE_BACKUP_REALM_TEST_POSTGRES_URL";
 
 fn key() -> SigningKey {
     SigningKey::from_bytes(&[9u8; 32])
 }
 
-struct Realms {
-    _dir: tempfile::TempDir,
-    realms: Vec<Option<LocalRealm>>,
+/// Where the realms keep their state.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Backend {
+    /// One SQLite file per realm in a temporary directory.
+    Sqlite,
+    /// The test PostgreSQL, shared by every realm under unique realm ids.
+    Postgres,
 }
 
-fn realms(n: usize) -> Realms {
+/// SQLite always; PostgreSQL when its URL is set (required when
+/// `SHARE_BACKUP_REQUIRE_SERVERS=1`, as in CI).
+fn backends() -> Vec<Backend> {
+    let mut v = vec![Backend::Sqlite];
+    match std::env::var(PG_ENV) {
+        Ok(_) => v.push(Backend::Postgres),
+        Err(_) if std::env::var_os("SHARE_BACKUP_REQUIRE_SERVERS").is_some_and(|v| v == "1") => {
+            panic!("{PG_ENV} is not set but SHARE_BACKUP_REQUIRE_SERVERS=1 (run scripts/ci/realm.sh)")
+        }
+        Err(_) => eprintln!("skipping PostgreSQL: {PG_ENV} is not set (scripts/ci/realm.sh starts one)"),
+    }
+    v
+}
+
+struct Realms {
+    _dir: tempfile::TempDir,
+    /// Per realm: its id and database URL.
+    dbs: Vec<(String, String)>,
+    /// The processes; `None` once killed.
+    realms: Vec<Option<RealmProcess>>,
+}
+
+impl Realms {
+    /// Realm `i` is down: its process is killed.
+    fn kill(&mut self, i: usize) {
+        if let Some(mut r) = self.realms[i].take() {
+            r.kill();
+        }
+    }
+}
+
+/// `n` realm processes; their ids are unique to this call, so tests sharing
+/// one PostgreSQL database never see each other's rows.
+fn realms(n: usize, backend: Backend) -> Realms {
     let dir = tempfile::tempdir().unwrap();
-    let realms = (0..n)
+    let run = &BackupId::generate().unwrap().to_string()[..12];
+    let dbs: Vec<(String, String)> = (0..n)
         .map(|i| {
-            let db = format!("sqlite:{}", dir.path().join(format!("r{i}.sqlite3")).display());
-            Some(LocalRealm::start(&format!("r{i}"), &db, "acme", key().verifying_key(), 0).unwrap())
+            let db = match backend {
+                Backend::Sqlite => format!("sqlite:{}", dir.path().join(format!("r{i}.sqlite3")).display()),
+                Backend::Postgres => std::env::var(PG_ENV).unwrap(),
+            };
+            (format!("r{i}-{run}"), db)
         })
         .collect();
-    Realms { _dir: dir, realms }
+    let bin = realm_binary();
+    let realms = dbs
+        .iter()
+        .map(|(id, db)| {
+            Some(
+                RealmProcess::spawn(&bin, id, db, "acme", &key().verifying_key(), &["--rate-limit-per-minute=0"])
+                    .unwrap(),
+            )
+        })
+        .collect();
+    Realms { _dir: dir, dbs, realms }
 }
 
 fn provider(urls: &[(String, String)], t: usize, max: u32) -> GuardedPinProvider {
@@ -46,13 +102,29 @@ fn urls(r: &Realms) -> Vec<(String, String)> {
     r.realms.iter().flatten().map(|r| (r.id().to_string(), r.url().to_string())).collect()
 }
 
+/// Runs `test` once per backend, naming the backend when it fails.
+async fn each_backend<F, Fut>(test: F)
+where
+    F: Fn(Backend) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for backend in backends() {
+        eprintln!("backend: {backend:?}");
+        test(backend).await;
+    }
+}
+
 fn ctx(pin: &str, backup: BackupId) -> Context {
     Context::new(UserId::new("alice").unwrap(), backup).with_configs(Configs::new().with(PinConfig::new(pin)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_pins_count_down_the_right_one_resets_and_the_last_wrong_one_erases() {
-    let r = realms(3);
+    each_backend(wrong_pins_count_down_on).await;
+}
+
+async fn wrong_pins_count_down_on(backend: Backend) {
+    let r = realms(3, backend);
     let p = provider(&urls(&r), 2, 3);
     let id = BackupId::generate().unwrap();
     let sealed = p.seal_key(&ctx("482916", id)).await.unwrap();
@@ -79,21 +151,24 @@ async fn wrong_pins_count_down_the_right_one_resets_and_the_last_wrong_one_erase
 }
 
 /// The guess counts each realm's database holds for `sealed` (None: no part).
-async fn parts(r: &Realms, dir_realms: usize, header: &share_backup_core::KeyHeader) -> Vec<Option<u32>> {
+async fn parts(r: &Realms, header: &share_backup_core::KeyHeader) -> Vec<Option<u32>> {
     let h = share_backup_realm_protocol::RegistrationHeader::parse(header.as_bytes()).unwrap();
     let reg = share_backup_realm_protocol::client::hex_id(&h.reg_id);
     let mut out = vec![];
-    for i in 0..dir_realms {
-        let url = format!("sqlite:{}", r._dir.path().join(format!("r{i}.sqlite3")).display());
-        let db = share_backup_realm::Db::connect(&url, 1).await.unwrap();
-        out.push(db.guesses(&format!("r{i}"), "alice", &reg).await.unwrap());
+    for (id, url) in &r.dbs {
+        let db = share_backup_realm::Db::connect(url, 1).await.unwrap();
+        out.push(db.guesses(id, "alice", &reg).await.unwrap());
     }
     out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_lock_out_no_realm_keeps_a_part_even_one_that_had_guesses_left() {
-    let r = realms(3);
+    each_backend(after_a_lock_out_on).await;
+}
+
+async fn after_a_lock_out_on(backend: Backend) {
+    let r = realms(3, backend);
     let all = urls(&r);
     let p = provider(&all, 2, 3);
     let id = BackupId::generate().unwrap();
@@ -106,24 +181,28 @@ async fn after_a_lock_out_no_realm_keeps_a_part_even_one_that_had_guesses_left()
         let e = p_partial.open_key(&sealed.header, &ctx("111111", id)).await.unwrap_err();
         assert_eq!(e.guesses().unwrap().guesses_left, left, "{e}");
     }
-    assert_eq!(parts(&r, 3, &sealed.header).await, [Some(2), Some(2), Some(0)]);
+    assert_eq!(parts(&r, &sealed.header).await, [Some(2), Some(2), Some(0)]);
     // The last wrong guess: r0 and r1 count out, r2 still has guesses, so fewer than t = 2 remain.
     let e = p.open_key(&sealed.header, &ctx("111111", id)).await.unwrap_err();
     assert!(e.guesses().unwrap().locked_out, "{e}");
-    assert_eq!(parts(&r, 3, &sealed.header).await, [None, None, None], "no realm keeps a part after the lock-out");
+    assert_eq!(parts(&r, &sealed.header).await, [None, None, None], "no realm keeps a part after the lock-out");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_realm_down_still_recovers_two_down_is_unavailable() {
-    let mut r = realms(3);
+    each_backend(one_realm_down_on).await;
+}
+
+async fn one_realm_down_on(backend: Backend) {
+    let mut r = realms(3, backend);
     let all = urls(&r);
     let p = provider(&all, 2, 10);
     let id = BackupId::generate().unwrap();
     let sealed = p.seal_key(&ctx("482916", id)).await.unwrap();
-    r.realms[0] = None;
+    r.kill(0);
     let key = p.open_key(&sealed.header, &ctx("482916", id)).await.unwrap();
     assert_eq!(key.expose_secret(), sealed.key.expose_secret());
-    r.realms[1] = None;
+    r.kill(1);
     let e = p.open_key(&sealed.header, &ctx("482916", id)).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Unavailable, "{e}");
     // A new backup needs every realm.
@@ -133,7 +212,7 @@ async fn one_realm_down_still_recovers_two_down_is_unavailable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn weak_pins_are_refused_by_the_pin_preset() {
-    let r = realms(2);
+    let r = realms(2, Backend::Sqlite);
     let p = provider(&urls(&r), 2, 10);
     for weak in ["000000", "123456", "12345"] {
         let e = p.seal_key(&ctx(weak, BackupId::generate().unwrap())).await.unwrap_err();
@@ -211,8 +290,12 @@ async fn proxy(upstream: &str, lie: Lie) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malicious_realm_never_yields_a_wrong_key_and_two_honest_ones_suffice() {
+    each_backend(a_malicious_realm_on).await;
+}
+
+async fn a_malicious_realm_on(backend: Backend) {
     for lie in [Lie::WrongEvaluation, Lie::AlteredShare, Lie::Replay] {
-        let r = realms(3);
+        let r = realms(3, backend);
         let mut u = urls(&r);
         let honest = provider(&u, 2, 50);
         let id = BackupId::generate().unwrap();
@@ -245,7 +328,7 @@ async fn a_malicious_realm_never_yields_a_wrong_key_and_two_honest_ones_suffice(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_and_debug_output_hold_no_pin_token_or_key() {
-    let r = realms(3);
+    let r = realms(3, Backend::Sqlite);
     let p = provider(&urls(&r), 2, 10);
     let id = BackupId::generate().unwrap();
     let sealed = p.seal_key(&ctx("482916", id)).await.unwrap();

@@ -3,73 +3,36 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 
+use share_backup_realm::{RealmProcess, realm_binary};
 use share_backup_realm_protocol::{Claims, SigningKey, mint};
 
-use crate::support::{self, Env};
+use crate::support::Env;
 
 pub const SHARE: &[u8] = b"guarded-pin share through the cli";
-
-/// The realm binary: next to the CLI's (built by `cargo test --workspace`),
-/// else built now.
-pub fn realm_bin() -> PathBuf {
-    let cli = support::bin();
-    let p = cli.with_file_name(format!("share-backup-realm{}", std::env::consts::EXE_SUFFIX));
-    if !p.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "-p", "share-backup-realm", "--bin", "share-backup-realm"])
-            .status()
-            .expect("cargo runs");
-        assert!(ok.success(), "building share-backup-realm failed");
-    }
-    assert!(p.exists(), "no realm binary at {}", p.display());
-    p
-}
 
 pub fn key() -> SigningKey {
     SigningKey::from_bytes(&[7u8; 32])
 }
 
 pub struct Realm {
-    child: Child,
+    process: RealmProcess,
+    /// The base URL, without a trailing slash.
     pub url: String,
-    pub log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
-impl Drop for Realm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl Realm {
+    /// The realm's TRACE log so far.
+    pub fn log(&self) -> String {
+        self.process.log()
     }
 }
 
 pub fn spawn(id: &str, db: &Path) -> Realm {
-    let pk: String = key().verifying_key().to_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    let mut child = Command::new(realm_bin())
-        .args(["--realm-id", id, "--listen", "127.0.0.1:0"])
-        .arg(format!("--database-url=sqlite:{}", db.display()))
-        .arg(format!("--integrator-key=acme={pk}"))
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the realm binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let (mut err, sink) = (child.stderr.take().unwrap(), log.clone());
-    std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut err, &mut s);
-        sink.lock().unwrap().push_str(&s);
-    });
-    Realm { child, url, log }
+    let db = format!("sqlite:{}", db.display());
+    let process = RealmProcess::spawn(&realm_binary(), id, &db, "acme", &key().verifying_key(), &[]).unwrap();
+    Realm { url: process.url().trim_end_matches('/').to_string(), process }
 }
 
 pub fn token(realm: &str, user: &str) -> String {
