@@ -66,7 +66,7 @@ pub async fn run(dir: &Path) -> Result<()> {
     );
     let open_ctx = |pin: &str| ctx(&user, pin).with_backup_id(envelope.backup_id());
 
-    for guess in ["111111", "271828"] {
+    for (tried, guess) in [(1, "111111"), (2, "271828")] {
         let e = provider
             .open_envelope(&envelope, &open_ctx(guess))
             .await
@@ -74,6 +74,9 @@ pub async fn run(dir: &Path) -> Result<()> {
             .ok_or_else(|| unexpected("a wrong PIN opened"))?;
         let left = e.guesses().ok_or_else(|| unexpected("no guess count"))?.guesses_left;
         println!("3. wrong PIN: {} ({left} guesses left)", e.kind());
+        if left != MAX_GUESSES - tried {
+            return Err(unexpected(&format!("{left} guesses left after {tried} wrong ones")));
+        }
     }
     let share = provider.open_envelope(&envelope, &open_ctx(PIN)).await?;
     if share.expose_secret() != DEMO_SHARE {
@@ -81,7 +84,7 @@ pub async fn run(dir: &Path) -> Result<()> {
     }
     println!("4. the right PIN recovered the share; every realm's count is back to 0");
 
-    for _ in 0..MAX_GUESSES {
+    for tried in 1..=MAX_GUESSES {
         let e = provider
             .open_envelope(&envelope, &open_ctx("999000"))
             .await
@@ -89,6 +92,11 @@ pub async fn run(dir: &Path) -> Result<()> {
             .ok_or_else(|| unexpected("a wrong PIN opened"))?;
         let g = e.guesses().ok_or_else(|| unexpected("no guess count"))?;
         println!("5. wrong PIN: {} guesses left, locked out: {}", g.guesses_left, g.locked_out);
+        // The count starts again at the limit (the right PIN reset it) and
+        // the lock-out comes with the limit's last guess, not before.
+        if g.guesses_left != MAX_GUESSES - tried || g.locked_out != (tried == MAX_GUESSES) {
+            return Err(unexpected(&format!("after {tried} wrong PINs: {g:?}")));
+        }
         if g.locked_out {
             println!("   {e}");
             let gone = provider
@@ -96,8 +104,11 @@ pub async fn run(dir: &Path) -> Result<()> {
                 .await
                 .err()
                 .ok_or_else(|| unexpected("erased backup opened"))?;
-            println!("   the right PIN now: {}", gone.kind());
-            return if gone.kind() == &ErrorKind::NotFound { Ok(()) } else { Err(unexpected("not erased")) };
+            println!("   the right PIN now: {gone}");
+            return match gone.guesses() {
+                Some(g) if g.locked_out => Ok(()),
+                _ => Err(unexpected("the right PIN after the lock-out is not told the backup was erased")),
+            };
         }
     }
     Err(unexpected("no lock-out after the limit"))

@@ -480,20 +480,29 @@ impl BackupProvider for GuardedPinProvider {
             phase1.iter().zip(&realms).map(|(req, id)| self.call::<_, Recover1Response>(ctx, id, "v1/recover1", req)),
         )
         .await;
-        let (mut ok, mut errors) = (vec![], vec![]);
+        let (mut ok, mut errors, mut erased) = (vec![], vec![], 0usize);
         for (pos, a) in answers.into_iter().enumerate() {
             match a {
                 Answer::Ok(r) => ok.push((pos, r)),
+                Answer::Refused(b, _) if b.error == codes::LOCKED_OUT => erased += 1,
                 Answer::Refused(b, s) => errors.push(refusal(&realms[pos], &b, s)),
                 Answer::Down(m) => errors.push(unavailable(m)),
             }
         }
         if ok.len() < t {
+            // More than n - t realms say they erased their part for lack of
+            // guesses: fewer than t can still hold one, so the backup is
+            // gone (a realm saying so falsely only speaks for itself).
+            if erased > realms.len() - t {
+                return Err(locked_out_error(
+                    "this backup was erased after too many wrong PINs; no PIN can recover it now",
+                ));
+            }
             return Err(too_few(t, errors));
         }
         let key = match recovery.unlock(&ok) {
             Ok(k) => k,
-            Err(_) => return Err(self.wrong_pin(ctx, &recovery, &ok, t).await),
+            Err(_) => return Err(self.wrong_pin(ctx, &recovery, &ok, erased, t).await),
         };
         // Phase 2 at every realm that counted a guess, so each resets its count.
         let positions: Vec<usize> = ok.iter().map(|(p, _)| *p).collect();
@@ -559,37 +568,75 @@ impl GuardedPinProvider {
         }
     }
 
-    /// A wrong PIN: how many guesses are left (the `t`-th largest count of
-    /// the realms), erasing the exhausted parts when none is left.
-    async fn wrong_pin(&self, ctx: &Context, recovery: &Recovery, ok: &[(usize, Recover1Response)], t: usize) -> Error {
+    /// A wrong PIN (phase 1's evaluations reconstruct no committed unlock
+    /// key): how many guesses are left, and whether the backup is gone.
+    ///
+    /// Nothing here trusts one realm's word about another realm's part. The
+    /// guess counts the realms report only shape the message. A realm that
+    /// reports no guess left is sent a wrong phase-2 tag, so it erases its
+    /// part now by its own count (an honest realm erases only a part whose
+    /// count is exhausted; without the tag it erases it itself after its
+    /// phase-2 window). The client deletes the remaining parts only when
+    /// more than n - t realms confirm (answer `locked_out`) that their part
+    /// is erased, so that fewer than t honest realms could still hold one:
+    /// a lying realm can then neither make the client delete honest parts
+    /// nor turn a wrong answer into an erasure.
+    async fn wrong_pin(
+        &self,
+        ctx: &Context,
+        recovery: &Recovery,
+        ok: &[(usize, Recover1Response)],
+        erased_before: usize,
+        t: usize,
+    ) -> Error {
+        let realms = &recovery.header().realms;
+        let exhausted: Vec<usize> = ok.iter().filter(|(_, r)| r.guesses_left == 0).map(|(p, _)| *p).collect();
+        let confirm = exhausted.iter().map(|&p| async move {
+            let Ok(req) = recovery.phase2_wrong() else { return false };
+            matches!(
+                self.call::<_, Recover2Response>(ctx, &realms[p], "v1/recover2", &req).await,
+                Answer::Refused(b, _) if b.error == codes::LOCKED_OUT
+            )
+        });
+        let confirmed = erased_before + join_all(confirm).await.into_iter().filter(|c| *c).count();
+        if confirmed > realms.len() - t {
+            // Fewer than t realms can still hold a part: the backup cannot be
+            // recovered, so the others are asked to delete theirs, as
+            // delete_key does. A realm that is down keeps its part (fewer
+            // than t shares, which reveal nothing) until delete_key reaches it.
+            let rest = self.delete_parts(ctx, recovery.header()).await;
+            tracing::warn!(user = %ctx.user(), backup_id = %ctx.backup_id(), confirmed, all_deleted = rest.is_ok(), "last wrong PIN: the registration is erased");
+            return locked_out_error("wrong PIN, and that was the last guess: the backup has been erased");
+        }
+        // The t-th largest count: what an honest client querying every realm
+        // can still try. Reported by the realms, so only as good as they are.
         let mut left: Vec<u32> = ok.iter().map(|(_, r)| r.guesses_left).collect();
         left.sort_unstable_by(|a, b| b.cmp(a));
         let remaining = left.get(t - 1).copied().unwrap_or(0);
-        if remaining > 0 {
-            return Error::new(ErrorKind::WrongSecret, format!("wrong PIN; {remaining} guesses left"))
-                .with_hint("check the PIN and try again; after the last wrong guess the backup is erased")
-                .with_guesses(GuessDetails::new(remaining, false))
-                .with_method(METHOD.clone());
-        }
-        // No guess left at enough realms: tell the exhausted ones, which erase.
-        let realms = &recovery.header().realms;
-        let erase = ok.iter().filter(|(_, r)| r.guesses_left == 0).map(|(p, _)| async move {
-            if let Ok(req) = recovery.phase2_wrong() {
-                let _ = self.call::<_, Recover2Response>(ctx, &realms[*p], "v1/recover2", &req).await;
-            }
-        });
-        join_all(erase).await;
-        // Fewer than `t` realms still hold a part (the others counted out):
-        // the backup cannot be recovered, so every realm is asked to delete
-        // its part too, as delete_key does. A realm that is down keeps its
-        // part until delete_key reaches it.
-        let rest = self.delete_parts(ctx, recovery.header()).await;
-        tracing::warn!(user = %ctx.user(), backup_id = %ctx.backup_id(), all_deleted = rest.is_ok(), "last wrong PIN: the registration is erased");
-        Error::new(ErrorKind::WrongSecret, "wrong PIN, and that was the last guess: the backup has been erased")
-            .with_hint("this backup can never be recovered; make a new backup with another method or PIN")
-            .with_guesses(GuessDetails::new(0, true))
+        let (msg, hint) = if remaining > 0 {
+            (
+                format!("wrong PIN; {remaining} guesses left"),
+                "check the PIN and try again; after the last wrong guess the backup is erased",
+            )
+        } else {
+            (
+                "wrong PIN; the realms report no guess left, but fewer than needed confirmed the erasure".to_string(),
+                "a realm may be down or misbehaving; the backup is probably lost, retry later to confirm",
+            )
+        };
+        Error::new(ErrorKind::WrongSecret, msg)
+            .with_hint(hint)
+            .with_guesses(GuessDetails::new(remaining, false))
             .with_method(METHOD.clone())
     }
+}
+
+/// The typed lock-out: `WrongSecret` with no guess left and `locked_out`.
+fn locked_out_error(message: &'static str) -> Error {
+    Error::new(ErrorKind::WrongSecret, message)
+        .with_hint("this backup can never be recovered; make a new backup with another method or PIN")
+        .with_guesses(GuessDetails::new(0, true))
+        .with_method(METHOD.clone())
 }
 
 fn build(s: &Settings) -> Result<Arc<dyn BackupProvider>> {

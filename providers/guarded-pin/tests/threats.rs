@@ -145,9 +145,12 @@ async fn wrong_pins_count_down_on(backend: Backend) {
     let g = e.guesses().unwrap();
     assert_eq!((e.kind(), g.guesses_left, g.locked_out), (&ErrorKind::WrongSecret, 0, true), "{e}");
     assert!(e.to_string().contains("erased"), "{e}");
-    // Gone, even with the right PIN.
+    // Gone, even with the right PIN: the realms remember the lock-out, so
+    // a user coming back is told the backup was erased, not "not found".
     let e = p.open_key(&sealed.header, &ctx("482916", id)).await.unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
+    let g = e.guesses().unwrap_or_else(|| panic!("no typed lock-out: {e}"));
+    assert_eq!((e.kind(), g.guesses_left, g.locked_out), (&ErrorKind::WrongSecret, 0, true), "{e}");
+    assert!(e.to_string().contains("erased"), "{e}");
 }
 
 /// The guess counts each realm's database holds for `sealed` (None: no part).
@@ -225,6 +228,8 @@ enum Lie {
     WrongEvaluation,
     AlteredShare,
     Replay,
+    /// A false evaluation, "no guess left", and "erased" to any phase 2.
+    ClaimsErased,
 }
 
 #[derive(Clone)]
@@ -252,11 +257,19 @@ async fn forward(
         .unwrap();
     let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
     let mut out = resp.bytes().await.unwrap();
+    if (p.lie, op.as_str()) == (Lie::ClaimsErased, "recover2") {
+        let body = br#"{"error":"locked_out","message":"no guess left: the registration has been erased"}"#;
+        return (StatusCode::GONE, [(axum::http::header::CONTENT_TYPE, "application/json")], Bytes::from_static(body));
+    }
     if status.is_success() {
         let mut v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         match (p.lie, op.as_str()) {
             // The base point: a valid element, but not k * blinded.
             (Lie::WrongEvaluation, "recover1") => v["evaluated"] = "4vKuCmq8TnGohKlhxQBRX1jjC2qlgt2NtqZZReCNLXY".into(),
+            (Lie::ClaimsErased, "recover1") => {
+                v["evaluated"] = "4vKuCmq8TnGohKlhxQBRX1jjC2qlgt2NtqZZReCNLXY".into();
+                v["guesses_left"] = 0.into();
+            }
             (Lie::AlteredShare, "recover2") => {
                 let s = v["encrypted_share"].as_str().unwrap().to_string();
                 let flipped = if s.starts_with('A') { s.replacen('A', "B", 1) } else { format!("A{}", &s[1..]) };
@@ -336,4 +349,39 @@ async fn errors_and_debug_output_hold_no_pin_token_or_key() {
     let text = format!("{e} {e:?} {p:?} {:?}", ctx("482916", id));
     assert!(!text.contains("482916") && !text.contains("555123"), "{text}");
     assert!(!text.contains("eyJ"), "a JWT leaked: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lying_realm_cannot_make_the_client_erase_honest_parts() {
+    each_backend(a_lying_realm_cannot_erase_on).await;
+}
+
+/// The worst case for the client: with the right PIN, one realm down and
+/// one lying (a false evaluation, "no guess left", "erased"), exactly t = 2
+/// answer and no subset reconstructs the unlock key, so the client cannot
+/// tell the lie from a wrong PIN. It must not delete the honest parts on
+/// the liar's word: once the realm that was down is back, the right PIN
+/// recovers.
+async fn a_lying_realm_cannot_erase_on(backend: Backend) {
+    let r = realms(3, backend);
+    let all = urls(&r);
+    let p = provider(&all, 2, 10);
+    let id = BackupId::generate().unwrap();
+    let sealed = p.seal_key(&ctx("482916", id)).await.unwrap();
+    let mut lying = all.clone();
+    lying[0].1 = proxy(&all[0].1, Lie::ClaimsErased).await;
+    lying[2].1 = "http://127.0.0.1:9/".into();
+    let p_lying = provider(&lying, 2, 10);
+    for _ in 0..3 {
+        let e = p_lying.open_key(&sealed.header, &ctx("482916", id)).await.unwrap_err();
+        let g = e.guesses().unwrap_or_else(|| panic!("{e}"));
+        assert_eq!((e.kind(), g.locked_out), (&ErrorKind::WrongSecret, false), "one realm's word erased it: {e}");
+    }
+    let left = parts(&r, &sealed.header).await;
+    assert!(left.iter().all(Option::is_some), "a part was deleted: {left:?}");
+    // r2 is reachable again (it was never down, only unreachable by URL).
+    let mut back = all.clone();
+    back[0].1 = proxy(&all[0].1, Lie::ClaimsErased).await;
+    let key = provider(&back, 2, 10).open_key(&sealed.header, &ctx("482916", id)).await.unwrap();
+    assert_eq!(key.expose_secret(), sealed.key.expose_secret());
 }
