@@ -118,6 +118,22 @@ if forbidden_in "$core_tree"; then
 fi
 echo "ok: $(sort -u <<<"$core_tree" | wc -l) crates in core's tree, none of them HTTP/TLS/runtime/Google"
 
+step "cargo package --list: every crate's metadata is publish-ready (no warning)"
+# Each member must package without a warning (description, license, readme,
+# keywords, categories, rust-version, and the readme file inside the crate).
+# The workspace keeps `publish = false` until the project has its public
+# repository URL (README, "Publishing").
+members=$(cargo metadata --no-deps --format-version 1 | python3 -c 'import json,sys; print("\n".join(p["name"] for p in json.load(sys.stdin)["packages"]))')
+for m in $members; do
+    out=$(cargo package --list --allow-dirty -p "$m" 2>&1 >/dev/null) || { echo "$out" >&2; exit 1; }
+    if grep -q '^warning' <<<"$out"; then
+        echo "cargo package --list -p $m warns:" >&2
+        echo "$out" >&2
+        exit 1
+    fi
+done
+echo "ok: $(wc -w <<<"$members") crates package cleanly"
+
 step "cargo deny (licenses, bans, sources; advisories from CI's snapshot, a fetch, or skipped with a line)"
 scripts/ci/deny.sh
 
