@@ -82,6 +82,9 @@ scripts/ci/bindings-python.sh
 step "Kotlin bindings (JUnit 5 through Maven) and the Swift sources up to date"
 scripts/ci/bindings-kotlin.sh
 
+step "binding packages: the maturin wheel in a fresh venv, the Kotlin jar on its own class path"
+scripts/ci/packages.sh
+
 step "envelope vectors against an independent AES-SIV (OpenSSL, via python cryptography)"
 if python3 -c 'import cryptography' 2>/dev/null; then
     python3 crates/core/testdata/check_vectors.py >/dev/null
