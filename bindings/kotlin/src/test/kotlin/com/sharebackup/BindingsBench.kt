@@ -63,4 +63,61 @@ class BindingsBench {
             }
         }
     }
+
+    /**
+     * The password backup ratio alone, robust against the load of a shared
+     * machine: `pairs` (system property `bench.pairs`, default 100) pairs of
+     * one Kotlin and one Rust backup in alternating order (ABBA), the median
+     * of the per-pair ratios with a distribution-free 95 % interval (order
+     * statistics n/2 -/+ 0.98 sqrt(n)), as bindings/python/bench/bench.py's
+     * `ratio` mode does. Run with `-Dtest='BindingsBench#password*ratio*'`.
+     */
+    @Test
+    fun `password backup ratio, ABBA pairs`() = runBlocking {
+        val pairs = System.getProperty("bench.pairs")?.toInt() ?: 100
+        ShareBackup(
+            ShareBackupConfig(
+                store = StoreConfig.Url("memory://"),
+                notifier = NotifierConfig.Recording,
+                providerSettings = mapOf("password" to mapOf("space_cost" to "16384", "time_cost" to "3", "insecure_below_cost_floor" to "true")),
+            ),
+        ).use { sb ->
+            suspend fun kotlinOnce(): Double {
+                val t = System.nanoTime()
+                sb.backup("bench-kt", share, CallConfigs(password = password), "password")
+                return (System.nanoTime() - t) / 1e9
+            }
+            suspend fun rustOnce(): Double = benchRustBackups(sb, "bench-rust", share, password, 1u)
+            repeat(3) {
+                kotlinOnce()
+                rustOnce()
+            }
+            val ratios = mutableListOf<Double>()
+            val kts = mutableListOf<Double>()
+            val rusts = mutableListOf<Double>()
+            for (i in 0 until pairs) {
+                val (kt, rust) = if (i % 2 == 0) {
+                    val k = kotlinOnce()
+                    k to rustOnce()
+                } else {
+                    val r = rustOnce()
+                    kotlinOnce() to r
+                }
+                kts += kt
+                rusts += rust
+                ratios += kt / rust
+            }
+            ratios.sort()
+            val half = 0.98 * Math.sqrt(pairs.toDouble())
+            val lo = ratios[maxOf(0, (pairs / 2.0 - half).toInt() - 1)]
+            val hi = ratios[minOf(pairs - 1, (pairs / 2.0 + half).toInt())]
+            fun median(v: List<Double>): Double = v.sorted().let { if (it.size % 2 == 1) it[it.size / 2] else (it[it.size / 2 - 1] + it[it.size / 2]) / 2 }
+            println("pairs: $pairs (ABBA order, after 3 warm-up backups each)")
+            println("kotlin backup: median %.1f ms; rust backup: median %.1f ms".format(median(kts) * 1e3, median(rusts) * 1e3))
+            println(
+                "kotlin/rust: median of per-pair ratios %.4f (95 %% interval %.4f-%.4f); ratio of medians %.4f"
+                    .format(median(ratios), lo, hi, median(kts) / median(rusts)),
+            )
+        }
+    }
 }
