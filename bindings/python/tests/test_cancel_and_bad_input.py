@@ -147,6 +147,25 @@ def test_an_empty_user_id_is_invalid_input():
     assert s.notifications() == []
 
 
+def test_a_none_user_id_is_a_type_error_before_anything_runs():
+    # The generated module checks argument types before calling into Rust:
+    # None for a `str` is Python's TypeError naming the expected type (no
+    # typed ShareBackupError: the call never reaches share-backup).
+    s = make()
+    for call in (
+        lambda: s.backup(None, SHARE, configs=pw(), method="password"),
+        lambda: s.recover(None, configs=pw()),
+        lambda: s.methods(None),
+        lambda: s.verify(None, "password"),
+        lambda: s.probe(None, configs=pw(), method="password"),
+    ):
+        with pytest.raises(TypeError, match="str"):
+            asyncio.run(call())
+    assert s.notifications() == []
+    asyncio.run(s.backup("gus", SHARE, configs=pw(), method="password"))
+    assert asyncio.run(s.recover("gus", configs=pw())) == SHARE
+
+
 def test_a_one_mebibyte_password_is_a_policy_violation():
     s = make()
     huge = "x" * (1 << 20)
