@@ -10,7 +10,11 @@
 #   3. runs the JUnit 5 suite through Maven (`mvn -B -q test`) and prints the
 #      totals of the surefire reports; fails when a test fails or none ran,
 #   4. regenerates the Swift sources into a temporary directory and fails
-#      when they differ from bindings/swift (run bindings/swift/generate.sh).
+#      when they differ from bindings/swift (run bindings/swift/generate.sh),
+#      and fails when the committed Swift names any item that only the
+#      `testing` build exports (bindings/swift/check_no_testing_items.py, a
+#      check of the sources against testing.rs: no second build without
+#      `testing` is needed, and an app's build has none of those symbols).
 #
 # Installs Maven and a JDK 17 from Debian when they are missing. Maven
 # downloads its plugins and the dependencies into ~/.m2 on the first run
@@ -56,9 +60,15 @@ NATIVE="$KT/target/uniffi/native/linux-x86-64"
 say "generating Kotlin into ${GEN#"$ROOT"/}"
 rm -rf "$GEN" "$NATIVE"
 mkdir -p "$GEN" "$NATIVE"
+# Work on copies from here on: another build in a shared target directory
+# may replace the library while Maven runs, and the Swift check below must
+# see the library the Kotlin tests ran on.
+cp "$LIB" "$NATIVE/"
+cp "$BINDGEN" "$KT/target/uniffi/uniffi-bindgen"
+LIB="$NATIVE/$(basename "$LIB")"
+BINDGEN="$KT/target/uniffi/uniffi-bindgen"
 "$BINDGEN" generate --library "$LIB" --language kotlin --no-format \
     --config "$KT/uniffi.toml" --out-dir "$GEN"
-cp "$LIB" "$NATIVE/"
 
 say "mvn -B -q test (bindings/kotlin)"
 rm -rf "$KT/target/surefire-reports"
@@ -93,6 +103,8 @@ if [[ $((failures + errors)) -ne 0 ]]; then
 fi
 
 if [[ $SWIFT_CHECK -eq 1 ]]; then
+    say "Swift sources name nothing that only the testing build exports"
+    python3 bindings/swift/check_no_testing_items.py bindings/swift
     say "Swift sources up to date with the crate (regenerate and diff)"
     FRESH=$(mktemp -d)
     trap 'rm -rf "$FRESH"' EXIT

@@ -2,6 +2,8 @@
 plugged into the framework, in the seed's order."""
 
 import asyncio
+import hashlib
+import hmac
 import os
 import threading
 
@@ -147,6 +149,84 @@ def test_a_broken_python_provider_fails_the_conformance_suite():
     p.mode = "wrong"
     report = asyncio.run(sb.run_provider_conformance("pybroken", CAPS, p, {}))
     assert not report.passed
+
+
+def test_a_provider_without_a_user_secret_shows_the_cases_that_do_not_apply_as_skipped():
+    report = asyncio.run(sb.run_provider_conformance("pycustom", CAPS, PyProvider(), {"token": "ok"}))
+    outcome = {c.name: c for c in report.cases}
+    assert outcome["wrong_secret"].outcome == sb.CaseOutcome.SKIPPED, outcome["wrong_secret"]
+    assert "needs_user_secret" in outcome["wrong_secret"].detail
+    assert outcome["registration"].outcome == sb.CaseOutcome.SKIPPED
+    assert outcome["registration"].detail
+
+
+class PinProvider(sb.BackupProvider):
+    """A toy provider that needs the user's PIN on every call: random data
+    keys kept beside a salted PIN hash; a wrong PIN is WRONG_SECRET."""
+
+    def __init__(self):
+        self.keys = {}
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def pin(ctx):
+        pin = ctx.configs.get("pin")
+        if not pin:
+            raise err(sb.ErrorKind.INVALID_INPUT, "pass the PIN in provider_configs[method]['pin']")
+        return pin.encode()
+
+    @staticmethod
+    def slot(header, ctx):
+        return ctx.user_id + "/" + header.decode(errors="replace")
+
+    def probe(self, ctx):
+        self.pin(ctx)
+
+    def seal_key(self, ctx):
+        pin, salt, key = self.pin(ctx), os.urandom(16), os.urandom(64)
+        digest = hashlib.pbkdf2_hmac("sha256", pin, salt, 1000)
+        header = ctx.backup_id.encode()
+        with self.lock:
+            self.keys.setdefault(self.slot(header, ctx), (salt, digest, key))
+        return sb.SealedKey(key=key, header=header)
+
+    def open_key(self, header, ctx):
+        pin = self.pin(ctx)
+        with self.lock:
+            entry = self.keys.get(self.slot(header, ctx))
+        if entry is None:
+            raise err(sb.ErrorKind.NOT_FOUND, "no key for this backup")
+        salt, digest, key = entry
+        if not hmac.compare_digest(hashlib.pbkdf2_hmac("sha256", pin, salt, 1000), digest):
+            raise err(sb.ErrorKind.WRONG_SECRET, "wrong PIN")
+        return key
+
+    def delete_key(self, header, ctx):
+        with self.lock:
+            self.keys.pop(self.slot(header, ctx), None)
+
+
+PIN_CAPS = sb.ProviderCapabilities(needs_user_secret=True, remote=False, deletes=True, probes=True)
+
+
+def test_a_python_provider_that_needs_a_pin_passes_the_conformance_suite_given_a_wrong_pin():
+    report = asyncio.run(
+        sb.run_provider_conformance(
+            "pypin", PIN_CAPS, PinProvider(), {"pin": "right-pin-482915"}, wrong_configs={"pin": "wrong-pin-730264"}
+        )
+    )
+    failed = [(c.name, c.detail) for c in report.cases if c.outcome == sb.CaseOutcome.FAILED]
+    assert report.passed, failed
+    wrong = next(c for c in report.cases if c.name == "wrong_secret")
+    assert wrong.outcome == sb.CaseOutcome.PASSED, wrong
+
+
+def test_a_provider_that_needs_a_pin_fails_the_wrong_secret_case_without_wrong_configs():
+    report = asyncio.run(sb.run_provider_conformance("pypin", PIN_CAPS, PinProvider(), {"pin": "right-pin-482915"}))
+    assert not report.passed
+    wrong = next(c for c in report.cases if c.name == "wrong_secret")
+    assert wrong.outcome == sb.CaseOutcome.FAILED
+    assert "wrong-secret" in wrong.detail
 
 
 def test_python_provider_registered_at_run_time_backs_up_and_recovers():

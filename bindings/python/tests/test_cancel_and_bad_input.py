@@ -2,6 +2,7 @@
 nothing lost, the host process alive."""
 
 import asyncio
+import ctypes
 import threading
 
 import pytest
@@ -145,6 +146,39 @@ def test_an_empty_user_id_is_invalid_input():
             asyncio.run(call())
         assert e.value.kind == sb.ErrorKind.INVALID_INPUT
     assert s.notifications() == []
+
+
+def test_a_none_user_id_is_a_type_error_before_anything_runs():
+    # The generated module checks argument types before calling into Rust:
+    # None for a `str` is Python's TypeError naming the expected type (no
+    # typed ShareBackupError: the call never reaches share-backup).
+    s = make()
+    for call in (
+        lambda: s.backup(None, SHARE, configs=pw(), method="password"),
+        lambda: s.recover(None, configs=pw()),
+        lambda: s.methods(None),
+        lambda: s.verify(None, "password"),
+        lambda: s.probe(None, configs=pw(), method="password"),
+    ):
+        with pytest.raises(TypeError, match="str"):
+            asyncio.run(call())
+    assert s.notifications() == []
+    asyncio.run(s.backup("gus", SHARE, configs=pw(), method="password"))
+    assert asyncio.run(s.recover("gus", configs=pw())) == SHARE
+
+
+def test_a_bytearray_share_is_refused_before_anything_runs_so_apps_pass_bytes():
+    # What the READMEs tell apps: the generated module copies `bytes` only
+    # (a bytearray fails in its ctypes copy), so a wipeable bytearray is
+    # passed as bytes(ba) and overwritten afterwards.
+    s = make()
+    ba = bytearray(SHARE)
+    with pytest.raises((TypeError, ctypes.ArgumentError)):
+        asyncio.run(s.backup("hal", ba, configs=pw(), method="password"))
+    assert s.notifications() == []
+    asyncio.run(s.backup("hal", bytes(ba), configs=pw(), method="password"))
+    ba[:] = bytes(len(ba))
+    assert asyncio.run(s.recover("hal", configs=pw())) == SHARE
 
 
 def test_a_one_mebibyte_password_is_a_policy_violation():

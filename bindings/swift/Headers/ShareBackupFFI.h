@@ -741,7 +741,7 @@ RustBuffer uniffi_share_backup_ffi_fn_func_version(RustCallStatus *_Nonnull out_
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_FN_FUNC_RUN_PROVIDER_CONFORMANCE
 #define UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_FN_FUNC_RUN_PROVIDER_CONFORMANCE
-uint64_t uniffi_share_backup_ffi_fn_func_run_provider_conformance(RustBuffer method_id, RustBuffer capabilities, uint64_t provider, RustBuffer configs, RustBuffer call_timeout_ms
+uint64_t uniffi_share_backup_ffi_fn_func_run_provider_conformance(RustBuffer method_id, RustBuffer capabilities, uint64_t provider, RustBuffer configs, RustBuffer call_timeout_ms, RustBuffer wrong_configs
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_FN_FUNC_RUN_STORE_CONFORMANCE
@@ -787,21 +787,6 @@ RustBuffer uniffi_share_backup_ffi_fn_func_password_requirements(RustBuffer sett
 #ifndef UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_FN_FUNC_SHUTDOWN
 #define UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_FN_FUNC_SHUTDOWN
 void uniffi_share_backup_ffi_fn_func_shutdown(uint64_t timeout_ms, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_FN_FUNC_BENCH_PROGRESS
-#define UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_FN_FUNC_BENCH_PROGRESS
-uint64_t uniffi_share_backup_ffi_fn_func_bench_progress(uint64_t listener, uint32_t iterations
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_FN_FUNC_BENCH_RUST_BACKUPS
-#define UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_FN_FUNC_BENCH_RUST_BACKUPS
-uint64_t uniffi_share_backup_ffi_fn_func_bench_rust_backups(uint64_t share_backup, RustBuffer user_id, RustBuffer share, RustBuffer password, uint32_t iterations
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_FN_FUNC_BENCH_RUST_METHODS
-#define UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_FN_FUNC_BENCH_RUST_METHODS
-uint64_t uniffi_share_backup_ffi_fn_func_bench_rust_methods(uint64_t share_backup, RustBuffer user_id, uint32_t iterations
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_SHARE_BACKUP_FFI_RUSTBUFFER_ALLOC
@@ -1127,24 +1112,6 @@ uint16_t uniffi_share_backup_ffi_checksum_func_password_requirements(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_CHECKSUM_FUNC_SHUTDOWN
 #define UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_CHECKSUM_FUNC_SHUTDOWN
 uint16_t uniffi_share_backup_ffi_checksum_func_shutdown(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_CHECKSUM_FUNC_BENCH_PROGRESS
-#define UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_CHECKSUM_FUNC_BENCH_PROGRESS
-uint16_t uniffi_share_backup_ffi_checksum_func_bench_progress(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_CHECKSUM_FUNC_BENCH_RUST_BACKUPS
-#define UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_CHECKSUM_FUNC_BENCH_RUST_BACKUPS
-uint16_t uniffi_share_backup_ffi_checksum_func_bench_rust_backups(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_CHECKSUM_FUNC_BENCH_RUST_METHODS
-#define UNIFFI_FFIDEF_UNIFFI_SHARE_BACKUP_FFI_CHECKSUM_FUNC_BENCH_RUST_METHODS
-uint16_t uniffi_share_backup_ffi_checksum_func_bench_rust_methods(void
     
 );
 #endif

@@ -6383,6 +6383,30 @@ fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionDictionaryStringString: FfiConverterRustBuffer {
+    typealias SwiftType = [String: String]?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterDictionaryStringString.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterDictionaryStringString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceDouble: FfiConverterRustBuffer {
     typealias SwiftType = [Double]
 
@@ -6743,17 +6767,25 @@ public func version() -> String  {
  * Runs every provider case of the conformance suite on an app's provider
  * (registered as `method_id`), giving it `configs` as its string map on
  * every call, and reports them all. The `registration` case (a link-time
- * `register_provider!`) is skipped: an app's provider is registered at run time. `call_timeout_ms` bounds each of the
- * provider's calls (default 30000).
+ * `register_provider!`) is skipped: an app's provider is registered at
+ * run time. `call_timeout_ms` bounds each of the provider's calls
+ * (default 30000).
+ *
+ * `wrong_configs` is the string map of a **wrong** user secret (a wrong
+ * PIN): required when `capabilities.needs_user_secret` is true, where the
+ * suite recovers with it and expects `WRONG_SECRET` (without it the
+ * `wrong_secret` case fails and says so). The values of both maps are
+ * treated as secrets: the suite checks that none shows in a key header,
+ * an error or a log.
  *
  * # Errors
  * `InvalidInput` for a malformed method id.
  */
-public func runProviderConformance(methodId: String, capabilities: ProviderCapabilities, provider: BackupProvider, configs: [String: String], callTimeoutMs: UInt64? = nil)async throws  -> ConformanceReport  {
+public func runProviderConformance(methodId: String, capabilities: ProviderCapabilities, provider: BackupProvider, configs: [String: String], callTimeoutMs: UInt64? = nil, wrongConfigs: [String: String]? = nil)async throws  -> ConformanceReport  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_share_backup_ffi_fn_func_run_provider_conformance(FfiConverterString.lower(methodId),FfiConverterTypeProviderCapabilities_lower(capabilities),FfiConverterTypeBackupProvider_lower(provider),FfiConverterDictionaryStringString.lower(configs),FfiConverterOptionUInt64.lower(callTimeoutMs)
+                uniffi_share_backup_ffi_fn_func_run_provider_conformance(FfiConverterString.lower(methodId),FfiConverterTypeProviderCapabilities_lower(capabilities),FfiConverterTypeBackupProvider_lower(provider),FfiConverterDictionaryStringString.lower(configs),FfiConverterOptionUInt64.lower(callTimeoutMs),FfiConverterOptionDictionaryStringString.lower(wrongConfigs)
                 )
             },
             pollFunc: ffi_share_backup_ffi_rust_future_poll_rust_buffer,
@@ -6944,71 +6976,6 @@ public func shutdown(timeoutMs: UInt64 = UInt64(5000))  {try! rustCall() {
     )
 }
 }
-/**
- * Benchmark support: the time of `iterations` progress callbacks into
- * `listener` (the app's callback, called from a share-backup thread as the
- * relay does) and into a Rust closure through a `ProgressSink`; returns
- * `[app_seconds, rust_seconds]`.
- */
-public func benchProgress(listener: ProgressListener, iterations: UInt32)async  -> [Double]  {
-    return
-        try!  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_share_backup_ffi_fn_func_bench_progress(FfiConverterTypeProgressListener_lower(listener),FfiConverterUInt32.lower(iterations)
-                )
-            },
-            pollFunc: ffi_share_backup_ffi_rust_future_poll_rust_buffer,
-            completeFunc: ffi_share_backup_ffi_rust_future_complete_rust_buffer,
-            freeFunc: ffi_share_backup_ffi_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterSequenceDouble.lift,
-            errorHandler: nil
-            
-        )
-}
-/**
- * Benchmark support: `iterations` password backups of `share` for
- * `user_id` through the Rust API of the same orchestrator, with the same
- * configs as a `backup` call from the app; returns the total seconds.
- * The bindings' overhead is the app's time for the same loop over this.
- *
- * # Errors
- * The first backup error.
- */
-public func benchRustBackups(shareBackup: ShareBackup, userId: String, share: Data, password: String, iterations: UInt32)async throws  -> Double  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_share_backup_ffi_fn_func_bench_rust_backups(FfiConverterTypeShareBackup_lower(shareBackup),FfiConverterString.lower(userId),FfiConverterData.lower(share),FfiConverterString.lower(password),FfiConverterUInt32.lower(iterations)
-                )
-            },
-            pollFunc: ffi_share_backup_ffi_rust_future_poll_f64,
-            completeFunc: ffi_share_backup_ffi_rust_future_complete_f64,
-            freeFunc: ffi_share_backup_ffi_rust_future_free_f64,
-            liftFunc: FfiConverterDouble.lift,
-            errorHandler: FfiConverterTypeShareBackupError_lift
-        )
-}
-/**
- * Benchmark support: `iterations` `methods` calls through the Rust API;
- * returns the total seconds.
- *
- * # Errors
- * The first error.
- */
-public func benchRustMethods(shareBackup: ShareBackup, userId: String, iterations: UInt32)async throws  -> Double  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_share_backup_ffi_fn_func_bench_rust_methods(FfiConverterTypeShareBackup_lower(shareBackup),FfiConverterString.lower(userId),FfiConverterUInt32.lower(iterations)
-                )
-            },
-            pollFunc: ffi_share_backup_ffi_rust_future_poll_f64,
-            completeFunc: ffi_share_backup_ffi_rust_future_complete_f64,
-            freeFunc: ffi_share_backup_ffi_rust_future_free_f64,
-            liftFunc: FfiConverterDouble.lift,
-            errorHandler: FfiConverterTypeShareBackupError_lift
-        )
-}
 
 private enum InitializationResult {
     case ok
@@ -7028,7 +6995,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_share_backup_ffi_checksum_func_version() != 43104) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_share_backup_ffi_checksum_func_run_provider_conformance() != 11870) {
+    if (uniffi_share_backup_ffi_checksum_func_run_provider_conformance() != 56498) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_share_backup_ffi_checksum_func_run_store_conformance() != 62665) {
@@ -7056,15 +7023,6 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_share_backup_ffi_checksum_func_shutdown() != 59903) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_share_backup_ffi_checksum_func_bench_progress() != 33410) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_share_backup_ffi_checksum_func_bench_rust_backups() != 49059) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_share_backup_ffi_checksum_func_bench_rust_methods() != 29721) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_share_backup_ffi_checksum_method_sharebackup_backup() != 35964) {

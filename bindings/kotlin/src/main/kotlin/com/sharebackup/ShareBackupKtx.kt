@@ -53,9 +53,11 @@ fun shareBackupError(kind: ErrorKind, reason: String, retryable: Boolean = false
 
 /**
  * Per-call configs holding the password as UTF-8 bytes. Prefer it to
- * `CallConfigs(password = ...)`: a `String` cannot be wiped and would show in
- * `CallConfigs.toString()` (a generated data class), a `ByteArray` shows as
- * an identity hash only. share-backup copies the bytes and zeroizes its copy
- * when the call ends; wipe yours with `password.fill(0)` when done.
+ * `CallConfigs(password = ...)`: a `String` is immutable and stays in the
+ * JVM heap until collected, a `ByteArray` can be wiped. (Neither shows in
+ * `CallConfigs.toString()`, which prints `[REDACTED]`.) share-backup moves
+ * its copy into a zeroizing buffer wiped when the call ends; the transfer
+ * buffer UniFFI copies it through is freed without wiping. Wipe yours with
+ * `password.fill(0)` when the call returns.
  */
 fun passwordConfigs(password: ByteArray): CallConfigs = CallConfigs(passwordBytes = password)
