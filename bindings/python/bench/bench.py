@@ -16,6 +16,7 @@ per-pair ratios with a distribution-free 95 % interval (order statistics).
 """
 
 import asyncio
+import os
 import resource
 import statistics
 import sys
@@ -25,7 +26,8 @@ import time
 import share_backup as sb
 
 PASSWORD = "correct horse battery staple"
-KDF = {"space_cost": "16384", "time_cost": "3", "insecure_below_cost_floor": "true"}
+# SHARE_BACKUP_BENCH_SPACE_COST=131072 gives the password provider's default costs.
+KDF = {"space_cost": os.environ.get("SHARE_BACKUP_BENCH_SPACE_COST", "16384"), "time_cost": "3", "insecure_below_cost_floor": "true"}
 
 
 def make(kdf):

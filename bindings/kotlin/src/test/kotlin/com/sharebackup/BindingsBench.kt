@@ -75,11 +75,14 @@ class BindingsBench {
     @Test
     fun `password backup ratio, ABBA pairs`() = runBlocking {
         val pairs = System.getProperty("bench.pairs")?.toInt() ?: 100
+        // `-Dbench.space_cost=131072` gives the password provider's default costs.
+        val space = System.getProperty("bench.space_cost") ?: "16384"
+        println("KDF space cost $space x time cost 3")
         ShareBackup(
             ShareBackupConfig(
                 store = StoreConfig.Url("memory://"),
                 notifier = NotifierConfig.Recording,
-                providerSettings = mapOf("password" to mapOf("space_cost" to "16384", "time_cost" to "3", "insecure_below_cost_floor" to "true")),
+                providerSettings = mapOf("password" to mapOf("space_cost" to space, "time_cost" to "3", "insecure_below_cost_floor" to "true")),
             ),
         ).use { sb ->
             suspend fun kotlinOnce(): Double {
