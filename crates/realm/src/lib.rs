@@ -5,6 +5,7 @@
 mod db;
 mod limit;
 mod process;
+mod tls;
 
 use std::fmt;
 use std::future::Future;
@@ -28,6 +29,7 @@ use tokio::net::TcpListener;
 pub use db::{Db, Guess, Inserted, NewRegistration, Unlock};
 pub use limit::RateLimiter;
 pub use process::{RealmProcess, realm_binary};
+pub use tls::{HANDSHAKE_TIMEOUT, TlsConfig, TlsListener};
 
 /// The realm's configuration (flags, or `SHARE_BACKUP_REALM_*` variables).
 #[derive(Clone, clap::Parser)]
@@ -40,9 +42,21 @@ pub struct Config {
     /// This realm's id: the `aud` its tokens must name and part of every unlock tag.
     #[arg(long, env = "SHARE_BACKUP_REALM_ID")]
     pub realm_id: String,
-    /// Address to listen on. Plain HTTP: put TLS in front (a reverse proxy) in production.
+    /// Address to listen on. Plain HTTP only on a loopback address, unless
+    /// `--tls-cert`/`--tls-key` are given (HTTPS) or `--plain-http-behind-proxy`.
     #[arg(long, env = "SHARE_BACKUP_REALM_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// PEM certificate chain (leaf first): serve HTTPS. Needs `--tls-key`.
+    #[arg(long, env = "SHARE_BACKUP_REALM_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of `--tls-cert` (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "SHARE_BACKUP_REALM_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Serve plain HTTP on a non-loopback address, because a TLS-terminating
+    /// reverse proxy fronts the realm. Without it (and without TLS) the
+    /// realm refuses to listen anywhere but loopback.
+    #[arg(long, env = "SHARE_BACKUP_REALM_PLAIN_HTTP_BEHIND_PROXY")]
+    pub plain_http_behind_proxy: bool,
     /// `sqlite:PATH` (created if missing) or `postgres://user:pass@host/db`.
     #[arg(long, env = "SHARE_BACKUP_REALM_DATABASE_URL", default_value = "sqlite:share-backup-realm.sqlite3")]
     pub database_url: String,
@@ -65,6 +79,9 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("realm_id", &self.realm_id)
             .field("listen", &self.listen)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls", &self.tls_cert.is_some())
+            .field("plain_http_behind_proxy", &self.plain_http_behind_proxy)
             .field("database_url", &redact_url(&self.database_url))
             .field("max_connections", &self.max_connections)
             .field("integrator_keys", &self.integrator_keys.len())
@@ -89,6 +106,26 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl Config {
+    /// The TLS configuration (`--tls-cert`/`--tls-key`), or `None` for plain
+    /// HTTP, which is allowed only on a loopback address or with
+    /// `--plain-http-behind-proxy`.
+    ///
+    /// # Errors
+    /// Unreadable or mismatched PEM files; plain HTTP on a non-loopback
+    /// address without `--plain-http-behind-proxy`.
+    pub fn tls(&self) -> Result<Option<TlsConfig>, String> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => TlsConfig::from_pem_files(cert, key).map(Some),
+            (None, None) if self.listen.ip().is_loopback() || self.plain_http_behind_proxy => Ok(None),
+            (None, None) => Err(format!(
+                "refusing to serve plain HTTP on {}: give --tls-cert and --tls-key, or --plain-http-behind-proxy \
+                 when a TLS-terminating reverse proxy fronts this realm (tokens and PIN guesses must not cross a network in clear)",
+                self.listen
+            )),
+            _ => Err("--tls-cert and --tls-key go together".into()),
+        }
+    }
+
     /// The token verifier of this configuration.
     ///
     /// # Errors
@@ -369,6 +406,21 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// Serves `state` over HTTPS on `listener` with `tls` until `shutdown`
+/// completes (handshakes in their own tasks, see [`TlsListener`]).
+///
+/// # Errors
+/// The listener has no local address, or serving failed.
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: &TlsConfig,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = TlsListener::new(listener, tls)?;
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }
 

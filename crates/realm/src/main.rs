@@ -1,7 +1,7 @@
 //! The realm server binary: `share-backup-realm --help`.
 
 use clap::Parser;
-use share_backup_realm::{AppState, Config, Db, serve};
+use share_backup_realm::{AppState, Config, Db, serve, serve_tls};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -16,6 +16,13 @@ async fn main() -> std::process::ExitCode {
     tracing::info!(config = ?config, "starting");
     let verifier = match config.verifier() {
         Ok(v) => v,
+        Err(e) => {
+            eprintln!("share-backup-realm: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let tls = match config.tls() {
+        Ok(t) => t,
         Err(e) => {
             eprintln!("share-backup-realm: {e}");
             return std::process::ExitCode::from(2);
@@ -36,12 +43,18 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let scheme = if tls.is_some() { "https" } else { "http" };
     // Tests and supervisors read this line to learn the port (with --listen 127.0.0.1:0).
-    println!("share-backup-realm listening on http://{addr}");
+    println!("share-backup-realm listening on {scheme}://{addr}");
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    match serve(listener, AppState::new(db, verifier, config.rate_limit_per_minute), shutdown).await {
+    let state = AppState::new(db, verifier, config.rate_limit_per_minute);
+    let served = match &tls {
+        Some(tls) => serve_tls(listener, tls, state, shutdown).await,
+        None => serve(listener, state, shutdown).await,
+    };
+    match served {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("share-backup-realm: {e}");

@@ -64,7 +64,7 @@ impl RealmProcess {
             let _ = BufReader::new(out).read_line(&mut line);
         }
         let url = line.trim().rsplit(' ').next().unwrap_or_default().trim_end_matches('/').to_string();
-        if !url.starts_with("http://127.0.0.1:") {
+        if !url.starts_with("http://127.0.0.1:") && !url.starts_with("https://127.0.0.1:") {
             let _ = child.kill();
             let _ = child.wait();
             if let Some(r) = reader {
@@ -76,7 +76,7 @@ impl RealmProcess {
         Ok(RealmProcess { child: Some(child), url: format!("{url}/"), id: id.to_string(), log, reader })
     }
 
-    /// The base URL (`http://127.0.0.1:PORT/`).
+    /// The base URL (`http://127.0.0.1:PORT/`, or `https://` with `--tls-cert`).
     pub fn url(&self) -> &str {
         &self.url
     }

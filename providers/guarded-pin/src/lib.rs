@@ -148,6 +148,7 @@ pub struct GuardedPinBuilder {
     policy: Option<Policy>,
     timeout: Option<Duration>,
     tokens: Option<Arc<dyn TokenSource>>,
+    roots: Vec<Vec<u8>>,
     unconfigured: bool,
 }
 
@@ -188,6 +189,12 @@ impl GuardedPinBuilder {
         self.tokens = Some(s);
         self
     }
+    /// Trusts this CA (or self-signed) certificate, DER, for the realms'
+    /// HTTPS, besides the platform's roots: for realms under a private CA.
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.roots.push(der.into());
+        self
+    }
     /// Builds the provider.
     ///
     /// # Errors
@@ -212,10 +219,17 @@ impl GuardedPinBuilder {
         }
         let policy = self.policy.unwrap_or_else(Policy::pin);
         policy.validate()?;
-        let http = reqwest::Client::builder()
-            .timeout(self.timeout.unwrap_or(Duration::from_secs(10)))
-            .build()
-            .map_err(|e| Error::internal("could not build the HTTP client").with_source(e))?;
+        let mut http = reqwest::Client::builder().timeout(self.timeout.unwrap_or(Duration::from_secs(10)));
+        if !self.roots.is_empty() {
+            let certs = self
+                .roots
+                .iter()
+                .map(|der| reqwest::Certificate::from_der(der))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|_| Error::invalid_input("a root certificate for the realms is not DER"))?;
+            http = http.tls_certs_merge(certs);
+        }
+        let http = http.build().map_err(|e| Error::internal("could not build the HTTP client").with_source(e))?;
         Ok(GuardedPinProvider {
             realms: Arc::new(self.realms),
             threshold,
