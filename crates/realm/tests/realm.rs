@@ -89,9 +89,9 @@ async fn hundred_parallel_wrong_guesses_count_exactly_the_limit_then_lock_out() 
         let counted = statuses.iter().filter(|s| **s == 200).count();
         assert_eq!(counted, 10, "{db}: {statuses:?}");
         assert!(statuses.iter().all(|s| [200, 404, 410].contains(s)), "{statuses:?}");
-        // Locked and erased: the next guess finds nothing.
+        // Locked out: the next guess is refused as such, not as an unknown registration.
         let (s, v) = post(&c, r0, &token(&r0.id, &user, 0), "/v1/recover1", &p1[0]).await;
-        assert_eq!((s, v["error"].as_str()), (404, Some("not_found")), "{v}");
+        assert_eq!((s, v["error"].as_str()), (410, Some("locked_out")), "{v}");
         // Realm 1 still counts its own guesses from 0.
         let (s, v) = post(&c, &realms[1], &token(&realms[1].id, &user, 0), "/v1/recover1", &p1[1]).await;
         assert_eq!((s, v["guesses_left"].as_u64()), (200, Some(9)), "{v}");
