@@ -26,7 +26,7 @@ use share_backup_realm_protocol::{
 };
 use tokio::net::TcpListener;
 
-pub use db::{Db, Guess, Inserted, NewRegistration, Unlock};
+pub use db::{AdoptError, Db, Guess, Inserted, LEGACY_ISSUER, NewRegistration, Phase1Row, RegKey, Unlock, unix_now};
 pub use limit::RateLimiter;
 pub use process::{RealmProcess, realm_binary};
 pub use tls::{HANDSHAKE_TIMEOUT, TlsConfig, TlsListener};
@@ -72,7 +72,15 @@ pub struct Config {
     /// Requests one token may make per minute (counted in the database: shared by every process of this realm).
     #[arg(long, env = "SHARE_BACKUP_REALM_RATE_LIMIT", default_value_t = 30)]
     pub rate_limit_per_minute: u32,
+    /// Seconds after the last counted guess during which a registration with
+    /// no guess left may still be unlocked by a correct phase-2 tag; then the
+    /// realm erases it by itself (a background sweep) and keeps a tombstone.
+    #[arg(long, env = "SHARE_BACKUP_REALM_PHASE2_WINDOW", default_value_t = DEFAULT_PHASE2_WINDOW_SECS)]
+    pub phase2_window_secs: u64,
 }
+
+/// The default phase-2 window (`--phase2-window-secs`).
+pub const DEFAULT_PHASE2_WINDOW_SECS: u64 = 60;
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -87,22 +95,47 @@ impl fmt::Debug for Config {
             .field("integrator_keys", &self.integrator_keys.len())
             .field("max_token_lifetime_secs", &self.max_token_lifetime_secs)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("phase2_window_secs", &self.phase2_window_secs)
             .finish()
     }
 }
 
-/// The URL with any password replaced by `***`.
+/// The URL with any password replaced by `***`: the one of `user:pass@`
+/// and the values of the query parameters `password` and `sslpassword`.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
-            let cred = &url[s + 3..at];
+            let cred = &base[s + 3..at];
             match cred.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &cred[..c], &url[at..]),
-                None => url.to_string(),
+                Some(c) => format!("{}{}:***{}", &base[..s + 3], &cred[..c], &base[at..]),
+                None => base.to_string(),
             }
         }
-        _ => url.to_string(),
+        _ => base.to_string(),
+    };
+    if let Some(q) = query {
+        out.push('?');
+        let pairs: Vec<String> = q
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if is_password_param(name) => format!("{name}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out.push_str(&pairs.join("&"));
     }
+    out
+}
+
+/// Query parameters that carry a password (libpq's `password` and
+/// `sslpassword`, in any case, possibly percent-encoded).
+fn is_password_param(name: &str) -> bool {
+    let decoded = name.replace("%5F", "_").replace("%5f", "_").to_ascii_lowercase();
+    decoded.contains("password")
 }
 
 impl Config {
@@ -135,11 +168,23 @@ impl Config {
         for entry in &self.integrator_keys {
             let (iss, key) =
                 entry.split_once('=').ok_or_else(|| "--integrator-key takes ISSUER=ED25519_PUBLIC_KEY".to_string())?;
+            if iss.trim().is_empty() {
+                return Err("--integrator-key needs a non-empty ISSUER before the '='".to_string());
+            }
             let key = parse_verifying_key(key)
                 .map_err(|_| format!("--integrator-key for {iss:?}: not an Ed25519 public key (64 hex digits)"))?;
             v = v.with_issuer(iss.trim(), key);
         }
         Ok(v)
+    }
+
+    /// The issuers of `--integrator-key` (sorted, without duplicates).
+    pub fn issuers(&self) -> Vec<String> {
+        let mut v: Vec<String> =
+            self.integrator_keys.iter().filter_map(|e| e.split_once('=')).map(|(i, _)| i.trim().to_string()).collect();
+        v.sort();
+        v.dedup();
+        v
     }
 }
 
@@ -149,13 +194,32 @@ pub struct AppState {
     db: Db,
     verifier: Arc<TokenVerifier>,
     limiter: Arc<RateLimiter>,
+    phase2_window_secs: u64,
 }
 
 impl AppState {
     /// A state over `db`, verifying tokens with `verifier`, each token
     /// allowed `per_minute` requests.
+    /// The phase-2 window is [`DEFAULT_PHASE2_WINDOW_SECS`].
     pub fn new(db: Db, verifier: TokenVerifier, per_minute: u32) -> Self {
-        AppState { db, verifier: Arc::new(verifier), limiter: Arc::new(RateLimiter::new(per_minute)) }
+        AppState {
+            db,
+            verifier: Arc::new(verifier),
+            limiter: Arc::new(RateLimiter::new(per_minute)),
+            phase2_window_secs: DEFAULT_PHASE2_WINDOW_SECS,
+        }
+    }
+
+    /// This state with a phase-2 window of `secs` (see `--phase2-window-secs`).
+    #[must_use]
+    pub fn with_phase2_window_secs(mut self, secs: u64) -> Self {
+        self.phase2_window_secs = secs;
+        self
+    }
+
+    /// The phase-2 window in seconds.
+    pub fn phase2_window_secs(&self) -> u64 {
+        self.phase2_window_secs
     }
 
     /// The database.
@@ -214,10 +278,6 @@ where
     }
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Claims, ApiError> {
     let unauth = |m: String| ApiError::new(StatusCode::UNAUTHORIZED, codes::UNAUTHENTICATED, m);
     let token = headers
@@ -225,7 +285,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Claims, A
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| unauth("send the integrator's token as Authorization: Bearer".into()))?;
-    let now = unix_now();
+    let now = u64::try_from(unix_now()).unwrap_or(0);
     let claims = state.verifier.verify(token, now).map_err(|e| unauth(e.to_string()))?;
     if !state.limiter.allow(&state.db, state.verifier.realm_id(), token.as_bytes(), now).await? {
         return Err(ApiError::new(
@@ -246,7 +306,23 @@ fn not_found() -> ApiError {
 }
 
 fn locked_out() -> ApiError {
-    ApiError::new(StatusCode::GONE, codes::LOCKED_OUT, "no guess left: the registration has been erased")
+    ApiError::new(
+        StatusCode::GONE,
+        codes::LOCKED_OUT,
+        "this registration was erased after too many wrong guesses; it cannot be recovered",
+    )
+}
+
+fn exhausted() -> ApiError {
+    ApiError::new(
+        StatusCode::GONE,
+        codes::LOCKED_OUT,
+        "no guess left: this registration is erased when its phase-2 window ends",
+    )
+}
+
+fn reg_key<'a>(state: &'a AppState, claims: &'a Claims, reg_id: &'a str) -> RegKey<'a> {
+    RegKey { realm: state.verifier.realm_id(), issuer: &claims.iss, user: &claims.sub, reg_id }
 }
 
 async fn register(
@@ -270,9 +346,7 @@ async fn register(
         ));
     }
     let new = NewRegistration {
-        realm: state.verifier.realm_id(),
-        user: &claims.sub,
-        reg_id: &req.reg_id,
+        key: reg_key(&state, &claims, &req.reg_id),
         share_index: req.share_index,
         oprf_key: &req.oprf_key.0,
         masked_unlock_share: &req.masked_unlock_share.0,
@@ -290,8 +364,16 @@ async fn register(
                 "another registration with this reg_id exists",
             ));
         }
+        Inserted::LockedOut => {
+            tracing::warn!(op = "register", iss = %claims.iss, user = %claims.sub, reg_id = %req.reg_id, "reg_id was locked out");
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                codes::CONFLICT,
+                "a registration with this reg_id was erased after too many wrong guesses; register under a new reg_id",
+            ));
+        }
     };
-    tracing::info!(op = "register", user = %claims.sub, reg_id = %req.reg_id, created, max_guesses = req.max_guesses);
+    tracing::info!(op = "register", iss = %claims.iss, user = %claims.sub, reg_id = %req.reg_id, created, max_guesses = req.max_guesses);
     Ok(Json(RegisterResponse { created }))
 }
 
@@ -305,13 +387,14 @@ async fn recover1(
     if share_backup_realm_protocol::oprf::decode_element(&req.blinded.0).is_err() {
         return Err(ApiError::invalid("blinded must be a non-identity ristretto255 element"));
     }
-    match state.db.guess(state.verifier.realm_id(), &claims.sub, &req.reg_id).await? {
+    let key = reg_key(&state, &claims, &req.reg_id);
+    match state.db.guess(&key, unix_now(), state.phase2_window_secs).await? {
         Guess::Counted(row) => {
             let evaluated = realm_evaluate(&row.oprf_key, &req.blinded.0).map_err(|_| {
                 tracing::error!(reg_id = %req.reg_id, "stored OPRF key is malformed");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, codes::UNAVAILABLE, "the stored registration is damaged")
             })?;
-            tracing::info!(op = "recover1", user = %claims.sub, reg_id = %req.reg_id, guesses_left = row.guesses_left);
+            tracing::info!(op = "recover1", iss = %claims.iss, user = %claims.sub, reg_id = %req.reg_id, guesses_left = row.guesses_left);
             Ok(Json(Recover1Response {
                 share_index: row.share_index,
                 evaluated: evaluated.to_vec().into(),
@@ -319,8 +402,12 @@ async fn recover1(
                 guesses_left: row.guesses_left,
             }))
         }
+        Guess::Exhausted => {
+            tracing::warn!(op = "recover1", iss = %claims.iss, user = %claims.sub, reg_id = %req.reg_id, "no guess left; erased when the phase-2 window ends");
+            Err(exhausted())
+        }
         Guess::LockedOut => {
-            tracing::warn!(op = "recover1", user = %claims.sub, reg_id = %req.reg_id, "no guess left; erased");
+            tracing::warn!(op = "recover1", iss = %claims.iss, user = %claims.sub, reg_id = %req.reg_id, "locked out; erased");
             Err(locked_out())
         }
         Guess::NotFound => Err(not_found()),
@@ -334,19 +421,20 @@ async fn recover2(
 ) -> Result<Json<Recover2Response>, ApiError> {
     let claims = authenticate(&state, &headers).await?;
     check_reg_id(&req.reg_id)?;
-    match state.db.unlock(state.verifier.realm_id(), &claims.sub, &req.reg_id, &req.unlock_tag.0).await? {
+    let key = reg_key(&state, &claims, &req.reg_id);
+    match state.db.unlock(&key, &req.unlock_tag.0, unix_now(), state.phase2_window_secs).await? {
         Unlock::Released(share) => {
-            tracing::info!(op = "recover2", user = %claims.sub, reg_id = %req.reg_id, "unlocked; guesses reset");
+            tracing::info!(op = "recover2", iss = %claims.iss, user = %claims.sub, reg_id = %req.reg_id, "unlocked; guesses reset");
             Ok(Json(Recover2Response { encrypted_share: share.into() }))
         }
         Unlock::BadTag(left) => {
-            tracing::info!(op = "recover2", user = %claims.sub, reg_id = %req.reg_id, guesses_left = left, "bad unlock tag");
+            tracing::info!(op = "recover2", iss = %claims.iss, user = %claims.sub, reg_id = %req.reg_id, guesses_left = left, "bad unlock tag");
             let mut e = ApiError::new(StatusCode::FORBIDDEN, codes::BAD_UNLOCK_TAG, "wrong unlock tag (wrong PIN)");
             e.body.guesses_left = Some(left);
             Err(e)
         }
         Unlock::LockedOut => {
-            tracing::warn!(op = "recover2", user = %claims.sub, reg_id = %req.reg_id, "no guess left; erased");
+            tracing::warn!(op = "recover2", iss = %claims.iss, user = %claims.sub, reg_id = %req.reg_id, "locked out; erased");
             Err(locked_out())
         }
         Unlock::NotFound => Err(not_found()),
@@ -365,8 +453,8 @@ async fn delete(
 ) -> Result<Json<Deleted>, ApiError> {
     let claims = authenticate(&state, &headers).await?;
     check_reg_id(&req.reg_id)?;
-    let deleted = state.db.delete(state.verifier.realm_id(), &claims.sub, &req.reg_id).await?;
-    tracing::info!(op = "delete", user = %claims.sub, reg_id = %req.reg_id, deleted);
+    let deleted = state.db.delete(&reg_key(&state, &claims, &req.reg_id), unix_now()).await?;
+    tracing::info!(op = "delete", iss = %claims.iss, user = %claims.sub, reg_id = %req.reg_id, deleted);
     Ok(Json(Deleted { deleted }))
 }
 
@@ -397,7 +485,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `state` on `listener` until `shutdown` completes.
+/// Serves `state` on `listener` until `shutdown` completes, erasing in the
+/// background (every few seconds, see [`sweep_interval`]) the registrations
+/// whose phase-2 window ended with no guess left.
 ///
 /// # Errors
 /// The listener failed.
@@ -406,11 +496,37 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    sweeper.abort();
+    served
+}
+
+/// How often [`serve`] sweeps: the phase-2 window, at least 1 s and at most 5 s.
+pub fn sweep_interval(phase2_window_secs: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(phase2_window_secs.clamp(1, 5))
+}
+
+async fn sweep_forever(state: AppState) {
+    let mut tick = tokio::time::interval(sweep_interval(state.phase2_window_secs));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match state.db.sweep_exhausted(state.verifier.realm_id(), unix_now(), state.phase2_window_secs).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                op = "sweep",
+                erased = n,
+                "erased registrations with no guess left after their phase-2 window"
+            ),
+            Err(e) => tracing::error!(error = %e, "the erasure sweep failed; it runs again shortly"),
+        }
+    }
 }
 
 /// Serves `state` over HTTPS on `listener` with `tls` until `shutdown`
-/// completes (handshakes in their own tasks, see [`TlsListener`]).
+/// completes (handshakes in their own tasks, see [`TlsListener`]), sweeping
+/// exhausted registrations as [`serve`] does.
 ///
 /// # Errors
 /// The listener has no local address, or serving failed.
@@ -421,7 +537,10 @@ pub async fn serve_tls(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let listener = TlsListener::new(listener, tls)?;
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    sweeper.abort();
+    served
 }
 
 /// A realm served in this process on its own thread and runtime: for
@@ -441,7 +560,9 @@ impl fmt::Debug for LocalRealm {
 
 impl LocalRealm {
     /// Starts realm `id` over `database_url`, trusting `issuer`'s `key`,
-    /// each token allowed `rate_limit_per_minute` requests (0: unlimited).
+    /// each token allowed `rate_limit_per_minute` requests (0: unlimited),
+    /// with the default phase-2 window. See [`LocalRealm::builder`] for more
+    /// issuers or another window.
     ///
     /// # Errors
     /// The database or the listener failed.
@@ -452,37 +573,18 @@ impl LocalRealm {
         key: share_backup_realm_protocol::VerifyingKey,
         rate_limit_per_minute: u32,
     ) -> Result<LocalRealm, String> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let verifier = TokenVerifier::new(id, 600).with_issuer(issuer, key);
-        let url = database_url.to_string();
-        let thread = std::thread::spawn(move || {
-            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = tx.send(Err(e.to_string()));
-                    return;
-                }
-            };
-            rt.block_on(async move {
-                let db = match Db::connect(&url, 4).await {
-                    Ok(db) => db,
-                    Err(e) => return drop(tx.send(Err(format!("database: {e}")))),
-                };
-                let listener = match TcpListener::bind("127.0.0.1:0").await {
-                    Ok(l) => l,
-                    Err(e) => return drop(tx.send(Err(format!("listen: {e}")))),
-                };
-                let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-                let _ = tx.send(Ok(format!("http://{addr}/")));
-                let _ = serve(listener, AppState::new(db, verifier, rate_limit_per_minute), async {
-                    let _ = stopped.await;
-                })
-                .await;
-            });
-        });
-        let url = rx.recv().map_err(|_| "the realm thread died".to_string())??;
-        Ok(LocalRealm { url, id: id.to_string(), stop: Some(stop), thread: Some(thread) })
+        LocalRealm::builder(id, database_url).issuer(issuer, key).rate_limit_per_minute(rate_limit_per_minute).start()
+    }
+
+    /// A realm `id` over `database_url` to configure, then [`start`](LocalRealmBuilder::start).
+    pub fn builder(id: &str, database_url: &str) -> LocalRealmBuilder {
+        LocalRealmBuilder {
+            id: id.to_string(),
+            database_url: database_url.to_string(),
+            issuers: vec![],
+            rate_limit_per_minute: 0,
+            phase2_window_secs: DEFAULT_PHASE2_WINDOW_SECS,
+        }
     }
 
     /// The base URL (`http://127.0.0.1:PORT/`).
@@ -496,6 +598,104 @@ impl LocalRealm {
     }
 }
 
+/// The settings of a [`LocalRealm`]: its trusted issuers, rate limit and
+/// phase-2 window.
+pub struct LocalRealmBuilder {
+    id: String,
+    database_url: String,
+    issuers: Vec<(String, share_backup_realm_protocol::VerifyingKey)>,
+    rate_limit_per_minute: u32,
+    phase2_window_secs: u64,
+}
+
+impl fmt::Debug for LocalRealmBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalRealmBuilder")
+            .field("id", &self.id)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("issuers", &self.issuers.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>())
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("phase2_window_secs", &self.phase2_window_secs)
+            .finish()
+    }
+}
+
+impl LocalRealmBuilder {
+    /// Trusts `key` for tokens of `issuer` (repeat for several integrators).
+    #[must_use]
+    pub fn issuer(mut self, issuer: &str, key: share_backup_realm_protocol::VerifyingKey) -> Self {
+        self.issuers.push((issuer.to_string(), key));
+        self
+    }
+
+    /// Requests each token may make per minute (0, the default: unlimited).
+    #[must_use]
+    pub fn rate_limit_per_minute(mut self, n: u32) -> Self {
+        self.rate_limit_per_minute = n;
+        self
+    }
+
+    /// The phase-2 window (`--phase2-window-secs`; default 60).
+    #[must_use]
+    pub fn phase2_window_secs(mut self, secs: u64) -> Self {
+        self.phase2_window_secs = secs;
+        self
+    }
+
+    /// Starts the realm on `127.0.0.1:0` on its own thread.
+    ///
+    /// # Errors
+    /// No issuer or an empty issuer name, the database failed (or holds rows
+    /// from before migration 0003 that cannot be adopted), or the listener failed.
+    pub fn start(self) -> Result<LocalRealm, String> {
+        if self.issuers.is_empty() || self.issuers.iter().any(|(i, _)| i.is_empty()) {
+            return Err("a local realm needs at least one issuer, each with a non-empty name".into());
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut verifier = TokenVerifier::new(self.id.as_str(), 600);
+        for (issuer, key) in &self.issuers {
+            verifier = verifier.with_issuer(issuer.as_str(), *key);
+        }
+        let issuers: Vec<String> = self.issuers.iter().map(|(i, _)| i.clone()).collect();
+        let LocalRealmBuilder { id, database_url: url, rate_limit_per_minute, phase2_window_secs, .. } = self;
+        let realm = id.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let db = match Db::connect(&url, 4).await {
+                    Ok(db) => db,
+                    Err(e) => return drop(tx.send(Err(format!("database: {e}")))),
+                };
+                let names: Vec<&str> = issuers.iter().map(String::as_str).collect();
+                if let Err(e) = db.adopt_legacy_rows(&realm, &names).await {
+                    return drop(tx.send(Err(e.to_string())));
+                }
+                let listener = match TcpListener::bind("127.0.0.1:0").await {
+                    Ok(l) => l,
+                    Err(e) => return drop(tx.send(Err(format!("listen: {e}")))),
+                };
+                let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                let _ = tx.send(Ok(format!("http://{addr}/")));
+                let state =
+                    AppState::new(db, verifier, rate_limit_per_minute).with_phase2_window_secs(phase2_window_secs);
+                let _ = serve(listener, state, async {
+                    let _ = stopped.await;
+                })
+                .await;
+            });
+        });
+        let url = rx.recv().map_err(|_| "the realm thread died".to_string())??;
+        Ok(LocalRealm { url, id, stop: Some(stop), thread: Some(thread) })
+    }
+}
+
 impl Drop for LocalRealm {
     fn drop(&mut self) {
         if let Some(s) = self.stop.take() {
@@ -504,5 +704,41 @@ impl Drop for LocalRealm {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_hides_passwords_in_the_authority_and_in_query_parameters() {
+        let cases = [
+            ("postgres://realm:s3cret@db/realm", "postgres://realm:***@db/realm"),
+            ("postgres://db/realm?password=s3cret", "postgres://db/realm?password=***"),
+            (
+                "postgres://realm@db/realm?sslmode=require&sslpassword=s3cret&application_name=r",
+                "postgres://realm@db/realm?sslmode=require&sslpassword=***&application_name=r",
+            ),
+            ("postgresql://u:s3cret@h:5432/d?PASSWORD=s3cret", "postgresql://u:***@h:5432/d?PASSWORD=***"),
+            ("postgres://h/d?ssl%5Fpassword=s3cret", "postgres://h/d?ssl%5Fpassword=***"),
+            ("postgres://realm@db/realm?sslmode=disable", "postgres://realm@db/realm?sslmode=disable"),
+            ("sqlite:/var/lib/realm.sqlite3", "sqlite:/var/lib/realm.sqlite3"),
+        ];
+        for (url, redacted) in cases {
+            assert_eq!(redact_url(url), redacted);
+            assert!(!redact_url(url).contains("s3cret"), "{url}");
+        }
+    }
+
+    #[test]
+    fn an_empty_issuer_name_is_refused() {
+        use clap::Parser;
+        let key = "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29";
+        let c = Config::try_parse_from(["r", "--realm-id=r", &format!("--integrator-key==={key}")]).unwrap();
+        assert!(c.verifier().unwrap_err().contains("non-empty ISSUER"));
+        let c = Config::try_parse_from(["r", "--realm-id=r", &format!("--integrator-key=b={key},a={key}")]).unwrap();
+        assert_eq!(c.issuers(), ["a", "b"]);
+        assert_eq!(c.phase2_window_secs, DEFAULT_PHASE2_WINDOW_SECS);
     }
 }

@@ -35,6 +35,19 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(3);
         }
     };
+    // Rows stored before migration 0003 name no issuer: one trusted issuer adopts them; several cannot.
+    let issuers = config.issuers();
+    let names: Vec<&str> = issuers.iter().map(String::as_str).collect();
+    match db.adopt_legacy_rows(&config.realm_id, &names).await {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::warn!(adopted = n, issuer = %names.join(","), "registrations from before migration 0003 adopted by the one trusted issuer")
+        }
+        Err(e) => {
+            eprintln!("share-backup-realm: cannot start: {e}");
+            return std::process::ExitCode::from(3);
+        }
+    }
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -49,7 +62,8 @@ async fn main() -> std::process::ExitCode {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let state = AppState::new(db, verifier, config.rate_limit_per_minute);
+    let state =
+        AppState::new(db, verifier, config.rate_limit_per_minute).with_phase2_window_secs(config.phase2_window_secs);
     let served = match &tls {
         Some(tls) => serve_tls(listener, tls, state, shutdown).await,
         None => serve(listener, state, shutdown).await,

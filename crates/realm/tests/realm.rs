@@ -2,12 +2,16 @@
 //! when `SHARE_BACKUP_REALM_TEST_POSTGRES_URL` is set, PostgreSQL.
 
 use serde_json::Value;
-use share_backup_realm::RealmProcess;
-use share_backup_realm_protocol::{Claims, Recover1Response, Recovery, SigningKey, mint, register};
+use share_backup_realm::{Db, RealmProcess, RegKey};
+use share_backup_realm_protocol::{
+    Claims, Recover1Request, Recover1Response, Recover2Request, Recover2Response, Recovery, Registration, SigningKey,
+    mint, register,
+};
 
 const PG_ENV: &str = "SHARE_BACKUP_REALM_TEST_POSTGRES_URL";
 
 /// A realm process; `url` without its trailing slash (paths start with one).
+#[derive(Debug)]
 struct Realm {
     process: RealmProcess,
     url: String,
@@ -19,10 +23,15 @@ fn key() -> SigningKey {
 }
 
 fn spawn(id: &str, db: &str, rate: u32) -> Realm {
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_share-backup-realm"));
     let rate = format!("--rate-limit-per-minute={rate}");
-    let process = RealmProcess::spawn(bin, id, db, "acme", &key().verifying_key(), &[&rate]).unwrap();
-    Realm { url: process.url().trim_end_matches('/').to_string(), id: id.into(), process }
+    spawn_with(id, db, &[&rate]).unwrap()
+}
+
+/// A realm process trusting `acme` (and whatever `extra` adds).
+fn spawn_with(id: &str, db: &str, extra: &[&str]) -> Result<Realm, String> {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_share-backup-realm"));
+    let process = RealmProcess::spawn(bin, id, db, "acme", &key().verifying_key(), extra)?;
+    Ok(Realm { url: process.url().trim_end_matches('/').to_string(), id: id.into(), process })
 }
 
 fn token(realm: &str, user: &str, nonce: u64) -> String {
@@ -50,10 +59,12 @@ fn databases(dir: &std::path::Path, name: &str) -> Vec<String> {
     v
 }
 
+/// A user name unique to this run (and to this call: two calls never collide).
 fn user() -> String {
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let mut b = [0u8; 8];
     getrandom(&mut b);
-    format!("user-{}", hex::encode(b))
+    format!("user-{}-{}", hex::encode(b), CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
 fn getrandom(b: &mut [u8]) {
@@ -89,9 +100,9 @@ async fn hundred_parallel_wrong_guesses_count_exactly_the_limit_then_lock_out() 
         let counted = statuses.iter().filter(|s| **s == 200).count();
         assert_eq!(counted, 10, "{db}: {statuses:?}");
         assert!(statuses.iter().all(|s| [200, 404, 410].contains(s)), "{statuses:?}");
-        // Locked and erased: the next guess finds nothing.
+        // Locked out: the next guess is refused as such, not as an unknown registration.
         let (s, v) = post(&c, r0, &token(&r0.id, &user, 0), "/v1/recover1", &p1[0]).await;
-        assert_eq!((s, v["error"].as_str()), (404, Some("not_found")), "{v}");
+        assert_eq!((s, v["error"].as_str()), (410, Some("locked_out")), "{v}");
         // Realm 1 still counts its own guesses from 0.
         let (s, v) = post(&c, &realms[1], &token(&realms[1].id, &user, 0), "/v1/recover1", &p1[1]).await;
         assert_eq!((s, v["guesses_left"].as_u64()), (200, Some(9)), "{v}");
@@ -243,4 +254,324 @@ async fn malformed_requests_get_json_errors_that_echo_nothing() {
     let (s, v) =
         post(&c, &r, &t, "/v1/recover1", &serde_json::json!({"reg_id": "0".repeat(32), "blinded": "AA"})).await;
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_input")));
+}
+
+// --- Authentication, issuers, the phase-2 window and lock-out tombstones ---
+
+/// The key of a second integrator, `beta`.
+fn beta_key() -> SigningKey {
+    SigningKey::from_bytes(&[43u8; 32])
+}
+
+/// `--integrator-key` trusting `beta` besides `acme`.
+fn trust_beta() -> String {
+    format!("--integrator-key=beta={}", hex::encode(beta_key().verifying_key().to_bytes()))
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// A token signed by `key` for issuer `iss`, valid from `iat` to `exp`.
+fn token_of(key: &SigningKey, iss: &str, realm: &str, user: &str, iat: u64, exp: u64) -> String {
+    mint(key, &Claims { iss: iss.into(), sub: user.into(), aud: realm.into(), iat, exp })
+}
+
+/// `beta`'s token for `user` at `realm`.
+fn beta_token(realm: &str, user: &str) -> String {
+    token_of(&beta_key(), "beta", realm, user, now(), now() + 300)
+}
+
+/// A registration whose first realm is `realm` (only its part is stored there).
+fn registration(pin: &[u8], user: &str, reg_id: [u8; 16], realm: &str, max_guesses: u32) -> Registration {
+    register(pin, user, reg_id, &[realm.to_string(), "elsewhere".to_string()], 2, max_guesses).unwrap()
+}
+
+fn phase1(pin: &[u8], user: &str, reg: &Registration) -> Recover1Request {
+    Recovery::start(pin, user, reg.header.clone()).unwrap().1.remove(0)
+}
+
+/// Realm-0's correct phase-2 request of `reg` (its stored unlock tag).
+fn right_tag(reg: &Registration) -> Recover2Request {
+    Recover2Request { reg_id: reg.requests[0].reg_id.clone(), unlock_tag: reg.requests[0].unlock_tag.clone() }
+}
+
+fn reg_body(reg: &Registration) -> Value {
+    serde_json::json!({"reg_id": reg.requests[0].reg_id})
+}
+
+/// Guesses counted at `realm` for (`issuer`, `user`, `reg`), read from its database.
+async fn counted(db: &str, realm: &str, issuer: &str, user: &str, reg: &Registration) -> Option<u32> {
+    let db = Db::connect(db, 1).await.unwrap();
+    let k = RegKey { realm, issuer, user, reg_id: &reg.requests[0].reg_id };
+    db.guesses_of(&k).await.unwrap()
+}
+
+fn error_of(answer: &(u16, Value)) -> (u16, Option<&str>) {
+    (answer.0, answer.1["error"].as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_other_user_and_other_realm_tokens_are_refused_and_count_no_guess() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in databases(dir.path(), "auth") {
+        let r = spawn("auth-0", &db, 0);
+        let (alice, mallory) = (user(), user());
+        let reg = registration(b"482916", &alice, [3; 16], &r.id, 5);
+        let c = reqwest::Client::new();
+        assert_eq!(post(&c, &r, &token(&r.id, &alice, 0), "/v1/register", &reg.requests[0]).await.0, 200);
+        let guess = phase1(b"482916", &alice, &reg);
+        // Expired (5 minutes ago, beyond the 30 s leeway): refused, nothing counted or released.
+        let expired = token_of(&key(), "acme", &r.id, &alice, now() - 600, now() - 300);
+        for (path, body) in [
+            ("/v1/recover1", serde_json::to_value(&guess).unwrap()),
+            ("/v1/recover2", serde_json::to_value(right_tag(&reg)).unwrap()),
+            ("/v1/delete", reg_body(&reg)),
+        ] {
+            let a = post(&c, &r, &expired, path, &body).await;
+            assert_eq!(error_of(&a), (401, Some("unauthenticated")), "{path}: {}", a.1);
+        }
+        assert_eq!(counted(&db, &r.id, "acme", &alice, &reg).await, Some(0), "{db}: an expired token counted a guess");
+        // Another user's valid token: no such registration for it; the count is untouched.
+        let other = token(&r.id, &mallory, 0);
+        let a = post(&c, &r, &other, "/v1/recover1", &guess).await;
+        assert_eq!(error_of(&a), (404, Some("not_found")), "{}", a.1);
+        let a = post(&c, &r, &other, "/v1/recover2", &right_tag(&reg)).await;
+        assert_eq!(error_of(&a), (404, Some("not_found")), "the right tag releases nothing to another user: {}", a.1);
+        assert_eq!(post(&c, &r, &other, "/v1/delete", &reg_body(&reg)).await.1["deleted"], false);
+        assert_eq!(counted(&db, &r.id, "acme", &alice, &reg).await, Some(0), "{db}: another user's token counted");
+        // A token for another realm (aud) is refused.
+        let a = post(&c, &r, &token("auth-other", &alice, 0), "/v1/recover1", &guess).await;
+        assert_eq!(error_of(&a), (401, Some("unauthenticated")), "{}", a.1);
+        assert_eq!(counted(&db, &r.id, "acme", &alice, &reg).await, Some(0));
+        // The owner's own first guess leaves 4 of 5: none of the above counted.
+        let (s, v) = post(&c, &r, &token(&r.id, &alice, 0), "/v1/recover1", &guess).await;
+        assert_eq!((s, v["guesses_left"].as_u64()), (200, Some(4)), "{v}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phase2_tag_replayed_from_another_registration_is_a_bad_tag_and_releases_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in databases(dir.path(), "replay") {
+        let r = spawn("replay-0", &db, 0);
+        let alice = user();
+        let tok = token(&r.id, &alice, 0);
+        let (x, y) =
+            (registration(b"482916", &alice, [4; 16], &r.id, 5), registration(b"482916", &alice, [5; 16], &r.id, 5));
+        let c = reqwest::Client::new();
+        for reg in [&x, &y] {
+            assert_eq!(post(&c, &r, &tok, "/v1/register", &reg.requests[0]).await.0, 200);
+        }
+        // Y's phase 1 (one guess counted), then X's valid unlock tag sent for Y.
+        let (s, _) = post(&c, &r, &tok, "/v1/recover1", &phase1(b"482916", &alice, &y)).await;
+        assert_eq!(s, 200);
+        let replay = Recover2Request { reg_id: y.requests[0].reg_id.clone(), ..right_tag(&x) };
+        let (s, v) = post(&c, &r, &tok, "/v1/recover2", &replay).await;
+        assert_eq!((s, v["error"].as_str(), v["guesses_left"].as_u64()), (403, Some("bad_unlock_tag"), Some(4)), "{v}");
+        assert!(v.get("encrypted_share").is_none(), "{v}");
+        // X's tag at another realm (realm index 1) is no good either.
+        let other_realm =
+            Recover2Request { reg_id: y.requests[0].reg_id.clone(), unlock_tag: y.requests[1].unlock_tag.clone() };
+        assert_eq!(post(&c, &r, &tok, "/v1/recover2", &other_realm).await.0, 403);
+        // Y's own tag releases Y's share, and X still releases X's.
+        for reg in [&y, &x] {
+            let (s, v) = post(&c, &r, &tok, "/v1/recover2", &right_tag(reg)).await;
+            assert_eq!(s, 200, "{v}");
+            let got: Recover2Response = serde_json::from_value(v).unwrap();
+            assert_eq!(got.encrypted_share, reg.requests[0].encrypted_share);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_registration_erases_itself_after_the_phase2_window_and_then_answers_locked_out() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in databases(dir.path(), "window") {
+        let r = spawn_with("window-0", &db, &["--phase2-window-secs=1", "--rate-limit-per-minute=0"]).unwrap();
+        let alice = user();
+        let tok = token(&r.id, &alice, 0);
+        let reg = registration(b"482916", &alice, [6; 16], &r.id, 2);
+        let c = reqwest::Client::new();
+        assert_eq!(post(&c, &r, &tok, "/v1/register", &reg.requests[0]).await.0, 200);
+        // Two phase-1 guesses count out; the client never sends phase 2.
+        for left in [1, 0] {
+            let (s, v) = post(&c, &r, &tok, "/v1/recover1", &phase1(b"111111", &alice, &reg)).await;
+            assert_eq!((s, v["guesses_left"].as_u64()), (200, Some(left)), "{v}");
+        }
+        // With no further request, the realm erases it and keeps a tombstone (read from its database).
+        let store = Db::connect(&db, 1).await.unwrap();
+        let k = RegKey { realm: &r.id, issuer: "acme", user: &alice, reg_id: &reg.requests[0].reg_id };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while store.guesses_of(&k).await.unwrap().is_some() {
+            assert!(std::time::Instant::now() < deadline, "{db}: the exhausted registration was never erased");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        assert!(store.locked_out(&k).await.unwrap(), "{db}: erased without a tombstone");
+        // Now every request says locked out, even the right tag; the reg_id is not reused.
+        let a = post(&c, &r, &tok, "/v1/recover2", &right_tag(&reg)).await;
+        assert_eq!(error_of(&a), (410, Some("locked_out")), "{}", a.1);
+        let a = post(&c, &r, &tok, "/v1/recover1", &phase1(b"482916", &alice, &reg)).await;
+        assert_eq!(error_of(&a), (410, Some("locked_out")), "{}", a.1);
+        let a = post(&c, &r, &tok, "/v1/register", &reg.requests[0]).await;
+        assert_eq!(error_of(&a), (409, Some("conflict")), "{}", a.1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_registration_still_unlocks_with_the_right_tag_within_the_phase2_window() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in databases(dir.path(), "within") {
+        let r = spawn_with("within-0", &db, &["--phase2-window-secs=3600"]).unwrap();
+        let alice = user();
+        let tok = token(&r.id, &alice, 0);
+        let reg = registration(b"482916", &alice, [7; 16], &r.id, 2);
+        let c = reqwest::Client::new();
+        assert_eq!(post(&c, &r, &tok, "/v1/register", &reg.requests[0]).await.0, 200);
+        for _ in 0..2 {
+            assert_eq!(post(&c, &r, &tok, "/v1/recover1", &phase1(b"482916", &alice, &reg)).await.0, 200);
+        }
+        // No guess left: phase 1 is refused, but the last guess's phase 2 may still come.
+        let a = post(&c, &r, &tok, "/v1/recover1", &phase1(b"482916", &alice, &reg)).await;
+        assert_eq!(error_of(&a), (410, Some("locked_out")), "{}", a.1);
+        let (s, v) = post(&c, &r, &tok, "/v1/recover2", &right_tag(&reg)).await;
+        assert_eq!(s, 200, "{db}: {v}");
+        // The count is reset.
+        let (s, v) = post(&c, &r, &tok, "/v1/recover1", &phase1(b"482916", &alice, &reg)).await;
+        assert_eq!((s, v["guesses_left"].as_u64()), (200, Some(1)), "{v}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_issuers_with_the_same_user_and_reg_id_each_reach_only_their_own_registration() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in databases(dir.path(), "issuers") {
+        let r = spawn_with("issuers-0", &db, &[&trust_beta(), "--rate-limit-per-minute=0"]).unwrap();
+        let sub = user();
+        let (ta, tb) = (token(&r.id, &sub, 0), beta_token(&r.id, &sub));
+        // The same user name and reg_id at both integrators, different secrets.
+        let (a, b) =
+            (registration(b"482916", &sub, [8; 16], &r.id, 5), registration(b"135790", &sub, [8; 16], &r.id, 5));
+        let c = reqwest::Client::new();
+        assert_eq!(post(&c, &r, &ta, "/v1/register", &a.requests[0]).await.1["created"], true);
+        // Beta cannot guess against, unlock or delete acme's registration.
+        let a1 = post(&c, &r, &tb, "/v1/recover1", &phase1(b"482916", &sub, &a)).await;
+        assert_eq!(error_of(&a1), (404, Some("not_found")), "{}", a1.1);
+        let a2 = post(&c, &r, &tb, "/v1/recover2", &right_tag(&a)).await;
+        assert_eq!(error_of(&a2), (404, Some("not_found")), "{}", a2.1);
+        assert_eq!(post(&c, &r, &tb, "/v1/delete", &reg_body(&a)).await.1["deleted"], false);
+        assert_eq!(counted(&db, &r.id, "acme", &sub, &a).await, Some(0), "{db}: beta counted a guess of acme's");
+        // Beta registers its own under the same names: a new registration, not a conflict.
+        assert_eq!(post(&c, &r, &tb, "/v1/register", &b.requests[0]).await.1["created"], true);
+        for (tok, reg, pin) in [(&ta, &a, b"482916"), (&tb, &b, b"135790")] {
+            let (s, v) = post(&c, &r, tok, "/v1/recover1", &phase1(pin, &sub, reg)).await;
+            assert_eq!((s, v["guesses_left"].as_u64()), (200, Some(4)), "each counts its own: {v}");
+            assert_eq!(v["masked_unlock_share"], serde_json::to_value(&reg.requests[0].masked_unlock_share).unwrap());
+        }
+        // Acme's tag is wrong for beta's registration; each releases its own share.
+        let a2 = post(&c, &r, &tb, "/v1/recover2", &right_tag(&a)).await;
+        assert_eq!(error_of(&a2), (403, Some("bad_unlock_tag")), "{}", a2.1);
+        for (tok, reg) in [(&ta, &a), (&tb, &b)] {
+            let (s, v) = post(&c, &r, tok, "/v1/recover2", &right_tag(reg)).await;
+            assert_eq!(s, 200, "{v}");
+            let got: Recover2Response = serde_json::from_value(v).unwrap();
+            assert_eq!(got.encrypted_share, reg.requests[0].encrypted_share);
+        }
+        // Beta deletes its own; acme's stays.
+        assert_eq!(post(&c, &r, &tb, "/v1/delete", &reg_body(&b)).await.1["deleted"], true);
+        assert_eq!(counted(&db, &r.id, "beta", &sub, &b).await, None);
+        assert_eq!(counted(&db, &r.id, "acme", &sub, &a).await, Some(0));
+        assert_eq!(post(&c, &r, &ta, "/v1/delete", &reg_body(&a)).await.1["deleted"], true);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_out_registration_answers_locked_out_but_a_deleted_one_answers_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in databases(dir.path(), "tombstone") {
+        let r = spawn("tombstone-0", &db, 0);
+        let alice = user();
+        let tok = token(&r.id, &alice, 0);
+        let (locked, deleted) =
+            (registration(b"482916", &alice, [10; 16], &r.id, 1), registration(b"482916", &alice, [11; 16], &r.id, 1));
+        let c = reqwest::Client::new();
+        for reg in [&locked, &deleted] {
+            assert_eq!(post(&c, &r, &tok, "/v1/register", &reg.requests[0]).await.0, 200);
+        }
+        // The last guess is wrong: phase 2 with a wrong tag erases it.
+        let (rec, p1) = Recovery::start(b"111111", &alice, locked.header.clone()).unwrap();
+        assert_eq!(post(&c, &r, &tok, "/v1/recover1", &p1[0]).await.0, 200);
+        let a = post(&c, &r, &tok, "/v1/recover2", &rec.phase2_wrong().unwrap()).await;
+        assert_eq!(error_of(&a), (410, Some("locked_out")), "{}", a.1);
+        assert_eq!(counted(&db, &r.id, "acme", &alice, &locked).await, None, "erased");
+        // Later: locked out, not "no such registration", even after a delete; the reg_id is refused.
+        for _ in 0..2 {
+            let a = post(&c, &r, &tok, "/v1/recover1", &phase1(b"482916", &alice, &locked)).await;
+            assert_eq!(error_of(&a), (410, Some("locked_out")), "{}", a.1);
+            let a = post(&c, &r, &tok, "/v1/recover2", &right_tag(&locked)).await;
+            assert_eq!(error_of(&a), (410, Some("locked_out")), "{}", a.1);
+            let a = post(&c, &r, &tok, "/v1/register", &locked.requests[0]).await;
+            assert_eq!(error_of(&a), (409, Some("conflict")), "{}", a.1);
+            assert_eq!(post(&c, &r, &tok, "/v1/delete", &reg_body(&locked)).await.1["deleted"], false);
+        }
+        // Another user with the same reg_id is not locked out.
+        let a = post(&c, &r, &token(&r.id, &user(), 0), "/v1/recover1", &phase1(b"482916", &alice, &locked)).await;
+        assert_eq!(error_of(&a), (404, Some("not_found")), "{}", a.1);
+        // An explicit delete of a live registration leaves no tombstone.
+        assert_eq!(post(&c, &r, &tok, "/v1/delete", &reg_body(&deleted)).await.1["deleted"], true);
+        let a = post(&c, &r, &tok, "/v1/recover1", &phase1(b"482916", &alice, &deleted)).await;
+        assert_eq!(error_of(&a), (404, Some("not_found")), "{}", a.1);
+        let a = post(&c, &r, &tok, "/v1/recover2", &right_tag(&deleted)).await;
+        assert_eq!(error_of(&a), (404, Some("not_found")), "{}", a.1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_from_before_migration_0003_are_adopted_by_one_issuer_and_stop_a_realm_with_two() {
+    use sqlx::migrate::Migrator;
+    let dir = tempfile::tempdir().unwrap();
+    // An SQLite database as migrations 0001 and 0002 left it, with one registration.
+    let old = dir.path().join("old-migrations");
+    std::fs::create_dir(&old).unwrap();
+    std::fs::write(old.join("0001_registrations.sql"), include_str!("../migrations/sqlite/0001_registrations.sql"))
+        .unwrap();
+    std::fs::write(old.join("0002_rate_limits.sql"), include_str!("../migrations/sqlite/0002_rate_limits.sql"))
+        .unwrap();
+    let db = format!("sqlite:{}", dir.path().join("legacy.sqlite3").display());
+    let alice = user();
+    let reg = registration(b"482916", &alice, [12; 16], "legacy-0", 5);
+    {
+        let opts = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&db).unwrap();
+        let pool = sqlx::SqlitePool::connect_with(opts.create_if_missing(true)).await.unwrap();
+        Migrator::new(old.as_path()).await.unwrap().run(&pool).await.unwrap();
+        let q = &reg.requests[0];
+        sqlx::query(
+            "INSERT INTO registrations (realm_id, user_id, reg_id, share_index, oprf_key, masked_unlock_share, \
+             unlock_tag, encrypted_share, max_guesses, guesses, created_at) VALUES ($1, $2, $3, 1, $4, $5, $6, $7, 5, 1, 0)",
+        )
+        .bind("legacy-0")
+        .bind(&alice)
+        .bind(&q.reg_id)
+        .bind(&q.oprf_key.0)
+        .bind(&q.masked_unlock_share.0)
+        .bind(&q.unlock_tag.0)
+        .bind(&q.encrypted_share.0)
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+    // Two trusted issuers: which one owns the row is unknown; the realm does not start and says what to do.
+    let e = spawn_with("legacy-0", &db, &[&trust_beta()]).unwrap_err();
+    assert!(e.contains("migration 0003") && e.contains("--integrator-key"), "{e}");
+    // One issuer adopts it, with its count.
+    let r = spawn_with("legacy-0", &db, &[]).unwrap();
+    let c = reqwest::Client::new();
+    let (s, v) = post(&c, &r, &token(&r.id, &alice, 0), "/v1/recover1", &phase1(b"482916", &alice, &reg)).await;
+    assert_eq!((s, v["guesses_left"].as_u64()), (200, Some(3)), "{v}");
+    drop(r);
+    // Adopted: now a second issuer may be trusted, and it does not see acme's row.
+    let r = spawn_with("legacy-0", &db, &[&trust_beta()]).unwrap();
+    let a = post(&c, &r, &beta_token(&r.id, &alice), "/v1/recover1", &phase1(b"482916", &alice, &reg)).await;
+    assert_eq!(error_of(&a), (404, Some("not_found")), "{}", a.1);
 }
