@@ -43,9 +43,9 @@ rustc --version
 
 if [[ -x scripts/test-servers.sh ]]; then
     step "test servers (moto S3, Azurite)"
+    trap 'scripts/test-servers.sh stop >/dev/null 2>&1 || true' EXIT
     servers_env=$(scripts/test-servers.sh start)  # fails the run when they cannot start
     eval "$servers_env"
-    trap 'scripts/test-servers.sh stop >/dev/null 2>&1 || true' EXIT
     export SHARE_BACKUP_REQUIRE_SERVERS=1
 fi
 step "PostgreSQL for the realm tests (scripts/ci/realm.sh)"
