@@ -102,7 +102,7 @@ step "Kotlin bindings (JUnit 5 through Maven) and the Swift sources up to date"
 SHARE_BACKUP_REQUIRE_SERVERS="$CALLER_REQUIRE" scripts/ci/bindings-kotlin.sh
 
 step "binding packages: the maturin wheel in a fresh venv, the Kotlin jar on its own class path"
-scripts/ci/packages.sh
+SHARE_BACKUP_REQUIRE_SERVERS="$CALLER_REQUIRE" scripts/ci/packages.sh
 
 step "envelope vectors against an independent AES-SIV (OpenSSL, via python cryptography)"
 if python3 -c 'import cryptography' 2>/dev/null; then
