@@ -4,7 +4,10 @@
 #   - moto's S3-compatible server (PyPI: moto[server]), with a test bucket;
 #   - Azurite's blob service (npm: azurite), with a test container.
 # Installs each one only when it is missing (moto with pip; Azurite with npm
-# into $SHARE_BACKUP_SERVERS_DIR/npm, not globally).
+# into $SHARE_BACKUP_SERVERS_DIR/npm, not globally). What the system Python
+# lacks (moto, azure-storage-blob) goes into a venv, $SHARE_BACKUP_SERVERS_DIR/venv:
+# Debian's python3 refuses `pip install` outside one (PEP 668), and a venv
+# needs no root.
 #
 # Usage:
 #   eval "$(scripts/test-servers.sh start)"   # start both; print export lines
@@ -55,14 +58,24 @@ wait_http() { # url, name, pid
     die "$name did not answer at $url within 30 s; see $DIR/$name.log"
 }
 
+VENV="$DIR/venv"
+ensure_venv() {
+    [[ -x "$VENV/bin/python" ]] && return
+    log "creating a Python venv in $VENV"
+    python3 -m venv "$VENV" >&2 || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+}
+
+MOTO=moto_server
 ensure_moto() {
     if command -v moto_server >/dev/null 2>&1; then
         return
     fi
-    log "installing moto[server] with pip"
-    python3 -m pip install --quiet 'moto[server]' >&2 || die "pip install 'moto[server]' failed"
-    hash -r
-    command -v moto_server >/dev/null 2>&1 || die "moto_server is not on PATH after installing it"
+    MOTO="$VENV/bin/moto_server"
+    [[ -x "$MOTO" ]] && return
+    ensure_venv
+    log "installing moto[server] with pip into $VENV"
+    "$VENV/bin/python" -m pip install --quiet 'moto[server]' >&2 || die "pip install 'moto[server]' failed"
+    [[ -x "$MOTO" ]] || die "$MOTO is missing after installing moto[server]"
 }
 
 AZURITE_BIN="$DIR/npm/node_modules/.bin/azurite-blob"
@@ -77,12 +90,18 @@ ensure_azurite() {
     [[ -x "$AZURITE_BIN" ]] || die "azurite-blob missing after npm install"
 }
 
+AZ_PYTHON=python3
 ensure_azure_sdk() {
     if python3 -c 'import azure.storage.blob' 2>/dev/null; then
         return
     fi
-    log "installing azure-storage-blob with pip (to create the test container)"
-    python3 -m pip install --quiet azure-storage-blob >&2 || die "pip install azure-storage-blob failed"
+    AZ_PYTHON="$VENV/bin/python"
+    if [[ -x "$AZ_PYTHON" ]] && "$AZ_PYTHON" -c 'import azure.storage.blob' 2>/dev/null; then
+        return
+    fi
+    ensure_venv
+    log "installing azure-storage-blob with pip into $VENV (to create the test container)"
+    "$AZ_PYTHON" -m pip install --quiet azure-storage-blob >&2 || die "pip install azure-storage-blob failed"
 }
 
 print_env() {
@@ -130,7 +149,7 @@ start() {
 
     # setsid + redirected fds: the servers outlive this script and never hold
     # the stdout of `$(...)` open.
-    setsid moto_server -H 127.0.0.1 -p "$s3_port" </dev/null >"$DIR/moto.log" 2>&1 &
+    setsid "$MOTO" -H 127.0.0.1 -p "$s3_port" </dev/null >"$DIR/moto.log" 2>&1 &
     s3_pid=$!
     rm -rf "$DIR/azurite-data"
     mkdir -p "$DIR/azurite-data"
@@ -147,7 +166,7 @@ start() {
 
     # moto does not check signatures: an unsigned PUT creates the bucket.
     curl -sf -o /dev/null -X PUT "http://127.0.0.1:$s3_port/$BUCKET" || die "could not create bucket $BUCKET in moto"
-    python3 - "$az_port" "$AZ_ACCOUNT" "$AZ_KEY" "$CONTAINER" <<'PY' || die "could not create container in Azurite"
+    "$AZ_PYTHON" - "$az_port" "$AZ_ACCOUNT" "$AZ_KEY" "$CONTAINER" <<'PY' || die "could not create container in Azurite"
 import sys
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient

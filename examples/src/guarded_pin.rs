@@ -11,11 +11,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use share_backup::{BackupId, BackupShare, Configs, Context, Error, ErrorKind, ExposeSecret, Result, UserId};
-use share_backup_core::BackupProviderExt;
-use share_backup_guarded_pin::{GuardedPinProvider, PinConfig, Realm, SigningTokenSource};
+use share_backup::providers::guarded_pin::{GuardedPinProvider, PinConfig, Realm, SigningKey, SigningTokenSource};
+use share_backup::{
+    BackupId, BackupProviderExt, BackupShare, Configs, Context, Error, ErrorKind, ExposeSecret, Result, UserId,
+};
+// The realm server itself (what an operator runs), started in this process.
 use share_backup_realm::LocalRealm;
-use share_backup_realm_protocol::SigningKey;
 
 /// The demo share.
 pub const DEMO_SHARE: &[u8] = b"demo client key share: 5a1f...c0de";

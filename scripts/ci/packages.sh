@@ -67,6 +67,14 @@ PY
 )
 
 KT="$ROOT/bindings/kotlin"
+source scripts/ci/require.sh
+if ! command -v mvn >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
+    # bindings-kotlin.sh installs them as root; without root it skipped too.
+    skip_or_fail "the Kotlin jar package check" \
+        "mvn or javac is missing and installing them needs root" \
+        "sudo apt-get install maven openjdk-17-jdk-headless, then scripts/ci/bindings-kotlin.sh and scripts/ci/packages.sh"
+    exit 0
+fi
 if [[ ! -d "$KT/target/uniffi/native" ]]; then
     echo "packages: run scripts/ci/bindings-kotlin.sh first (it generates what the jar packs)" >&2
     exit 1

@@ -6,9 +6,25 @@
 #   eval "$(scripts/ci/realm.sh)"
 # Logs go to stderr. Idempotent: a cluster it started earlier (same port file)
 # is reused. `scripts/ci/realm.sh stop` stops it.
+#
+# Without root: an existing SHARE_BACKUP_REALM_TEST_POSTGRES_URL is used as
+# it is; installed server binaries run as the current user (no runuser);
+# with no PostgreSQL installed, nothing can be installed, so it prints one
+# SKIPPED line (the realm tests then run on SQLite only and skip their
+# PostgreSQL cases), unless CI=true or SHARE_BACKUP_REQUIRE_SERVERS=1, when
+# it fails (scripts/ci/require.sh).
 set -euo pipefail
-STATE=${SHARE_BACKUP_REALM_PG_DIR:-/tmp/share-backup-realm-pg}
+source "$(dirname "$0")/require.sh"
 log() { echo "realm.sh: $*" >&2; }
+if is_root; then
+    STATE=${SHARE_BACKUP_REALM_PG_DIR:-/tmp/share-backup-realm-pg}
+else
+    STATE=${SHARE_BACKUP_REALM_PG_DIR:-/tmp/share-backup-realm-pg-$(id -u)}
+fi
+# Runs a server binary as the postgres user when root (initdb refuses root), else as the caller.
+as_pg() {
+    if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+}
 
 bindir() {
     local d
@@ -20,12 +36,23 @@ bindir() {
 
 if [[ "${1:-start}" == "stop" ]]; then
     if BIN=$(bindir) && [[ -d "$STATE/data" ]]; then
-        runuser -u postgres -- "$BIN/pg_ctl" -D "$STATE/data" -m fast stop >&2 || true
+        as_pg "$BIN/pg_ctl" -D "$STATE/data" -m fast stop >&2 || true
     fi
     exit 0
 fi
 
-if ! BIN=$(bindir); then
+if [[ -n "${SHARE_BACKUP_REALM_TEST_POSTGRES_URL:-}" ]]; then
+    log "using the caller's SHARE_BACKUP_REALM_TEST_POSTGRES_URL; starting nothing"
+    echo "export SHARE_BACKUP_REALM_TEST_POSTGRES_URL=$(printf '%q' "$SHARE_BACKUP_REALM_TEST_POSTGRES_URL")"
+    exit 0
+fi
+
+if ! BIN=$(bindir) && ! is_root; then
+    skip_or_fail "the realm tests on PostgreSQL" \
+        "PostgreSQL is not installed and installing it needs root" \
+        "sudo apt-get install postgresql (then this script starts a cluster as you), run as root, or set SHARE_BACKUP_REALM_TEST_POSTGRES_URL to a server of yours"
+    exit 0
+elif [[ -z "${BIN:-}" ]]; then
     log "installing PostgreSQL (Debian package postgresql)"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >&2
@@ -36,14 +63,14 @@ else
 fi
 
 PORT=${SHARE_BACKUP_REALM_PG_PORT:-55432}
-if [[ -f "$STATE/data/postmaster.pid" ]] && runuser -u postgres -- "$BIN/pg_ctl" -D "$STATE/data" status >/dev/null 2>&1; then
+if [[ -f "$STATE/data/postmaster.pid" ]] && as_pg "$BIN/pg_ctl" -D "$STATE/data" status >/dev/null 2>&1; then
     log "reusing the running cluster in $STATE"
 else
     rm -rf "$STATE"
     mkdir -p "$STATE"
-    chown postgres "$STATE"
-    runuser -u postgres -- "$BIN/initdb" -D "$STATE/data" --auth=trust -U postgres >/dev/null
-    runuser -u postgres -- "$BIN/pg_ctl" -D "$STATE/data" -l "$STATE/log" -w \
+    if is_root; then chown postgres "$STATE"; fi
+    as_pg "$BIN/initdb" -D "$STATE/data" --auth=trust -U postgres >/dev/null
+    as_pg "$BIN/pg_ctl" -D "$STATE/data" -l "$STATE/log" -w \
         -o "-h 127.0.0.1 -p $PORT -k $STATE -c fsync=off -c max_connections=300" start >&2
     log "PostgreSQL on 127.0.0.1:$PORT (data in $STATE)"
 fi

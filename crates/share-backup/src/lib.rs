@@ -43,8 +43,30 @@ use share_backup_password as _;
 pub mod providers {
     #[cfg(feature = "gdrive")]
     pub use share_backup_gdrive as gdrive;
+    /// The guarded-PIN provider (`share-backup-guarded-pin`, feature
+    /// `guarded-pin`): everything the crate exports, plus the Ed25519 key
+    /// types its tokens use, so an integrator needs no other crate to sign
+    /// tokens (`SigningTokenSource::new(issuer, SigningKey)`) or to hand a
+    /// realm the [`VerifyingKey`](guarded_pin::VerifyingKey).
+    ///
+    /// ```
+    /// use share_backup::providers::guarded_pin::{GuardedPinProvider, PinConfig, Realm, SigningKey, SigningTokenSource};
+    /// // The integrator's key: on its server only (a client app must never hold it).
+    /// let key = SigningKey::from_bytes(&[7; 32]);
+    /// let mut builder = GuardedPinProvider::builder()
+    ///     .threshold(2)
+    ///     .token_source(std::sync::Arc::new(SigningTokenSource::new("demo-integrator", key)));
+    /// for (id, url) in [("a", "https://a.example"), ("b", "https://b.example"), ("c", "https://c.example")] {
+    ///     builder = builder.realm(Realm::new(id, url).unwrap());
+    /// }
+    /// assert_eq!(builder.build().unwrap().threshold(), 2);
+    /// let _per_call = PinConfig::new("482916");
+    /// ```
     #[cfg(feature = "guarded-pin")]
-    pub use share_backup_guarded_pin as guarded_pin;
+    pub mod guarded_pin {
+        pub use share_backup_guarded_pin::*;
+        pub use share_backup_realm_protocol::{SigningKey, VerifyingKey};
+    }
     #[cfg(feature = "passkey")]
     pub use share_backup_passkey as passkey;
     #[cfg(feature = "password")]

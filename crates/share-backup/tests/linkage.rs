@@ -17,11 +17,12 @@
 //! The expectations are computed from `cfg!(feature = ...)`, so one file
 //! covers every cell, but one build of it covers only one: cargo unifies
 //! features across a single invocation, so `cargo test --workspace` builds
-//! the facade with its default features (the last row) and nothing else. The
-//! other rows run in `scripts/test.sh` (and so in `.ci/run`), one
-//! `cargo test -p share-backup --no-default-features [--features ...] --test
-//! linkage` each; the last row is not built again there. (The `orchestrator`,
-//! `object-store` and `portal` features link no provider and change no row.)
+//! the facade once with the union of its dependents' features (the FFI turns
+//! on `passkey`, the examples `guarded-pin`), which is none of the rows, not
+//! even the default one. Every row runs in `scripts/test.sh` (and so in
+//! `.ci/run`), one `cargo test -p share-backup --no-default-features
+//! [--features ...] --test linkage` each. (The `orchestrator`, `object-store`
+//! and `portal` features link no provider and change no row.)
 //! To run the whole matrix by hand:
 //!
 //! ```text

@@ -7,6 +7,22 @@
 //! (`npm ci` in `browser/`); `scripts/ci/passkey.sh` installs both and sets
 //! `SHARE_BACKUP_BROWSER_TEST=1`, under which a missing piece fails the test
 //! instead of skipping it.
+//!
+//! What this does not check: Rust's salt hashing against Chromium's. Both
+//! the seal and the open below use Chromium's own PRF outputs, so a wrong
+//! `SHA-256("WebAuthn PRF" || 0x00 || input)` on the Rust side would go
+//! unnoticed here. Closing that needs the credential's `CredRandom` (its
+//! hmac-secret key), and the DevTools `WebAuthn` domain has none:
+//! `WebAuthn.getCredentials` returns, and `WebAuthn.addCredential` accepts,
+//! a `Credential` of credentialId, isResidentCredential, rpId, privateKey,
+//! userHandle, signCount, largeBlob, backupEligibility and backupState
+//! (plus user names), so a test can neither read the virtual
+//! authenticator's hmac-secret key nor plant a known one. The encoding is
+//! pinned by `tests/passkey_rs.rs`,
+//! `passkey_rs_prf_output_equals_hmac_of_the_webauthn_prf_salt` (passkey-rs's
+//! client hashes the input; the test reads its authenticator's stored
+//! `CredRandom` and recomputes the output with `SoftwareAuthenticator`),
+//! and by SPEC.md's vectors (`tests/vectors.rs`, `testdata/check_vectors.py`).
 
 use std::path::Path;
 use std::process::Stdio;
