@@ -138,6 +138,10 @@ pub mod codes {
     pub const NOT_FOUND: &str = "not_found";
     /// The guess limit was reached; the registration is erased.
     pub const LOCKED_OUT: &str = "locked_out";
+    /// No guess left right now: a recovery that used the last guess may
+    /// still unlock within the realm's phase-2 window; otherwise the realm
+    /// erases the registration when the window ends. Not an erasure yet.
+    pub const EXHAUSTED: &str = "exhausted";
     /// Phase 2 with a wrong unlock tag (a wrong PIN); `guesses_left` given.
     pub const BAD_UNLOCK_TAG: &str = "bad_unlock_tag";
     /// Missing, expired, forged or misaddressed token.

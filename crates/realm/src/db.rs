@@ -173,22 +173,20 @@ pub enum AdoptError {
     /// The database failed.
     #[error("the realm's database failed: {0}")]
     Database(#[from] sqlx::Error),
-    /// Rows from before migration 0003 name no issuer and the realm trusts
-    /// several: which one owns them is unknown.
+    /// Rows from before migration 0003 name no issuer and the operator has
+    /// not said which issuer registered them.
     #[error(
-        "{rows} registration(s) of realm {realm:?} were stored before migration 0003 and name no issuer, \
-         and this realm trusts several issuers ({issuers}), so which one registered them is unknown. \
-         Start the realm once with only the --integrator-key of the issuer that registered them (it adopts \
-         them for that issuer), or assign them yourself: UPDATE registrations SET issuer = '<ISSUER>' \
+        "{rows} registration(s) of realm {realm:?} were stored before migration 0003 and name no issuer, so \
+         which integrator registered them is unknown. Start the realm once with \
+         --adopt-legacy-rows-as=ISSUER naming the integrator that registered them (one of the trusted \
+         --integrator-key issuers), or assign them yourself: UPDATE registrations SET issuer = '<ISSUER>' \
          WHERE realm_id = '{realm}' AND issuer = ''"
     )]
-    AmbiguousLegacyRows {
+    LegacyRowsWithoutOwner {
         /// The realm id.
         realm: String,
         /// How many rows name no issuer.
         rows: u64,
-        /// The trusted issuers, comma-separated.
-        issuers: String,
     },
 }
 
@@ -266,17 +264,20 @@ impl Db {
     }
 
     /// Gives realm `realm`'s rows stored before migration 0003 (issuer
-    /// [`LEGACY_ISSUER`]) to its issuer when `issuers` (the realm's trusted
-    /// issuers) has exactly one, in one `UPDATE`. Returns how many rows it
-    /// adopted.
+    /// [`LEGACY_ISSUER`]) to `adopt_as`, the issuer the operator names
+    /// (`--adopt-legacy-rows-as`), in one `UPDATE`; returns how many it
+    /// adopted. Never guessed: a realm that trusted two integrators before
+    /// 0003 holds both one's and the other's rows under the same empty
+    /// issuer, so handing them to whichever issuer is trusted today could
+    /// give one integrator the other's users.
     ///
     /// # Errors
-    /// [`AdoptError::AmbiguousLegacyRows`] when such rows exist and the realm
-    /// trusts several issuers (the message says what to do); a database error.
-    pub async fn adopt_legacy_rows(&self, realm: &str, issuers: &[&str]) -> Result<u64, AdoptError> {
-        if let [issuer] = issuers {
+    /// [`AdoptError::LegacyRowsWithoutOwner`] when such rows exist and
+    /// `adopt_as` is `None` (the message says what to do); a database error.
+    pub async fn adopt_legacy_rows(&self, realm: &str, adopt_as: Option<&str>) -> Result<u64, AdoptError> {
+        if let Some(issuer) = adopt_as {
             const SQL: &str = "UPDATE registrations SET issuer = $2 WHERE realm_id = $1 AND issuer = $3";
-            return Ok(on_db!(self, p => sqlx::query(SQL).bind(realm).bind(*issuer).bind(LEGACY_ISSUER)
+            return Ok(on_db!(self, p => sqlx::query(SQL).bind(realm).bind(issuer).bind(LEGACY_ISSUER)
                 .execute(p).await?.rows_affected()));
         }
         const COUNT: &str = "SELECT COUNT(*) FROM registrations WHERE realm_id = $1 AND issuer = $2";
@@ -285,13 +286,7 @@ impl Db {
         if rows == 0 {
             return Ok(0);
         }
-        let mut names: Vec<&str> = issuers.to_vec();
-        names.sort_unstable();
-        Err(AdoptError::AmbiguousLegacyRows {
-            realm: realm.to_string(),
-            rows: u64::try_from(rows).unwrap_or(0),
-            issuers: names.join(", "),
-        })
+        Err(AdoptError::LegacyRowsWithoutOwner { realm: realm.to_string(), rows: u64::try_from(rows).unwrap_or(0) })
     }
 
     /// Stores a registration part unless one with this key exists or one
@@ -599,7 +594,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn rows_from_before_migration_0003_are_adopted_by_the_one_issuer_and_refused_with_several() {
+    async fn rows_from_before_migration_0003_are_adopted_only_by_the_issuer_the_operator_names() {
         let dir = tempfile::tempdir().unwrap();
         for db in empty_databases(dir.path(), "legacy").await {
             db.migrate(Some(2)).await.unwrap();
@@ -612,17 +607,17 @@ mod tests {
             }
             db.migrate(None).await.unwrap();
             assert_eq!(db.guesses_of(&key(LEGACY_ISSUER, REG)).await.unwrap(), Some(1), "{}", db.backend());
-            let e = db.adopt_legacy_rows("r", &["b", "a"]).await.unwrap_err();
-            assert!(matches!(&e, AdoptError::AmbiguousLegacyRows { rows: 2, issuers, .. } if issuers == "a, b"), "{e}");
+            let e = db.adopt_legacy_rows("r", None).await.unwrap_err();
+            assert!(matches!(&e, AdoptError::LegacyRowsWithoutOwner { rows: 2, .. }), "{e}");
             assert!(
-                e.to_string().contains("--integrator-key") && e.to_string().contains("UPDATE registrations"),
+                e.to_string().contains("--adopt-legacy-rows-as") && e.to_string().contains("UPDATE registrations"),
                 "{e}"
             );
-            assert_eq!(db.adopt_legacy_rows("r", &["a"]).await.unwrap(), 2);
+            assert_eq!(db.adopt_legacy_rows("r", Some("a")).await.unwrap(), 2);
             assert_eq!(db.guesses_of(&key("a", REG)).await.unwrap(), Some(1), "adopted with its count");
             assert_eq!(db.guesses_of(&key(LEGACY_ISSUER, REG)).await.unwrap(), None);
-            assert_eq!(db.adopt_legacy_rows("r", &["a", "b"]).await.unwrap(), 0, "nothing left to adopt");
-            assert!(db.adopt_legacy_rows("other", &["a", "b"]).await.is_err(), "another realm's rows are its own");
+            assert_eq!(db.adopt_legacy_rows("r", None).await.unwrap(), 0, "nothing left to adopt");
+            assert!(db.adopt_legacy_rows("other", None).await.is_err(), "another realm's rows are its own");
             // The adopted row that had no guess left (last_guess_at 0) is swept at once, leaving a tombstone.
             assert_eq!(db.sweep_exhausted("r", unix_now(), WINDOW).await.unwrap(), 1);
             assert!(db.locked_out(&key("a", &"ff".repeat(16))).await.unwrap());

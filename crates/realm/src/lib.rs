@@ -29,7 +29,7 @@ use tokio::net::TcpListener;
 pub use db::{AdoptError, Db, Guess, Inserted, LEGACY_ISSUER, NewRegistration, Phase1Row, RegKey, Unlock, unix_now};
 pub use limit::RateLimiter;
 pub use process::{RealmProcess, realm_binary};
-pub use tls::{HANDSHAKE_TIMEOUT, TlsConfig, TlsListener};
+pub use tls::{DEFAULT_MAX_HANDSHAKES, HANDSHAKE_TIMEOUT, TlsConfig, TlsListener};
 
 /// The realm's configuration (flags, or `SHARE_BACKUP_REALM_*` variables).
 #[derive(Clone, clap::Parser)]
@@ -52,6 +52,16 @@ pub struct Config {
     /// PEM private key of `--tls-cert` (PKCS#8, PKCS#1 or SEC1).
     #[arg(long, env = "SHARE_BACKUP_REALM_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<std::path::PathBuf>,
+    /// TLS handshakes in progress at once; connections beyond are closed
+    /// at once (silent clients cannot exhaust file descriptors).
+    #[arg(long, env = "SHARE_BACKUP_REALM_TLS_MAX_HANDSHAKES", default_value_t = DEFAULT_MAX_HANDSHAKES)]
+    pub tls_max_handshakes: usize,
+    /// Give the registrations stored before migration 0003 (which name no
+    /// issuer) to this issuer, one of the `--integrator-key` issuers: the
+    /// integrator that registered them. Without it the realm refuses to
+    /// start while such rows exist.
+    #[arg(long, env = "SHARE_BACKUP_REALM_ADOPT_LEGACY_ROWS_AS")]
+    pub adopt_legacy_rows_as: Option<String>,
     /// Serve plain HTTP on a non-loopback address, because a TLS-terminating
     /// reverse proxy fronts the realm. Without it (and without TLS) the
     /// realm refuses to listen anywhere but loopback.
@@ -75,7 +85,10 @@ pub struct Config {
     /// Seconds after the last counted guess during which a registration with
     /// no guess left may still be unlocked by a correct phase-2 tag; then the
     /// realm erases it by itself (a background sweep) and keeps a tombstone.
-    #[arg(long, env = "SHARE_BACKUP_REALM_PHASE2_WINDOW", default_value_t = DEFAULT_PHASE2_WINDOW_SECS)]
+    /// At most 3600: a longer window would leave exhausted parts undeleted
+    /// for that long.
+    #[arg(long, env = "SHARE_BACKUP_REALM_PHASE2_WINDOW", default_value_t = DEFAULT_PHASE2_WINDOW_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub phase2_window_secs: u64,
 }
 
@@ -90,6 +103,7 @@ impl fmt::Debug for Config {
             .field("tls_cert", &self.tls_cert)
             .field("tls", &self.tls_cert.is_some())
             .field("plain_http_behind_proxy", &self.plain_http_behind_proxy)
+            .field("adopt_legacy_rows_as", &self.adopt_legacy_rows_as)
             .field("database_url", &redact_url(&self.database_url))
             .field("max_connections", &self.max_connections)
             .field("integrator_keys", &self.integrator_keys.len())
@@ -103,39 +117,57 @@ impl fmt::Debug for Config {
 /// The URL with any password replaced by `***`: the one of `user:pass@`
 /// and the values of the query parameters `password` and `sslpassword`.
 pub fn redact_url(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
+    // The userinfo: from after "://" to the LAST '@' (a password may hold
+    // raw '?', '/', '#' or '@'; an '@' in the query only over-redacts, which
+    // is harmless in a log line).
+    let after = url.find("://").map_or(0, |s| s + 3);
+    let base = match url[after..].rfind('@').map(|at| after + at) {
+        Some(at) => match url[after..at].find(':') {
+            Some(c) => format!("{}:***{}", &url[..after + c], &url[at..]),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
     };
-    let mut out = match (base.find("://"), base.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let cred = &base[s + 3..at];
-            match cred.find(':') {
-                Some(c) => format!("{}{}:***{}", &base[..s + 3], &cred[..c], &base[at..]),
-                None => base.to_string(),
-            }
+    match base.split_once('?') {
+        None => base,
+        Some((path, q)) => {
+            let pairs: Vec<String> = q
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, _)) if is_password_param(name) => format!("{name}=***"),
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", pairs.join("&"))
         }
-        _ => base.to_string(),
-    };
-    if let Some(q) = query {
-        out.push('?');
-        let pairs: Vec<String> = q
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((name, _)) if is_password_param(name) => format!("{name}=***"),
-                _ => pair.to_string(),
-            })
-            .collect();
-        out.push_str(&pairs.join("&"));
     }
-    out
 }
 
 /// Query parameters that carry a password (libpq's `password` and
 /// `sslpassword`, in any case, possibly percent-encoded).
 fn is_password_param(name: &str) -> bool {
-    let decoded = name.replace("%5F", "_").replace("%5f", "_").to_ascii_lowercase();
-    decoded.contains("password")
+    percent_decode(name).to_ascii_lowercase().contains("password")
+}
+
+/// `%XX` escapes decoded (bytes that do not form UTF-8 become U+FFFD).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, ..) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Config {
@@ -148,7 +180,9 @@ impl Config {
     /// address without `--plain-http-behind-proxy`.
     pub fn tls(&self) -> Result<Option<TlsConfig>, String> {
         match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => TlsConfig::from_pem_files(cert, key).map(Some),
+            (Some(cert), Some(key)) => {
+                TlsConfig::from_pem_files(cert, key).map(|t| Some(t.with_max_handshakes(self.tls_max_handshakes)))
+            }
             (None, None) if self.listen.ip().is_loopback() || self.plain_http_behind_proxy => Ok(None),
             (None, None) => Err(format!(
                 "refusing to serve plain HTTP on {}: give --tls-cert and --tls-key, or --plain-http-behind-proxy \
@@ -174,6 +208,15 @@ impl Config {
             let key = parse_verifying_key(key)
                 .map_err(|_| format!("--integrator-key for {iss:?}: not an Ed25519 public key (64 hex digits)"))?;
             v = v.with_issuer(iss.trim(), key);
+        }
+        if let Some(owner) = &self.adopt_legacy_rows_as {
+            if !self.issuers().contains(owner) {
+                return Err(format!(
+                    "--adopt-legacy-rows-as {owner:?} is not one of the trusted issuers ({}): name the \
+                     integrator whose --integrator-key signed the old registrations' tokens",
+                    self.issuers().join(", ")
+                ));
+            }
         }
         Ok(v)
     }
@@ -315,8 +358,8 @@ fn locked_out() -> ApiError {
 
 fn exhausted() -> ApiError {
     ApiError::new(
-        StatusCode::GONE,
-        codes::LOCKED_OUT,
+        StatusCode::CONFLICT,
+        codes::EXHAUSTED,
         "no guess left: this registration is erased when its phase-2 window ends",
     )
 }
@@ -657,7 +700,6 @@ impl LocalRealmBuilder {
         for (issuer, key) in &self.issuers {
             verifier = verifier.with_issuer(issuer.as_str(), *key);
         }
-        let issuers: Vec<String> = self.issuers.iter().map(|(i, _)| i.clone()).collect();
         let LocalRealmBuilder { id, database_url: url, rate_limit_per_minute, phase2_window_secs, .. } = self;
         let realm = id.clone();
         let thread = std::thread::spawn(move || {
@@ -673,8 +715,7 @@ impl LocalRealmBuilder {
                     Ok(db) => db,
                     Err(e) => return drop(tx.send(Err(format!("database: {e}")))),
                 };
-                let names: Vec<&str> = issuers.iter().map(String::as_str).collect();
-                if let Err(e) = db.adopt_legacy_rows(&realm, &names).await {
+                if let Err(e) = db.adopt_legacy_rows(&realm, None).await {
                     return drop(tx.send(Err(e.to_string())));
                 }
                 let listener = match TcpListener::bind("127.0.0.1:0").await {
@@ -722,6 +763,9 @@ mod tests {
             ),
             ("postgresql://u:s3cret@h:5432/d?PASSWORD=s3cret", "postgresql://u:***@h:5432/d?PASSWORD=***"),
             ("postgres://h/d?ssl%5Fpassword=s3cret", "postgres://h/d?ssl%5Fpassword=***"),
+            ("postgres://h/d?pass%77ord=s3cret", "postgres://h/d?pass%77ord=***"),
+            ("postgres://u:pa?s3cret@h/db", "postgres://u:***@h/db"),
+            ("postgres://u:p/s3cret#x@h/db?password=s3cret", "postgres://u:***@h/db?password=***"),
             ("postgres://realm@db/realm?sslmode=disable", "postgres://realm@db/realm?sslmode=disable"),
             ("sqlite:/var/lib/realm.sqlite3", "sqlite:/var/lib/realm.sqlite3"),
         ];

@@ -35,13 +35,12 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(3);
         }
     };
-    // Rows stored before migration 0003 name no issuer: one trusted issuer adopts them; several cannot.
-    let issuers = config.issuers();
-    let names: Vec<&str> = issuers.iter().map(String::as_str).collect();
-    match db.adopt_legacy_rows(&config.realm_id, &names).await {
+    // Rows stored before migration 0003 name no issuer: adopted only by the
+    // issuer the operator names (--adopt-legacy-rows-as), never guessed.
+    match db.adopt_legacy_rows(&config.realm_id, config.adopt_legacy_rows_as.as_deref()).await {
         Ok(0) => {}
         Ok(n) => {
-            tracing::warn!(adopted = n, issuer = %names.join(","), "registrations from before migration 0003 adopted by the one trusted issuer")
+            tracing::warn!(adopted = n, issuer = ?config.adopt_legacy_rows_as, "registrations from before migration 0003 adopted")
         }
         Err(e) => {
             eprintln!("share-backup-realm: cannot start: {e}");

@@ -19,9 +19,13 @@ use tokio_rustls::server::TlsStream;
 /// How long a client may take to finish its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Handshakes in progress at once by default; connections beyond are
+/// closed at once, so silent clients cannot exhaust file descriptors.
+pub const DEFAULT_MAX_HANDSHAKES: usize = 256;
+
 /// A server TLS configuration read from PEM files.
 #[derive(Clone)]
-pub struct TlsConfig(Arc<rustls::ServerConfig>);
+pub struct TlsConfig(Arc<rustls::ServerConfig>, usize);
 
 impl std::fmt::Debug for TlsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,7 +65,14 @@ impl TlsConfig {
             .with_single_cert(chain, key)
             .map_err(|e| format!("TLS: the certificate and the key do not go together: {e}"))?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(TlsConfig(Arc::new(config)))
+        Ok(TlsConfig(Arc::new(config), DEFAULT_MAX_HANDSHAKES))
+    }
+
+    /// At most `n` (at least 1) handshakes in progress at once.
+    #[must_use]
+    pub fn with_max_handshakes(mut self, n: usize) -> Self {
+        self.1 = n.max(1);
+        self
     }
 }
 
@@ -75,13 +86,15 @@ pub struct TlsListener {
 
 impl TlsListener {
     /// Wraps `listener`: accepts in a task, one handshake task per
-    /// connection (at most [`HANDSHAKE_TIMEOUT`] each).
+    /// connection (at most [`HANDSHAKE_TIMEOUT`] each, at most the
+    /// configuration's `max_handshakes` at once; more are closed at once).
     ///
     /// # Errors
     /// The listener has no local address.
     pub fn new(listener: TcpListener, config: &TlsConfig) -> io::Result<TlsListener> {
         let local = listener.local_addr()?;
         let acceptor = TlsAcceptor::from(config.0.clone());
+        let slots = Arc::new(tokio::sync::Semaphore::new(config.1));
         let (tx, ready) = mpsc::channel(64);
         let accept_task = tokio::spawn(async move {
             loop {
@@ -97,8 +110,15 @@ impl TlsListener {
                 if tx.is_closed() {
                     return;
                 }
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    // Every slot is held by an unfinished handshake: close this one now.
+                    tracing::debug!(%peer, "too many TLS handshakes in progress; connection closed");
+                    drop(tcp);
+                    continue;
+                };
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
+                    let _slot = slot;
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, peer)).await;

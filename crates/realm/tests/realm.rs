@@ -99,10 +99,12 @@ async fn hundred_parallel_wrong_guesses_count_exactly_the_limit_then_lock_out() 
         let statuses = futures::future::join_all(tasks).await;
         let counted = statuses.iter().filter(|s| **s == 200).count();
         assert_eq!(counted, 10, "{db}: {statuses:?}");
-        assert!(statuses.iter().all(|s| [200, 404, 410].contains(s)), "{statuses:?}");
-        // Locked out: the next guess is refused as such, not as an unknown registration.
+        assert!(statuses.iter().all(|s| [200, 409].contains(s)), "{statuses:?}");
+        // No guess left: the next guess is refused as such ("exhausted": the
+        // last guess's phase 2 may still come within the window; erased
+        // after it), not as an unknown registration.
         let (s, v) = post(&c, r0, &token(&r0.id, &user, 0), "/v1/recover1", &p1[0]).await;
-        assert_eq!((s, v["error"].as_str()), (410, Some("locked_out")), "{v}");
+        assert_eq!((s, v["error"].as_str()), (409, Some("exhausted")), "{v}");
         // Realm 1 still counts its own guesses from 0.
         let (s, v) = post(&c, &realms[1], &token(&realms[1].id, &user, 0), "/v1/recover1", &p1[1]).await;
         assert_eq!((s, v["guesses_left"].as_u64()), (200, Some(9)), "{v}");
@@ -431,9 +433,10 @@ async fn an_exhausted_registration_still_unlocks_with_the_right_tag_within_the_p
         for _ in 0..2 {
             assert_eq!(post(&c, &r, &tok, "/v1/recover1", &phase1(b"482916", &alice, &reg)).await.0, 200);
         }
-        // No guess left: phase 1 is refused, but the last guess's phase 2 may still come.
+        // No guess left: phase 1 is refused as "exhausted" (not an erasure
+        // yet), and the last guess's phase 2 may still come.
         let a = post(&c, &r, &tok, "/v1/recover1", &phase1(b"482916", &alice, &reg)).await;
-        assert_eq!(error_of(&a), (410, Some("locked_out")), "{}", a.1);
+        assert_eq!(error_of(&a), (409, Some("exhausted")), "{}", a.1);
         let (s, v) = post(&c, &r, &tok, "/v1/recover2", &right_tag(&reg)).await;
         assert_eq!(s, 200, "{db}: {v}");
         // The count is reset.
@@ -527,7 +530,7 @@ async fn a_locked_out_registration_answers_locked_out_but_a_deleted_one_answers_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rows_from_before_migration_0003_are_adopted_by_one_issuer_and_stop_a_realm_with_two() {
+async fn rows_from_before_migration_0003_are_adopted_only_by_the_issuer_the_operator_names() {
     use sqlx::migrate::Migrator;
     let dir = tempfile::tempdir().unwrap();
     // An SQLite database as migrations 0001 and 0002 left it, with one registration.
@@ -561,11 +564,17 @@ async fn rows_from_before_migration_0003_are_adopted_by_one_issuer_and_stop_a_re
         .unwrap();
         pool.close().await;
     }
-    // Two trusted issuers: which one owns the row is unknown; the realm does not start and says what to do.
+    // Which issuer owns the row is never guessed, not even with one trusted
+    // issuer: the realm does not start and says what to do.
     let e = spawn_with("legacy-0", &db, &[&trust_beta()]).unwrap_err();
-    assert!(e.contains("migration 0003") && e.contains("--integrator-key"), "{e}");
-    // One issuer adopts it, with its count.
-    let r = spawn_with("legacy-0", &db, &[]).unwrap();
+    assert!(e.contains("migration 0003") && e.contains("--adopt-legacy-rows-as"), "{e}");
+    let e = spawn_with("legacy-0", &db, &[]).unwrap_err();
+    assert!(e.contains("--adopt-legacy-rows-as"), "{e}");
+    // Naming an issuer the realm does not trust is refused.
+    let e = spawn_with("legacy-0", &db, &["--adopt-legacy-rows-as=nobody"]).unwrap_err();
+    assert!(e.contains("not one of the trusted issuers"), "{e}");
+    // The operator names the owner: adopted, with its count.
+    let r = spawn_with("legacy-0", &db, &[&trust_beta(), "--adopt-legacy-rows-as=acme"]).unwrap();
     let c = reqwest::Client::new();
     let (s, v) = post(&c, &r, &token(&r.id, &alice, 0), "/v1/recover1", &phase1(b"482916", &alice, &reg)).await;
     assert_eq!((s, v["guesses_left"].as_u64()), (200, Some(3)), "{v}");

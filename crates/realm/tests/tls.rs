@@ -83,6 +83,58 @@ async fn a_client_that_never_finishes_its_handshake_does_not_hold_up_others() {
     }
 }
 
+#[tokio::test]
+async fn connections_beyond_the_handshake_limit_are_closed_at_once() {
+    use std::io::Read as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (der, cert, key_arg) = certificate(dir.path());
+    let db = format!("sqlite:{}", dir.path().join("limit.sqlite3").display());
+    let realm = RealmProcess::spawn(
+        bin(),
+        "realm-tls",
+        &db,
+        "acme",
+        &key().verifying_key(),
+        &[&cert, &key_arg, "--tls-max-handshakes=4"],
+    )
+    .unwrap();
+    let addr = realm.url().trim_start_matches("https://").trim_end_matches('/').to_string();
+    let silent: Vec<_> = (0..4).map(|_| std::net::TcpStream::connect(&addr).unwrap()).collect();
+    // The four slots are taken (each held until its 10 s handshake limit):
+    // a fifth connection is closed by the realm without waiting for it.
+    let mut fifth = None;
+    for _ in 0..50 {
+        let mut c = std::net::TcpStream::connect(&addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 1];
+        match c.read(&mut buf) {
+            Ok(0) => {
+                fifth = Some(());
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                fifth = Some(());
+                break;
+            }
+            // Timed out: it got a slot because an earlier connection had not been counted yet.
+            _ => {}
+        }
+    }
+    assert!(fifth.is_some(), "no connection beyond the limit was closed");
+    drop(silent);
+    // Once the silent ones are gone, clients get through again.
+    let client = trusting(&der);
+    let mut ok = false;
+    for _ in 0..40 {
+        if client.get(format!("{}v1/health", realm.url())).send().await.is_ok_and(|r| r.status().is_success()) {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(ok, "the realm did not recover after the silent connections closed");
+}
+
 fn start(args: &[&str]) -> (Option<i32>, String, String) {
     let pk: String = key().verifying_key().to_bytes().iter().map(|b| format!("{b:02x}")).collect();
     let dir = tempfile::tempdir().unwrap();

@@ -350,12 +350,22 @@ impl GuardedPinProvider {
         path: &str,
         body: &Req,
     ) -> Answer<Resp> {
+        match self.token(ctx, realm_id).await {
+            Ok(token) => self.post_with(&token, realm_id, path, body).await,
+            Err(e) => Answer::Down(e.message().to_string()),
+        }
+    }
+
+    /// One request to `realm_id` with `token`.
+    async fn post_with<Req: Serialize + Sync, Resp: DeserializeOwned>(
+        &self,
+        token: &SecretString,
+        realm_id: &str,
+        path: &str,
+        body: &Req,
+    ) -> Answer<Resp> {
         let Some(realm) = self.realm(realm_id) else {
             return Answer::Down(format!("realm {realm_id} is not configured"));
-        };
-        let token = match self.token(ctx, realm_id).await {
-            Ok(t) => t,
-            Err(e) => return Answer::Down(e.message().to_string()),
         };
         let url = match realm.url.join(path) {
             Ok(u) => u,
@@ -388,6 +398,9 @@ fn refusal(realm: &str, body: &ErrorBody, status: u16) -> Error {
         codes::UNAUTHENTICATED => ErrorKind::Unauthenticated,
         codes::RATE_LIMITED => ErrorKind::RateLimited,
         codes::NOT_FOUND | codes::LOCKED_OUT => ErrorKind::NotFound,
+        // Another recovery holds the last guess; the realm erases the part
+        // when its phase-2 window ends unless that recovery unlocks.
+        codes::EXHAUSTED => ErrorKind::InProgress,
         codes::CONFLICT => ErrorKind::Conflict,
         codes::INVALID_INPUT => ErrorKind::InvalidInput,
         _ if status >= 500 => ErrorKind::Unavailable,
@@ -407,6 +420,7 @@ fn too_few(threshold: usize, errors: Vec<Error>) -> Error {
     let reasons: Vec<String> = errors.iter().map(|e| e.message().to_string()).collect();
     let lead = pick(ErrorKind::Unauthenticated)
         .or_else(|| pick(ErrorKind::RateLimited))
+        .or_else(|| pick(ErrorKind::InProgress))
         .or_else(|| pick(ErrorKind::Unavailable))
         .or_else(|| pick(ErrorKind::NotFound));
     let kind = lead.map_or(ErrorKind::Unavailable, |i| errors[i].kind().clone());
@@ -494,20 +508,27 @@ impl BackupProvider for GuardedPinProvider {
             phase1.iter().zip(&realms).map(|(req, id)| self.call::<_, Recover1Response>(ctx, id, "v1/recover1", req)),
         )
         .await;
-        let (mut ok, mut errors, mut erased) = (vec![], vec![], 0usize);
+        let (mut ok, mut errors, mut erased, mut unanswered) = (vec![], vec![], 0usize, vec![]);
         for (pos, a) in answers.into_iter().enumerate() {
             match a {
                 Answer::Ok(r) => ok.push((pos, r)),
-                Answer::Refused(b, _) if b.error == codes::LOCKED_OUT => erased += 1,
+                Answer::Refused(b, s) if b.error == codes::LOCKED_OUT => {
+                    erased += 1;
+                    errors.push(refusal(&realms[pos], &b, s));
+                }
                 Answer::Refused(b, s) => errors.push(refusal(&realms[pos], &b, s)),
-                Answer::Down(m) => errors.push(unavailable(m)),
+                Answer::Down(m) => {
+                    unanswered.push(pos);
+                    errors.push(unavailable(m));
+                }
             }
         }
         if ok.len() < t {
-            // More than n - t realms say they erased their part for lack of
-            // guesses: fewer than t can still hold one, so the backup is
-            // gone (a realm saying so falsely only speaks for itself).
-            if erased > realms.len() - t {
+            // More than n - t realms (and at least two) say they erased
+            // their part for lack of guesses: fewer than t can still hold
+            // one, so the backup is gone (a realm saying so falsely only
+            // speaks for itself, and one realm's word is never enough).
+            if erased > lockout_quorum(realms.len(), t) {
                 return Err(locked_out_error(
                     "this backup was erased after too many wrong PINs; no PIN can recover it now",
                 ));
@@ -518,8 +539,22 @@ impl BackupProvider for GuardedPinProvider {
             Ok(k) => k,
             Err(_) => return Err(self.wrong_pin(ctx, &recovery, &ok, erased, t).await),
         };
-        // Phase 2 at every realm that counted a guess, so each resets its count.
+        // Phase 2 at every realm that answered phase 1, so each resets its
+        // count. A realm whose phase-1 answer never arrived (down, or slow
+        // past the timeout) may still have counted the guess: it gets its
+        // phase 2 too, in the background (its answer is not needed), so a
+        // count at the limit does not lead it to erase its part after a
+        // successful recovery.
         let positions: Vec<usize> = ok.iter().map(|(p, _)| *p).collect();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            for (p, req) in recovery.phase2(&key, &unanswered) {
+                let Ok(token) = self.token(ctx, &realms[p]).await else { continue };
+                let (this, realm) = (self.clone(), realms[p].clone());
+                rt.spawn(async move {
+                    let _ = this.post_with::<_, Recover2Response>(&token, &realm, "v1/recover2", &req).await;
+                });
+            }
+        }
         let reqs = recovery.phase2(&key, &positions);
         let answers = join_all(
             reqs.iter().map(|(p, req)| self.call::<_, Recover2Response>(ctx, &realms[*p], "v1/recover2", req)),
@@ -613,7 +648,7 @@ impl GuardedPinProvider {
             )
         });
         let confirmed = erased_before + join_all(confirm).await.into_iter().filter(|c| *c).count();
-        if confirmed > realms.len() - t {
+        if confirmed > lockout_quorum(realms.len(), t) {
             // Fewer than t realms can still hold a part: the backup cannot be
             // recovered, so the others are asked to delete theirs, as
             // delete_key does. A realm that is down keeps its part (fewer
@@ -643,6 +678,14 @@ impl GuardedPinProvider {
             .with_guesses(GuessDetails::new(remaining, false))
             .with_method(METHOD.clone())
     }
+}
+
+/// How many realms must confirm an erasure, plus one, before the client
+/// calls the backup erased and deletes the rest: more than `n - t` (so fewer
+/// than `t` could still hold a part), and never one realm alone (with
+/// `t = n`, a single lying realm could otherwise erase the others' parts).
+fn lockout_quorum(n: usize, t: usize) -> usize {
+    (n - t).max(1)
 }
 
 /// The typed lock-out: `WrongSecret` with no guess left and `locked_out`.

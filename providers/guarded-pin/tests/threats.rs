@@ -230,6 +230,10 @@ enum Lie {
     Replay,
     /// A false evaluation, "no guess left", and "erased" to any phase 2.
     ClaimsErased,
+    /// Honest phase 1; phase 2 fails (503) as if the realm went down.
+    FailsPhase2,
+    /// Honest, but phase 1's answer comes 3 s late (after the realm counted).
+    SlowPhase1,
 }
 
 #[derive(Clone)]
@@ -246,6 +250,15 @@ async fn forward(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, [(axum::http::HeaderName, &'static str); 1], Bytes) {
+    if (p.lie, op.as_str()) == (Lie::FailsPhase2, "recover2") {
+        // Never reaches the realm.
+        let body = br#"{"error":"unavailable","message":"down"}"#;
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            Bytes::from_static(body),
+        );
+    }
     let resp = p
         .http
         .post(format!("{}v1/{op}", p.upstream))
@@ -257,6 +270,9 @@ async fn forward(
         .unwrap();
     let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
     let mut out = resp.bytes().await.unwrap();
+    if (p.lie, op.as_str()) == (Lie::SlowPhase1, "recover1") {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    }
     if (p.lie, op.as_str()) == (Lie::ClaimsErased, "recover2") {
         let body = br#"{"error":"locked_out","message":"no guess left: the registration has been erased"}"#;
         return (StatusCode::GONE, [(axum::http::header::CONTENT_TYPE, "application/json")], Bytes::from_static(body));
@@ -384,4 +400,82 @@ async fn a_lying_realm_cannot_erase_on(backend: Backend) {
     back[0].1 = proxy(&all[0].1, Lie::ClaimsErased).await;
     let key = provider(&back, 2, 10).open_key(&sealed.header, &ctx("482916", id)).await.unwrap();
     assert_eq!(key.expose_secret(), sealed.key.expose_secret());
+}
+
+/// With t = n, one lying realm's "erased" is no quorum: the client must not
+/// call the backup erased nor delete the other realms' parts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_threshold_equal_to_the_realms_one_lying_realm_still_erases_nothing() {
+    let r = realms(3, Backend::Sqlite);
+    let all = urls(&r);
+    let id = BackupId::generate().unwrap();
+    let sealed = provider(&all, 3, 10).seal_key(&ctx("482916", id)).await.unwrap();
+    let mut lying = all.clone();
+    lying[0].1 = proxy(&all[0].1, Lie::ClaimsErased).await;
+    let e = provider(&lying, 3, 10).open_key(&sealed.header, &ctx("482916", id)).await.unwrap_err();
+    let g = e.guesses().unwrap_or_else(|| panic!("{e}"));
+    assert_eq!((e.kind(), g.locked_out), (&ErrorKind::WrongSecret, false), "one realm's word erased it: {e}");
+    assert!(parts(&r, &sealed.header).await.iter().all(Option::is_some), "a part was deleted");
+    let key = provider(&all, 3, 10).open_key(&sealed.header, &ctx("482916", id)).await.unwrap();
+    assert_eq!(key.expose_secret(), sealed.key.expose_secret());
+}
+
+/// A recovery that used the last guess at every realm but whose phase 2 did
+/// not arrive leaves the realms "exhausted" for their phase-2 window: a
+/// second recovery then is told to wait (InProgress), not that the backup
+/// is erased, and deletes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_during_another_ones_phase2_window_is_told_to_wait_not_that_the_backup_is_erased() {
+    each_backend(during_phase2_window_on).await;
+}
+
+async fn during_phase2_window_on(backend: Backend) {
+    let r = realms(3, backend);
+    let all = urls(&r);
+    let id = BackupId::generate().unwrap();
+    let sealed = provider(&all, 2, 1).seal_key(&ctx("482916", id)).await.unwrap();
+    let mut failing = all.clone();
+    for u in &mut failing {
+        u.1 = proxy(&u.1, Lie::FailsPhase2).await;
+    }
+    let e = provider(&failing, 2, 1).open_key(&sealed.header, &ctx("482916", id)).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unavailable, "{e}");
+    let e = provider(&all, 2, 1).open_key(&sealed.header, &ctx("482916", id)).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InProgress, "{e}");
+    assert!(e.guesses().is_none_or(|g| !g.locked_out), "{e}");
+    assert_eq!(parts(&r, &sealed.header).await, [Some(1), Some(1), Some(1)], "a part was deleted");
+}
+
+/// A realm that counted the guess but whose phase-1 answer came after the
+/// client's timeout still gets its phase 2 after a successful recovery, so
+/// its count is reset instead of left at the limit (where it would erase
+/// its part when its phase-2 window ends).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_realm_whose_phase1_answer_came_too_late_is_reset_after_a_successful_recovery() {
+    let r = realms(3, Backend::Sqlite);
+    let all = urls(&r);
+    let id = BackupId::generate().unwrap();
+    let sealed = provider(&all, 2, 1).seal_key(&ctx("482916", id)).await.unwrap();
+    let mut slow = all.clone();
+    slow[2].1 = proxy(&all[2].1, Lie::SlowPhase1).await;
+    let mut b = GuardedPinProvider::builder()
+        .threshold(2)
+        .max_guesses(1)
+        .timeout(std::time::Duration::from_secs(1))
+        .token_source(Arc::new(SigningTokenSource::new("acme", key())));
+    for (id, url) in &slow {
+        b = b.realm(Realm::new(id.clone(), url).unwrap());
+    }
+    let key = b.build().unwrap().open_key(&sealed.header, &ctx("482916", id)).await.unwrap();
+    assert_eq!(key.expose_secret(), sealed.key.expose_secret());
+    // The slow realm counted its guess (its only one); the background phase 2 resets it.
+    let mut counts = parts(&r, &sealed.header).await;
+    for _ in 0..100 {
+        if counts == [Some(0), Some(0), Some(0)] {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        counts = parts(&r, &sealed.header).await;
+    }
+    assert_eq!(counts, [Some(0), Some(0), Some(0)], "the late realm was left at its limit");
 }
