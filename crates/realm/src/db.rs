@@ -306,6 +306,15 @@ impl Db {
             .bind(i64::from(r.max_guesses)).bind(unix_now())
             .execute(p).await?.rows_affected());
         if done == 1 {
+            // PostgreSQL (read committed): an erasure that committed while this
+            // INSERT waited on the old row is invisible to its NOT EXISTS,
+            // so look again now; a lock-out's tombstone always wins.
+            if self.locked_out(k).await? {
+                let sql = format!("DELETE FROM registrations WHERE {KEY}");
+                on_db!(self, p => sqlx::query(&sql).bind(k.realm).bind(k.issuer).bind(k.user).bind(k.reg_id)
+                    .execute(p).await.map(|_| ()))?;
+                return Ok(Inserted::Conflict);
+            }
             return Ok(Inserted::Created);
         }
         let get = format!(
