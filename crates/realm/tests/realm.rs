@@ -289,6 +289,25 @@ fn registration(pin: &[u8], user: &str, reg_id: [u8; 16], realm: &str, max_guess
     register(pin, user, reg_id, &[realm.to_string(), "elsewhere".to_string()], 2, max_guesses).unwrap()
 }
 
+/// Two registrations under one PIN from the very same randomness, differing
+/// only in their ids.
+fn same_randomness(user: &str, a: [u8; 16], b: [u8; 16], realm: &str, max: u32) -> (Registration, Registration) {
+    use share_backup_realm_protocol::client::{Randomness, register_with};
+    use share_backup_realm_protocol::{oprf, shamir};
+    let realms = [realm.to_string(), "elsewhere".to_string()];
+    let rnd = Randomness {
+        oprf_keys: vec![oprf::random_scalar().unwrap(), oprf::random_scalar().unwrap()],
+        unlock_key: [0x17; 32],
+        secret: [0x29; 32],
+        unlock_shares: shamir::split(2, 2, &[0x17; 32]).unwrap(),
+        secret_shares: shamir::split(2, 2, &[0x29; 32]).unwrap(),
+    };
+    (
+        register_with(b"482916", user, a, &realms, 2, max, &rnd).unwrap(),
+        register_with(b"482916", user, b, &realms, 2, max, &rnd).unwrap(),
+    )
+}
+
 fn phase1(pin: &[u8], user: &str, reg: &Registration) -> Recover1Request {
     Recovery::start(pin, user, reg.header.clone()).unwrap().1.remove(0)
 }
@@ -359,8 +378,11 @@ async fn a_phase2_tag_replayed_from_another_registration_is_a_bad_tag_and_releas
         let r = spawn("replay-0", &db, 0);
         let alice = user();
         let tok = token(&r.id, &alice, 0);
-        let (x, y) =
-            (registration(b"482916", &alice, [4; 16], &r.id, 5), registration(b"482916", &alice, [5; 16], &r.id, 5));
+        // X and Y share every random value (OPRF keys, unlock key, secret,
+        // shares): their tags differ only because a tag binds its reg_id, so
+        // this catches a tag that stops binding it.
+        let (x, y) = same_randomness(&alice, [4; 16], [5; 16], &r.id, 5);
+        assert_ne!(x.requests[0].unlock_tag, y.requests[0].unlock_tag, "a tag must bind its registration id");
         let c = reqwest::Client::new();
         for reg in [&x, &y] {
             assert_eq!(post(&c, &r, &tok, "/v1/register", &reg.requests[0]).await.0, 200);
