@@ -148,8 +148,15 @@ pub struct GuardedPinBuilder {
     policy: Option<Policy>,
     timeout: Option<Duration>,
     tokens: Option<Arc<dyn TokenSource>>,
-    roots: Vec<Vec<u8>>,
+    roots: Vec<Root>,
     unconfigured: bool,
+}
+
+/// A CA certificate trusted for the realms' HTTPS.
+#[derive(Debug)]
+enum Root {
+    Der(Vec<u8>),
+    Pem(Vec<u8>),
 }
 
 /// The environment variable read when the `realms` setting is absent.
@@ -192,7 +199,13 @@ impl GuardedPinBuilder {
     /// Trusts this CA (or self-signed) certificate, DER, for the realms'
     /// HTTPS, besides the platform's roots: for realms under a private CA.
     pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
-        self.roots.push(der.into());
+        self.roots.push(Root::Der(der.into()));
+        self
+    }
+    /// Trusts every certificate of this PEM bundle for the realms' HTTPS,
+    /// besides the platform's roots (the `ca_cert` setting reads a file into it).
+    pub fn add_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.roots.push(Root::Pem(pem.into()));
         self
     }
     /// Builds the provider.
@@ -221,12 +234,22 @@ impl GuardedPinBuilder {
         policy.validate()?;
         let mut http = reqwest::Client::builder().timeout(self.timeout.unwrap_or(Duration::from_secs(10)));
         if !self.roots.is_empty() {
-            let certs = self
-                .roots
-                .iter()
-                .map(|der| reqwest::Certificate::from_der(der))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|_| Error::invalid_input("a root certificate for the realms is not DER"))?;
+            let mut certs = Vec::new();
+            for root in &self.roots {
+                match root {
+                    Root::Der(der) => certs.push(
+                        reqwest::Certificate::from_der(der)
+                            .map_err(|_| Error::invalid_input("a root certificate for the realms is not DER"))?,
+                    ),
+                    Root::Pem(pem) => {
+                        let bundle = reqwest::Certificate::from_pem_bundle(pem)
+                            .ok()
+                            .filter(|b| !b.is_empty())
+                            .ok_or_else(|| Error::invalid_input("the realms' CA file holds no PEM CERTIFICATE"))?;
+                        certs.extend(bundle);
+                    }
+                }
+            }
             http = http.tls_certs_merge(certs);
         }
         let http = http.build().map_err(|e| Error::internal("could not build the HTTP client").with_source(e))?;
@@ -255,12 +278,13 @@ impl GuardedPinProvider {
     }
 
     /// Builds from registry settings: `realms` (`id=url,id=url,…`),
-    /// `threshold`, `max_guesses`, `policy` (`pin`, `passcode`, `password`), `timeout_secs`.
+    /// `threshold`, `max_guesses`, `policy` (`pin`, `passcode`, `password`), `timeout_secs`,
+    /// `ca_cert` (a PEM or DER CA file trusted for the realms' HTTPS).
     ///
     /// # Errors
     /// `InvalidInput` for unknown keys or bad values.
     pub fn from_settings(s: &Settings) -> Result<Self> {
-        s.deny_unknown(&["realms", "threshold", "max_guesses", "policy", "timeout_secs"])?;
+        s.deny_unknown(&["realms", "threshold", "max_guesses", "policy", "timeout_secs", "ca_cert"])?;
         let mut b = GuardedPinProvider::builder();
         let from_env = std::env::var(REALMS_ENV).ok();
         let realms = s.get("realms").or(from_env.as_deref()).unwrap_or("");
@@ -277,6 +301,17 @@ impl GuardedPinProvider {
         }
         if let Some(p) = s.parse::<share_backup_password::Preset>("policy")? {
             b = b.policy(Policy::from_preset(p));
+        }
+        if let Some(path) = s.get("ca_cert").filter(|p| !p.trim().is_empty()) {
+            let bytes = std::fs::read(path).map_err(|e| {
+                Error::invalid_input(format!("setting ca_cert: cannot read {path}: {e}"))
+                    .with_hint("give the path of a PEM (or DER) CA certificate that signed the realms' certificates")
+            })?;
+            b = if bytes.starts_with(b"-----BEGIN") {
+                b.add_root_certificates_pem(bytes)
+            } else {
+                b.add_root_certificate(bytes)
+            };
         }
         if let Some(t) = s.parse::<u64>("timeout_secs")? {
             b = b.timeout(Duration::from_secs(t));
@@ -717,6 +752,11 @@ share_backup_core::register_provider!(
         SettingSpec::new("max_guesses", "wrong guesses per realm before erasure (default 10)", "10"),
         SettingSpec::new("policy", "PIN requirements preset: pin (default), passcode or password", "pin"),
         SettingSpec::new("timeout_secs", "per-request timeout in seconds (default 10)", "10"),
+        SettingSpec::new(
+            "ca_cert",
+            "path of a PEM or DER CA certificate file (e.g. /etc/share-backup/realms-ca.pem) trusted for the realms' HTTPS besides the platform's roots; empty: none",
+            ""
+        ),
     ])
 );
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use share_backup_core::{BackupId, BackupProvider, Configs, Context, ErrorKind, ExposeSecret, UserId};
-use share_backup_guarded_pin::{GuardedPinProvider, PinConfig, Realm, SigningTokenSource};
+use share_backup_guarded_pin::{GuardedPinProvider, PinConfig, Realm, RealmTokens, SigningTokenSource, TokenSource};
 use share_backup_realm::{RealmProcess, realm_binary};
 use share_backup_realm_protocol::SigningKey;
 
@@ -55,6 +55,32 @@ async fn a_backup_and_a_recovery_over_the_realms_own_https_and_a_stranger_certif
     let sealed = p.seal_key(&ctx("482916", id)).await.unwrap();
     let opened = p.open_key(&sealed.header, &ctx("482916", id)).await.unwrap();
     assert_eq!(opened.expose_secret(), sealed.key.expose_secret());
+    // The same through registry settings: `ca_cert` names the PEM file (what
+    // the CLI's config file and the bindings' provider settings give), the
+    // tokens come with the call.
+    let realms_setting: Vec<String> = realms.iter().map(|r| format!("{}={}", r.id(), r.url())).collect();
+    let settings = share_backup_core::Settings::from_pairs([
+        ("realms", realms_setting.join(",")),
+        ("threshold", "2".to_string()),
+        ("ca_cert", cert.display().to_string()),
+    ]);
+    let from_settings = GuardedPinProvider::from_settings(&settings).unwrap();
+    let signer = SigningTokenSource::new("acme", key());
+    let user = UserId::new("alice").unwrap();
+    let mut tokens = RealmTokens::new();
+    for r in &realms {
+        tokens = tokens.with(r.id(), signer.token(&user, r.id()).await.unwrap().expose_secret().to_string());
+    }
+    let call = Context::new(user, id).with_configs(Configs::new().with(PinConfig::new("482916")).with(tokens));
+    let opened = from_settings.open_key(&sealed.header, &call).await.unwrap();
+    assert_eq!(opened.expose_secret(), sealed.key.expose_secret());
+    let missing = share_backup_core::Settings::from_pairs([
+        ("realms", realms_setting.join(",")),
+        ("ca_cert", dir.path().join("absent.pem").display().to_string()),
+    ]);
+    let e = GuardedPinProvider::from_settings(&missing).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("absent.pem"), "{e}");
     // Without the realms' CA the certificate is not trusted: the realms are
     // unreachable for this client, a typed Unavailable.
     let e = provider(None).open_key(&sealed.header, &ctx("482916", id)).await.unwrap_err();
