@@ -36,3 +36,9 @@ fn the_guide_shows_tests_wrapkeys_rs_exactly() {
 fn the_master_key_template_stays_under_150_lines() {
     assert!(WRAPKEYS.lines().count() < 150, "tests/wrapkeys.rs has {} lines", WRAPKEYS.lines().count());
 }
+
+#[test]
+fn the_provider_template_stays_under_150_lines() {
+    let template = include_str!("../src/lib.rs");
+    assert!(template.lines().count() < 150, "src/lib.rs (the template) has {} lines", template.lines().count());
+}
