@@ -313,7 +313,7 @@ impl Db {
                 let sql = format!("DELETE FROM registrations WHERE {KEY}");
                 on_db!(self, p => sqlx::query(&sql).bind(k.realm).bind(k.issuer).bind(k.user).bind(k.reg_id)
                     .execute(p).await.map(|_| ()))?;
-                return Ok(Inserted::Conflict);
+                return Ok(Inserted::LockedOut);
             }
             return Ok(Inserted::Created);
         }

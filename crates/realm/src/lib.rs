@@ -539,6 +539,20 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_on(listener, state, shutdown).await
+}
+
+/// Serves on any listener (plain TCP or [`TlsListener`]), with the
+/// background sweep of exhausted registrations running beside it.
+async fn serve_on<L>(
+    listener: L,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: fmt::Debug,
+{
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
     let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
     sweeper.abort();
@@ -579,11 +593,7 @@ pub async fn serve_tls(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = TlsListener::new(listener, tls)?;
-    let sweeper = tokio::spawn(sweep_forever(state.clone()));
-    let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
-    sweeper.abort();
-    served
+    serve_on(TlsListener::new(listener, tls)?, state, shutdown).await
 }
 
 /// A realm served in this process on its own thread and runtime: for

@@ -19,7 +19,7 @@ use share_backup_password::{NormalizedPassword, Policy};
 use share_backup_realm_protocol::messages::codes;
 use share_backup_realm_protocol::{
     DeleteRequest, ErrorBody, Recover1Response, Recover2Response, RecoverFailure, Recovery, RegisterResponse,
-    RegistrationHeader, register,
+    RegistrationHeader, UnlockKey, register,
 };
 
 /// This provider's method id.
@@ -575,26 +575,17 @@ impl BackupProvider for GuardedPinProvider {
             Err(_) => return Err(self.wrong_pin(ctx, &recovery, &ok, erased, t).await),
         };
         // Phase 2 at every realm that answered phase 1, so each resets its
-        // count. A realm whose phase-1 answer never arrived (down, or slow
-        // past the timeout) may still have counted the guess: it gets its
-        // phase 2 too, in the background (its answer is not needed), so a
-        // count at the limit does not lead it to erase its part after a
-        // successful recovery.
+        // count; the realms whose answer never arrived get theirs in the
+        // background (`reset_unanswered`).
         let positions: Vec<usize> = ok.iter().map(|(p, _)| *p).collect();
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            for (p, req) in recovery.phase2(&key, &unanswered) {
-                let Ok(token) = self.token(ctx, &realms[p]).await else { continue };
-                let (this, realm) = (self.clone(), realms[p].clone());
-                rt.spawn(async move {
-                    let _ = this.post_with::<_, Recover2Response>(&token, &realm, "v1/recover2", &req).await;
-                });
-            }
-        }
         let reqs = recovery.phase2(&key, &positions);
         let answers = join_all(
             reqs.iter().map(|(p, req)| self.call::<_, Recover2Response>(ctx, &realms[*p], "v1/recover2", req)),
         )
         .await;
+        // Only after the phase 2 the recovery waits for, so fetching these
+        // tokens never delays it.
+        self.reset_unanswered(ctx, &recovery, &key, &unanswered).await;
         let mut shares = vec![];
         for ((p, _), a) in reqs.iter().zip(answers) {
             match a {
@@ -632,6 +623,22 @@ impl BackupProvider for GuardedPinProvider {
 }
 
 impl GuardedPinProvider {
+    /// A realm whose phase-1 answer never arrived (down, or slow past the
+    /// timeout) may still have counted the guess: it gets its phase 2 too,
+    /// in the background (its answer is not needed), so a count left at the
+    /// limit does not lead it to erase its part after a successful recovery.
+    async fn reset_unanswered(&self, ctx: &Context, recovery: &Recovery, key: &UnlockKey, unanswered: &[usize]) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+        let realms = &recovery.header().realms;
+        for (p, req) in recovery.phase2(key, unanswered) {
+            let Ok(token) = self.token(ctx, &realms[p]).await else { continue };
+            let (this, realm) = (self.clone(), realms[p].clone());
+            rt.spawn(async move {
+                let _ = this.post_with::<_, Recover2Response>(&token, &realm, "v1/recover2", &req).await;
+            });
+        }
+    }
+
     async fn delete_parts(&self, ctx: &Context, header: &RegistrationHeader) -> Result<()> {
         let req = DeleteRequest { reg_id: share_backup_realm_protocol::client::hex_id(&header.reg_id) };
         let answers =
