@@ -2,23 +2,21 @@
 //! store instances on one store (two processes, as far as the store can
 //! tell), on a local directory and on moto S3.
 //!
-//! The record is one object, overwritten by each acknowledgement (last
-//! writer wins). What keeps a stale write from making an older version the
-//! latest acknowledged one is that a record rolls forward only over the
-//! version it was acknowledged over (`Acknowledgement::rolls_forward_over`:
-//! `prev == current`). Forced with gates: writer X passes its check while
-//! V1 is current and pauses before writing its record; writer Y backs up V2
-//! over V1 to the end; X then writes its record (acknowledging its version
-//! over V1) and dies before saying `true`. A fresh orchestrator on a third
-//! instance must keep V2 current (not roll X's version over it), recover V2,
-//! and never prune V2.
+//! Acknowledgement records are create-only per version they are made over:
+//! of two writers that read the same current version, only the first to
+//! record its acknowledgement may tell `true`. Forced with gates: writer X
+//! reads V1 as current and pauses before writing its record; writer Y backs
+//! up V2 over V1 to the end (its record over V1 is the first); X then tries
+//! to write its record over V1. It must be refused (`Conflict`), X must
+//! never tell `true` or `false`, and a fresh orchestrator on a third
+//! instance must keep V2 current, recover V2, and never prune V2.
 
 use std::sync::Arc;
 
-use share_backup_core::{BackupShare, Configs, ExposeSecret, Registry, UserId};
+use share_backup_core::{BackupShare, Configs, ErrorKind, ExposeSecret, Registry, UserId};
 use share_backup_orchestrator::testing::{Fault, FaultPlan, FaultyNotifier, FaultyStore, Gate, MemoryKeyProvider};
 use share_backup_orchestrator::{
-    BackupRequest, CipherTextStore, Orchestrator, RecordingNotifier, RecoverRequest, RetryPolicy,
+    BackupRequest, CipherTextStore, IncompleteBackup, Orchestrator, RecordingNotifier, RecoverRequest, RetryPolicy,
 };
 use share_backup_tests::{Backend, backend, unique};
 
@@ -48,11 +46,10 @@ async fn stale_ack_on(b: &Backend) {
     let y = orchestrator(Arc::new(b.reopen().unwrap()), &keys, Arc::new(RecordingNotifier::new()));
     let v1 = y.backup(req(&u, b"one")).await.unwrap().backup_id;
 
-    // X: paused before its acknowledgement record, then dies before `true`.
+    // X: paused before its acknowledgement record.
     let plan = FaultPlan::new();
     let gate = Gate::new();
     plan.set_at_label("store.record_acknowledgement", 1, Fault::Pause(gate.clone()));
-    plan.set_at_label("notifier.ack_true", 1, Fault::Hang);
     let x_store = Arc::new(FaultyStore::new(Arc::new(b.reopen().unwrap()), plan.clone()));
     let x_notifier = Arc::new(FaultyNotifier::new(Arc::new(RecordingNotifier::new()), plan.clone()));
     let x = orchestrator(x_store, &keys, x_notifier);
@@ -65,17 +62,20 @@ async fn stale_ack_on(b: &Backend) {
     assert_eq!(v2.previous, Some(v1), "{}", b.name);
     let v2 = v2.backup_id;
 
-    // X writes its (now stale) record, then hangs before `true`: kill it.
+    // X tries to write its (now stale) record over V1: refused, and X lost.
     gate.open();
-    while !plan.trace().contains(&"notifier.ack_true") {
-        tokio::task::yield_now().await;
-    }
-    x_task.abort();
-    assert!(x_task.await.unwrap_err().is_cancelled());
+    let e = x_task.await.unwrap().unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Conflict, "{}: {e}", b.name);
+    let inc = IncompleteBackup::find(&e).expect("X reports its staged version");
+    assert!(!inc.acknowledged, "{}", b.name);
+    assert_eq!(inc.current, Some(v2), "{}: X's error names the version that is current", b.name);
+    let trace = plan.trace();
+    assert!(!trace.contains(&"notifier.ack_true"), "{}: the loser said true: {trace:?}", b.name);
+    assert!(!trace.contains(&"notifier.ack_false"), "{}: the loser said false after the winner: {trace:?}", b.name);
     let stored = b.reopen().unwrap();
-    let ack = stored.acknowledgement(&(&u).into(), &m).await.unwrap().expect("X's record");
-    assert_ne!(ack.backup_id, v2, "{}: X's stale record is the one in the store", b.name);
-    assert_eq!(ack.prev, Some(v1), "{}", b.name);
+    let ack = stored.acknowledgement(&(&u).into(), &m, Some(v1)).await.unwrap().expect("Y's record");
+    assert_eq!(ack.backup_id, v2, "{}: the record over V1 is the winner's", b.name);
+    assert!(!ack.withdrawn, "{}", b.name);
 
     // A fresh orchestrator: V2 stays current and recovers; nothing prunes it.
     let z = orchestrator(Arc::new(b.reopen().unwrap()), &keys, Arc::new(RecordingNotifier::new()));
@@ -91,13 +91,13 @@ async fn stale_ack_on(b: &Backend) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stale_acknowledgement_record_from_another_store_instance_never_rolls_an_older_version_over_the_current_on_a_local_directory()
+async fn a_stale_writer_from_another_store_instance_is_refused_its_acknowledgement_and_the_current_version_stands_on_a_local_directory()
  {
     stale_ack_on(&backend("local").unwrap()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stale_acknowledgement_record_from_another_store_instance_never_rolls_an_older_version_over_the_current_on_s3()
+async fn a_stale_writer_from_another_store_instance_is_refused_its_acknowledgement_and_the_current_version_stands_on_s3()
  {
     if let Some(b) = backend("s3") {
         stale_ack_on(&b).await;

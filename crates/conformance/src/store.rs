@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use share_backup_core::{BackupId, ClientId, CustodianId, Error, ErrorKind, MethodId, UserId, fill_random};
-use share_backup_orchestrator::{CipherTextStore, Namespace, VersionState};
+use share_backup_orchestrator::{Acknowledgement, CipherTextStore, Namespace, VersionState};
 
 use crate::outcome::{CaseResult, Failure, Outcome, ensure};
 
@@ -71,6 +71,16 @@ pub const STORE_CASES: &[StoreCase] = &[
     ),
     store_case!("store_retire", "a retired version is never committed; the current one is never retired", store_retire),
     store_case!("store_large_envelope", "a large envelope comes back byte for byte", store_large_envelope),
+    store_case!(
+        "store_acknowledgement",
+        "acknowledgement records are create-only per version they were made over, withdrawable, never lost",
+        store_acknowledgement
+    ),
+    store_case!(
+        "store_acknowledgement_race",
+        "of racing acknowledgements over one version, exactly one is recorded",
+        store_acknowledgement_race
+    ),
 ];
 
 fn bid() -> Result<BackupId, Failure> {
@@ -427,6 +437,123 @@ pub async fn store_large_envelope(store: &Arc<dyn CipherTextStore>) -> CaseResul
     let cur = call(store.current(&u, &m).await, "current succeeds")?;
     ensure(cur.is_some_and(|c| c.envelope == text), "current returns a large envelope byte for byte", || {
         "it differs".to_owned()
+    })?;
+    Ok(Outcome::Passed)
+}
+
+async fn latest_ack(
+    s: &Arc<dyn CipherTextStore>,
+    u: &Namespace,
+    m: &MethodId,
+    over: Option<BackupId>,
+) -> Result<Option<Acknowledgement>, Failure> {
+    call(s.acknowledgement(u, m, over).await, "acknowledgement reads the latest record over a version")
+}
+
+/// Acknowledgement records over one version: the first pending one wins
+/// (a retry of it succeeds, another version's is `Conflict` and changes
+/// nothing); withdrawing it lets a new one be recorded; withdrawing a
+/// record that is not the latest pending one changes nothing; records over
+/// other versions (and over none) are independent; a first backup's record
+/// makes `methods` list the method.
+pub async fn store_acknowledgement(store: &Arc<dyn CipherTextStore>) -> CaseResult {
+    let (u, m) = (user("store-ack", "a"), method("password"));
+    let (base, a, b, c) = (bid()?, bid()?, bid()?, bid()?);
+    ensure(latest_ack(store, &u, &m, Some(base)).await?.is_none(), "no record over a fresh version", || {
+        "a record came back".to_owned()
+    })?;
+    let rec_a = Acknowledgement::new(a, Some(base));
+    call(store.record_acknowledgement(&u, &m, rec_a).await, "the first acknowledgement over a version is recorded")?;
+    call(store.record_acknowledgement(&u, &m, rec_a).await, "recording the same acknowledgement again succeeds")?;
+    expect_kind(
+        store.record_acknowledgement(&u, &m, Acknowledgement::new(b, Some(base))).await,
+        ErrorKind::Conflict,
+        "another version's acknowledgement over the same version is Conflict",
+        "recording a second version's acknowledgement",
+    )?;
+    ensure(latest_ack(store, &u, &m, Some(base)).await? == Some(rec_a), "a refused record changes nothing", || {
+        "the latest record is not the first one".to_owned()
+    })?;
+    call(
+        store.record_acknowledgement(&u, &m, Acknowledgement::new(b, Some(base)).withdrawn()).await,
+        "withdrawing a version that holds no record succeeds",
+    )?;
+    ensure(
+        latest_ack(store, &u, &m, Some(base)).await? == Some(rec_a),
+        "withdrawing another version's record changes nothing",
+        || "the first record was changed".to_owned(),
+    )?;
+    call(store.record_acknowledgement(&u, &m, rec_a.withdrawn()).await, "a pending record can be withdrawn")?;
+    ensure(
+        latest_ack(store, &u, &m, Some(base)).await? == Some(rec_a.withdrawn()),
+        "the latest record over a version is the withdrawal",
+        || "it is not".to_owned(),
+    )?;
+    let rec_b = Acknowledgement::new(b, Some(base));
+    call(store.record_acknowledgement(&u, &m, rec_b).await, "after a withdrawal, a new acknowledgement is recorded")?;
+    ensure(latest_ack(store, &u, &m, Some(base)).await? == Some(rec_b), "the new record is the latest", || {
+        "it is not".to_owned()
+    })?;
+    call(
+        store.record_acknowledgement(&u, &m, rec_a.withdrawn()).await,
+        "withdrawing an already withdrawn record again succeeds",
+    )?;
+    ensure(
+        latest_ack(store, &u, &m, Some(base)).await? == Some(rec_b),
+        "a repeated withdrawal never undoes a later record",
+        || "the later record is gone".to_owned(),
+    )?;
+    // Independent logs: over another version and over none.
+    let rec_c = Acknowledgement::new(c, Some(a));
+    call(store.record_acknowledgement(&u, &m, rec_c).await, "a record over another version is independent")?;
+    ensure(latest_ack(store, &u, &m, Some(a)).await? == Some(rec_c), "each version has its own records", || {
+        "the record over the other version is wrong".to_owned()
+    })?;
+    ensure(latest_ack(store, &u, &m, None).await?.is_none(), "no record over none yet", || "one came back".to_owned())?;
+    let (first, fm) = (user("store-ack", "first"), method("gdrive"));
+    let rec_first = Acknowledgement::new(a, None);
+    call(store.record_acknowledgement(&first, &fm, rec_first).await, "a first backup's acknowledgement is recorded")?;
+    ensure(latest_ack(store, &first, &fm, None).await? == Some(rec_first), "it comes back over none", || {
+        "it does not".to_owned()
+    })?;
+    let ms = call(store.methods(&first).await, "methods succeeds")?;
+    ensure(ms == vec![fm.clone()], "methods lists a method with an acknowledged first backup", || format!("{ms:?}"))?;
+    let other = user("store-ack", "other");
+    ensure(latest_ack(store, &other, &fm, None).await?.is_none(), "another user sees no record", || {
+        "it saw one".to_owned()
+    })?;
+    Ok(Outcome::Passed)
+}
+
+/// Eight writers race to record their own version's acknowledgement over
+/// the same current version (the race two processes backing up one user
+/// run): exactly one is recorded, the others are `Conflict`, and the
+/// record is the winner's.
+pub async fn store_acknowledgement_race(store: &Arc<dyn CipherTextStore>) -> CaseResult {
+    let (u, m, base) = (user("store-ack-race", "a"), method("password"), bid()?);
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (s, u, m, id) = (store.clone(), u.clone(), m.clone(), bid()?);
+        set.spawn(async move { (id, s.record_acknowledgement(&u, &m, Acknowledgement::new(id, Some(base))).await) });
+    }
+    let mut winners = Vec::new();
+    while let Some(r) = set.join_next().await {
+        let (id, r) = r.map_err(|e| Failure::new("record_acknowledgement does not panic", e.to_string()))?;
+        match r {
+            Ok(()) => winners.push(id),
+            Err(e) => {
+                ensure(e.kind() == &ErrorKind::Conflict, "an acknowledgement that loses the race is Conflict", || {
+                    described(&e)
+                })?
+            }
+        }
+    }
+    ensure(winners.len() == 1, "of racing acknowledgements over one version, exactly one is recorded", || {
+        format!("{} were recorded", winners.len())
+    })?;
+    let latest = latest_ack(store, &u, &m, Some(base)).await?;
+    ensure(latest.map(|a| a.backup_id) == winners.first().copied(), "the record is the winner's", || {
+        format!("{latest:?}")
     })?;
     Ok(Outcome::Passed)
 }

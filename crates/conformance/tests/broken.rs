@@ -370,6 +370,18 @@ async fn a_store_whose_current_id_disagrees_with_current_fails_commit() {
     assert_fails(store_case("store_commit", StoreFlaw::StaleCurrentId).await, &["current_id agrees with current"]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_whose_acknowledgement_records_overwrite_fails_the_acknowledgement_cases() {
+    assert_fails(
+        store_case("store_acknowledgement", StoreFlaw::OverwritingAcks).await,
+        &["another version's acknowledgement over the same version is Conflict"],
+    );
+    assert_fails(
+        store_case("store_acknowledgement_race", StoreFlaw::OverwritingAcks).await,
+        &["exactly one is recorded"],
+    );
+}
+
 #[tokio::test]
 async fn a_store_with_naive_keys_fails_user_isolation() {
     assert_fails(store_case("store_user_isolation", StoreFlaw::NaiveKeys).await, &["users never share versions"]);

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! <prefix>/sb2/<h[0..2]>/<h[2..4]>/<h>/<method>/head
-//! <prefix>/sb2/<h[0..2]>/<h[2..4]>/<h>/<method>/ack
+//! <prefix>/sb2/<h[0..2]>/<h[2..4]>/<h>/<method>/acks/<prev backup id | none>/<n, 20 digits>
 //! <prefix>/sb2/<h[0..2]>/<h[2..4]>/<h>/<method>/commits/<seq, 20 digits>
 //! <prefix>/sb2/<h[0..2]>/<h[2..4]>/<h>/<method>/versions/<backup id>
 //! ```
@@ -74,8 +74,16 @@ impl Layout {
         self.method_prefix(ns, method).join("head")
     }
 
-    pub(crate) fn ack(&self, ns: &Namespace, method: &MethodId) -> Path {
-        self.method_prefix(ns, method).join("ack")
+    /// `<method>/acks/<prev>/`: the acknowledgement records made over the
+    /// version `prev` (`none`: over no version).
+    pub(crate) fn acks_prefix(&self, ns: &Namespace, method: &MethodId, prev: Option<BackupId>) -> Path {
+        let over = prev.map_or_else(|| "none".to_owned(), |p| p.to_hex());
+        self.method_prefix(ns, method).join("acks").join(over)
+    }
+
+    /// Acknowledgement record `n` (from 1) over `prev`.
+    pub(crate) fn ack(&self, ns: &Namespace, method: &MethodId, prev: Option<BackupId>, n: u64) -> Path {
+        self.acks_prefix(ns, method, prev).join(format!("{n:020}"))
     }
 
     pub(crate) fn commits_prefix(&self, ns: &Namespace, method: &MethodId) -> Path {

@@ -67,8 +67,10 @@ struct CommitRecord {
     retires: Option<BackupId>,
 }
 
-/// The acknowledgement record (`ack`), overwritten by each backup before
-/// its `true` is sent.
+/// An acknowledgement record (`acks/<prev>/<n>`), created (never
+/// overwritten) by a backup before its `true` is sent: record `n + 1` over
+/// a version is only created by a writer that read record `n` and found it
+/// withdrawn (or found none), so the latest record over a version decides.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AckRecord {
@@ -691,15 +693,50 @@ impl ObjectCipherTextStore {
 
     /// The acknowledgement record; an unreadable one is an error (it decides
     /// what rolls forward).
-    async fn read_ack(&self, ns: &Namespace, method: &MethodId) -> Result<Option<AckRecord>> {
-        let path = self.inner.layout.ack(ns, method);
-        let Some(bytes) = self.get_bytes(&path).await.map_err(|e| self.err(e, "read the acknowledgement record"))?
-        else {
+    async fn read_ack_at(&self, path: &Path) -> Result<Option<AckRecord>> {
+        let Some(bytes) = self.get_bytes(path).await.map_err(|e| self.err(e, "read an acknowledgement record"))? else {
             return Ok(None);
         };
         match serde_json::from_slice::<AckRecord>(&bytes) {
             Ok(r) if r.v == 1 => Ok(Some(r)),
-            _ => Err(malformed(&path, "acknowledgement record", self.label())),
+            _ => Err(malformed(path, "acknowledgement record", self.label())),
+        }
+    }
+
+    /// The latest acknowledgement record over `prev` and its number (0:
+    /// none), probing forward from record `from` (one known to exist, or
+    /// 0): one GET when there is none. Past `PROBE_LIMIT` records it lists
+    /// the prefix instead.
+    async fn latest_ack(
+        &self,
+        ns: &Namespace,
+        method: &MethodId,
+        prev: Option<BackupId>,
+        from: u64,
+    ) -> Result<(u64, Option<AckRecord>)> {
+        let layout = &self.inner.layout;
+        let (mut n, mut latest) = (from.saturating_sub(1), None);
+        let mut probes = 0;
+        loop {
+            match self.read_ack_at(&layout.ack(ns, method, prev, n + 1)).await? {
+                Some(r) => {
+                    (n, latest) = (n + 1, Some(r));
+                    probes += 1;
+                }
+                None => return Ok((n, latest)),
+            }
+            if probes == PROBE_LIMIT {
+                let prefix = layout.acks_prefix(ns, method, prev);
+                let backend = &self.inner.backend;
+                let listed: Vec<object_store::ObjectMeta> = self
+                    .retrying("list_acks", || backend.list(Some(&prefix)).try_collect())
+                    .await
+                    .map_err(|e| self.err(e, "list acknowledgement records").with_method(method.clone()))?;
+                let max = listed.iter().filter_map(|m| m.location.filename().and_then(parse_seq)).max().unwrap_or(0);
+                if max > n {
+                    (n, latest) = (max - 1, None);
+                }
+            }
         }
     }
 
@@ -1028,7 +1065,8 @@ impl CipherTextStore for ObjectCipherTextStore {
                 .filter_map(|p| p.filename().and_then(|n| MethodId::new(n).ok()))
                 .collect();
             let checks = candidates.iter().map(|m| async move {
-                let has = self.has_commit(ns, m).await? || self.read_ack(ns, m).await?.is_some();
+                let has = self.has_commit(ns, m).await?
+                    || self.read_ack_at(&self.inner.layout.ack(ns, m, None, 1)).await?.is_some();
                 Ok::<_, Error>((m, has))
             });
             let mut out: Vec<MethodId> = futures::future::try_join_all(checks)
@@ -1096,29 +1134,81 @@ impl CipherTextStore for ObjectCipherTextStore {
         .await
     }
 
-    /// One PUT (overwrite) of `<method>/ack`.
+    /// Pending: the create-only PUT of record 1 over `ack.prev` (one
+    /// request, when no backup was acknowledged over that version before);
+    /// when the slot is taken, the log is read forward and the next slot
+    /// tried, or `Conflict` when the latest record is another version's
+    /// pending acknowledgement. Withdrawn: the log is read and, when its
+    /// latest record is this version's pending one, a withdrawal record is
+    /// created after it. Nothing is ever overwritten or deleted.
     async fn record_acknowledgement(&self, ns: &Namespace, method: &MethodId, ack: Acknowledgement) -> Result<()> {
         let span = self.span("record_acknowledgement", ns, Some(method));
         async {
             let record =
                 AckRecord { v: 1, backup_id: ack.backup_id, prev: ack.prev, withdrawn: ack.withdrawn, at_ms: now_ms() };
             let bytes = Bytes::from(serde_json::to_vec(&record).expect("an acknowledgement record serializes"));
-            let path = self.inner.layout.ack(ns, method);
-            let backend = &self.inner.backend;
-            self.retrying("put_ack", || backend.put(&path, PutPayload::from_bytes(bytes.clone())))
-                .await
-                .map_err(|e| self.err(e, "record the acknowledgement").with_method(method.clone()))?;
-            Ok(())
+            let layout = &self.inner.layout;
+            let (mut next, mut known) = if ack.withdrawn {
+                match self.latest_ack(ns, method, ack.prev, 0).await? {
+                    (n, Some(l)) if l.backup_id == ack.backup_id && !l.withdrawn => (n + 1, n),
+                    _ => return Ok(()),
+                }
+            } else {
+                (1, 0)
+            };
+            for _ in 0..PROBE_LIMIT {
+                let path = layout.ack(ns, method, ack.prev, next);
+                match self.put_create(&path, bytes.clone()).await {
+                    Ok(()) => {
+                        tracing::debug!(backup_id = %ack.backup_id, n = next, withdrawn = ack.withdrawn, "acknowledgement recorded");
+                        return Ok(());
+                    }
+                    Err(object_store::Error::AlreadyExists { .. }) => {}
+                    Err(e) => return Err(self.err(e, "record the acknowledgement").with_method(method.clone())),
+                }
+                // The slot is taken: read on from it.
+                let (n, latest) = self.latest_ack(ns, method, ack.prev, next.max(known)).await?;
+                known = n;
+                match latest {
+                    Some(l) if l.backup_id == ack.backup_id && l.withdrawn == ack.withdrawn => return Ok(()),
+                    // Withdrawing: only this version's pending record.
+                    Some(l) if ack.withdrawn => {
+                        if l.backup_id != ack.backup_id || l.withdrawn {
+                            return Ok(());
+                        }
+                        next = n + 1;
+                    }
+                    None if ack.withdrawn => return Ok(()),
+                    Some(l) if !l.withdrawn => {
+                        return Err(conflict(format!(
+                            "version {} is already being acknowledged over {}",
+                            l.backup_id,
+                            show(ack.prev)
+                        ))
+                        .with_retryable(false)
+                        .with_method(method.clone()));
+                    }
+                    _ => next = n + 1,
+                }
+            }
+            Err(conflict(format!("the acknowledgement records over {} keep moving; try again", show(ack.prev)))
+                .with_method(method.clone()))
         }
         .instrument(span)
         .await
     }
 
-    /// One GET of `<method>/ack`.
-    async fn acknowledgement(&self, ns: &Namespace, method: &MethodId) -> Result<Option<Acknowledgement>> {
+    /// Reads the log of records over `prev` forward: one GET when there is
+    /// none, two for one record.
+    async fn acknowledgement(
+        &self,
+        ns: &Namespace,
+        method: &MethodId,
+        prev: Option<BackupId>,
+    ) -> Result<Option<Acknowledgement>> {
         let span = self.span("acknowledgement", ns, Some(method));
         async {
-            Ok(self.read_ack(ns, method).await?.map(|r| {
+            Ok(self.latest_ack(ns, method, prev, 0).await?.1.map(|r| {
                 let a = Acknowledgement::new(r.backup_id, r.prev);
                 if r.withdrawn { a.withdrawn() } else { a }
             }))

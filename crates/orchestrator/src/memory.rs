@@ -21,7 +21,8 @@ struct Slot {
     versions: Vec<(BackupId, String, SystemTime)>,
     current: Option<BackupId>,
     retired: HashSet<BackupId>,
-    ack: Option<Acknowledgement>,
+    /// Acknowledgement records per version they were made over, oldest first.
+    acks: HashMap<Option<BackupId>, Vec<Acknowledgement>>,
 }
 
 /// A [`CipherTextStore`] in this process's memory, keeping the full contract
@@ -179,7 +180,7 @@ impl CipherTextStore for MemoryStore {
         let g = lock(&self.inner);
         let set: BTreeSet<MethodId> = g
             .iter()
-            .filter(|((n, _), s)| n == ns && (s.current.is_some() || s.ack.is_some()))
+            .filter(|((n, _), s)| n == ns && (s.current.is_some() || s.acks.get(&None).is_some_and(|l| !l.is_empty())))
             .map(|((_, m), _)| m.clone())
             .collect();
         Ok(set.into_iter().collect())
@@ -207,12 +208,43 @@ impl CipherTextStore for MemoryStore {
     }
 
     async fn record_acknowledgement(&self, ns: &Namespace, method: &MethodId, ack: Acknowledgement) -> Result<()> {
-        lock(&self.inner).entry((ns.clone(), method.clone())).or_default().ack = Some(ack);
-        Ok(())
+        let mut g = lock(&self.inner);
+        let log = g.entry((ns.clone(), method.clone())).or_default().acks.entry(ack.prev).or_default();
+        let latest = log.last().copied();
+        if ack.withdrawn {
+            if latest.is_some_and(|l| l.backup_id == ack.backup_id && !l.withdrawn) {
+                log.push(ack);
+            }
+            return Ok(());
+        }
+        match latest {
+            Some(l) if !l.withdrawn && l.backup_id == ack.backup_id => Ok(()),
+            Some(l) if !l.withdrawn => Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "version {} of method {method} for {ns} is already being acknowledged over {}",
+                    l.backup_id,
+                    fmt_opt(ack.prev)
+                ),
+            )
+            .with_retryable(false)),
+            _ => {
+                log.push(ack);
+                Ok(())
+            }
+        }
     }
 
-    async fn acknowledgement(&self, ns: &Namespace, method: &MethodId) -> Result<Option<Acknowledgement>> {
-        Ok(lock(&self.inner).get(&(ns.clone(), method.clone())).and_then(|s| s.ack))
+    async fn acknowledgement(
+        &self,
+        ns: &Namespace,
+        method: &MethodId,
+        prev: Option<BackupId>,
+    ) -> Result<Option<Acknowledgement>> {
+        Ok(lock(&self.inner)
+            .get(&(ns.clone(), method.clone()))
+            .and_then(|s| s.acks.get(&prev))
+            .and_then(|l| l.last().copied()))
     }
 }
 

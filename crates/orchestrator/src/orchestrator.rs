@@ -348,6 +348,17 @@ fn lost_race(cause: Error, method: &MethodId, backup_id: BackupId, winner: Optio
         })
 }
 
+/// What a backup whose acknowledgement record was refused found over its
+/// previous version.
+enum Pending {
+    /// The record there is withdrawn (or ours): record again.
+    Retry,
+    /// It was an acknowledged version left uncommitted, now current.
+    RolledForward(BackupId),
+    /// Another writer's version became current first (the current one).
+    Lost(Option<BackupId>),
+}
+
 fn elapsed(t: &mut StepTimings, step: Step, since: Instant) {
     t.push(step, since.elapsed());
 }
@@ -456,7 +467,10 @@ impl Orchestrator {
         };
         let m = provider.method().clone();
         tracing::Span::current().record("method", field::display(&m));
-        let previous = match self.settled_current_id(ns, &m).await {
+        // The current version only: an acknowledged version left uncommitted
+        // over it shows up at step 6, where this backup's own record is
+        // refused, and is rolled forward there (one request less per backup).
+        let mut previous = match self.read_current_id(ns, &m).await {
             Ok(c) => c,
             Err(e) => return Err(self.fail_before_ack(e, user, &m, backup_id).await),
         };
@@ -499,36 +513,58 @@ impl Orchestrator {
         }
         elapsed(&mut t, Step::Stage, t0);
 
-        // 6. Acknowledge, after checking that no other writer got there
-        //    first, and after recording the acknowledgement in the store.
+        // 6. Acknowledge, after recording the acknowledgement in the store:
+        //    the record is create-only over `previous`, so of two writers
+        //    racing over the same current version only one tells `true`.
         let t0 = Instant::now();
         call.progress.report(Status::Acknowledging);
-        match self.read_current_id(ns, &m).await {
-            Ok(now) if now == previous => {}
-            Ok(now) => {
-                let e = Error::new(
-                    ErrorKind::Conflict,
-                    format!(
-                        "another backup ({}) of user {ns} became current while this one ran",
-                        now.map_or_else(|| "none".to_owned(), |id| id.to_string())
-                    ),
-                )
-                .with_retryable(false);
-                // The winner acknowledges itself: no `false` that could overwrite its `true`.
-                return Err(incomplete(e, &m, backup_id, false, now));
-            }
-            Err(e) => {
+        let mut record = Acknowledgement::new(backup_id, previous);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let e = match self.record_ack(ns, &m, record).await {
+                Ok(()) => break,
+                Err(e) => e,
+            };
+            if e.kind() != &ErrorKind::Conflict {
+                // Nothing was told yet. Should the record have landed anyway,
+                // the next touch commits this verified backup and tells
+                // `true` again, so the wallet service's last word still matches.
                 let e = self.fail_before_ack(e, user, &m, backup_id).await;
                 return Err(incomplete(e, &m, backup_id, false, previous));
             }
-        }
-        let record = Acknowledgement::new(backup_id, previous);
-        if let Err(e) = self.record_ack(ns, &m, record).await {
-            // Nothing was told yet. Should the record have landed anyway, the
-            // next touch commits this verified backup and tells `true`
-            // again, so the wallet service's last word still matches.
-            let e = self.fail_before_ack(e, user, &m, backup_id).await;
-            return Err(incomplete(e, &m, backup_id, false, previous));
+            // Another version is acknowledged over `previous`. If it was
+            // left uncommitted (a crash, an outage), roll it forward and back
+            // up over it; if another writer made it current while this backup
+            // ran, this one lost: no `false`, which could overwrite the
+            // winner's `true`.
+            match self.take_over_pending(ns, &m, previous, backup_id).await {
+                Ok(Pending::Retry) if attempts < 3 => {}
+                Ok(Pending::RolledForward(rolled)) if attempts < 3 => {
+                    previous = Some(rolled);
+                    record = Acknowledgement::new(backup_id, previous);
+                }
+                Ok(p) => {
+                    let now = match p {
+                        Pending::Lost(now) => now,
+                        Pending::Retry | Pending::RolledForward(_) => previous,
+                    };
+                    let e = Error::new(
+                        ErrorKind::Conflict,
+                        format!(
+                            "another backup ({}) of user {ns} was acknowledged while this one ran",
+                            now.map_or_else(|| "none".to_owned(), |id| id.to_string())
+                        ),
+                    )
+                    .with_retryable(false)
+                    .with_source(e);
+                    return Err(incomplete(e, &m, backup_id, false, now));
+                }
+                Err(e) => {
+                    let e = self.fail_before_ack(e, user, &m, backup_id).await;
+                    return Err(incomplete(e, &m, backup_id, false, previous));
+                }
+            }
         }
         let uncertain = AtomicU32::new(0);
         let ack = inner
@@ -563,17 +599,19 @@ impl Orchestrator {
         // 7. Commit: make it current if the previous one still is.
         let t0 = Instant::now();
         if let Err(e) = self.commit(ns, &m, backup_id, previous).await {
-            // The commit may have landed before the error (a timeout): then it is done.
-            let landed = e.kind() != &ErrorKind::Conflict
-                && matches!(self.read_current_id(ns, &m).await, Ok(Some(id)) if id == backup_id);
+            // The commit may have landed before the error (a timeout), or
+            // another process may have rolled this acknowledged version
+            // forward (a `Conflict`): then it is done.
+            let landed = matches!(self.read_current_id(ns, &m).await, Ok(Some(id)) if id == backup_id);
             if landed {
                 tracing::info!(kind = e.kind().name(), "the commit reported an error but is in place");
             } else if e.kind() == &ErrorKind::Conflict {
-                // Another writer won after both passed the pre-ack check. Its
-                // backup is stored, verified and current, and its `true` may
-                // have reached the wallet service before ours: say it again,
-                // so that the last word names the current version.
-                let (winner, reacked) = self.reacknowledge_winner(ns, &m, backup_id).await;
+                // Another version became current over `previous` although
+                // this one holds the acknowledgement over it (a
+                // `commit_staged` elsewhere; a prune that retired it). Its
+                // `true` may have reached the wallet service before ours: say
+                // it again, so that the last word names the current version.
+                let (winner, reacked) = self.reacknowledge_winner(ns, &m, record).await;
                 return Err(lost_race(e, &m, backup_id, winner, reacked));
             } else {
                 // The store failed, not a race. The wallet service was told
@@ -620,21 +658,21 @@ impl Orchestrator {
             .await
     }
 
-    async fn read_ack(&self, ns: &Namespace, m: &MethodId) -> Result<Option<Acknowledgement>> {
+    async fn read_ack(&self, ns: &Namespace, m: &MethodId, over: Option<BackupId>) -> Result<Option<Acknowledgement>> {
         let inner = &*self.inner;
         inner
             .retry
-            .run("store.acknowledgement", |_| inner.store.acknowledgement(ns, m))
+            .run("store.acknowledgement", |_| inner.store.acknowledgement(ns, m, over))
             .instrument(info_span!("store.acknowledgement"))
             .await
     }
 
     /// The current version's id, after rolling an acknowledged but
-    /// uncommitted version forward: the acknowledgement record and the
-    /// current id are read side by side.
+    /// uncommitted version forward: the current id, then the latest
+    /// acknowledgement record over it.
     async fn settled_current_id(&self, ns: &Namespace, m: &MethodId) -> Result<Option<BackupId>> {
-        let (ack, current) = tokio::join!(self.read_ack(ns, m), self.read_current_id(ns, m));
-        let (ack, current) = (ack?, current?);
+        let current = self.read_current_id(ns, m).await?;
+        let ack = self.read_ack(ns, m, current).await?;
         self.roll_forward(ns, m, ack, current).await
     }
 
@@ -655,24 +693,21 @@ impl Orchestrator {
             match self.commit(ns, m, a.backup_id, current).await {
                 Ok(()) => {
                     tracing::info!("an acknowledged version was made current");
-                    let inner = &*self.inner;
-                    let r = inner
-                        .retry
-                        .run("notifier.stored_client_backup_share", |_| {
-                            inner.notifier.stored_client_backup_share(ns.user(), m, a.backup_id, true)
-                        })
-                        .await;
-                    if let Err(e) = r {
-                        tracing::warn!(kind = e.kind().name(), error = %e, "rolled forward; could not acknowledge again");
-                    }
+                    self.acknowledge_again(ns, m, a.backup_id).await;
                     Ok(Some(a.backup_id))
                 }
                 Err(e) if matches!(e.kind(), ErrorKind::Conflict | ErrorKind::NotFound) => {
-                    // Retired or removed by a prune (or beaten by a later
-                    // commit): the wallet service's last word may name it,
-                    // so record and acknowledge the current version again.
+                    // Already current (another process rolled it forward), or
+                    // retired or removed by a prune, or beaten by a later
+                    // commit: the wallet service's last word may name it, so
+                    // acknowledge the current version again.
+                    if let Ok(Some(now)) = self.read_current_id(ns, m).await
+                        && now == a.backup_id
+                    {
+                        return Ok(Some(now));
+                    }
                     tracing::warn!(kind = e.kind().name(), error = %e, "could not roll an acknowledged version forward");
-                    let (winner, _) = self.reacknowledge_winner(ns, m, a.backup_id).await;
+                    let (winner, _) = self.reacknowledge_winner(ns, m, a).await;
                     match winner {
                         Some(w) => Ok(Some(w)),
                         None => self.read_current_id(ns, m).await,
@@ -683,6 +718,58 @@ impl Orchestrator {
         }
         .instrument(span)
         .await
+    }
+
+    /// Tells the wallet service `true` again for a version this process
+    /// made current on another's behalf (with retries; best effort).
+    async fn acknowledge_again(&self, ns: &Namespace, m: &MethodId, id: BackupId) {
+        let inner = &*self.inner;
+        let r = inner
+            .retry
+            .run("notifier.stored_client_backup_share", |_| {
+                inner.notifier.stored_client_backup_share(ns.user(), m, id, true)
+            })
+            .instrument(info_span!("notifier.ack", success = true, reacknowledged = %id))
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(kind = e.kind().name(), error = %e, "rolled forward; could not acknowledge again");
+        }
+    }
+
+    /// After `mine`'s acknowledgement over `over` was refused because
+    /// another version's is recorded there: when that version was left
+    /// uncommitted, this process commits it (and tells `true` for it
+    /// again); the caller then backs up over it.
+    async fn take_over_pending(
+        &self,
+        ns: &Namespace,
+        m: &MethodId,
+        over: Option<BackupId>,
+        mine: BackupId,
+    ) -> Result<Pending> {
+        let Some(a) = self.read_ack(ns, m, over).await? else { return Ok(Pending::Retry) };
+        if a.withdrawn || a.backup_id == mine {
+            // Withdrawn since the refusal (or it is our own): record again.
+            return Ok(Pending::Retry);
+        }
+        // Already current (its writer committed it, or another process rolled
+        // it forward), or the current version moved on: this backup lost.
+        let now = self.read_current_id(ns, m).await?;
+        if now != over {
+            return Ok(Pending::Lost(now));
+        }
+        match self.commit(ns, m, a.backup_id, over).await {
+            Ok(()) => {
+                tracing::info!(backup_id = %a.backup_id, "rolled forward an acknowledged version left uncommitted");
+                self.acknowledge_again(ns, m, a.backup_id).await;
+                Ok(Pending::RolledForward(a.backup_id))
+            }
+            // Another writer made it (or something else) current first.
+            Err(e) if matches!(e.kind(), ErrorKind::Conflict | ErrorKind::NotFound) => {
+                Ok(Pending::Lost(self.read_current_id(ns, m).await.ok().flatten().or(Some(a.backup_id))))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn verify_new(
@@ -780,24 +867,29 @@ impl Orchestrator {
             .await
     }
 
-    /// After `lost` was acknowledged and lost the commit: reads the current
-    /// version and acknowledges it again (with retries; idempotent for the
-    /// notifier). Returns the current version and whether it was told.
-    async fn reacknowledge_winner(&self, ns: &Namespace, m: &MethodId, lost: BackupId) -> (Option<BackupId>, bool) {
+    /// After `lost` was acknowledged and lost the commit: marks its record
+    /// withdrawn (so that nothing rolls it forward, should the version it
+    /// was made over become current again), reads the current version and
+    /// acknowledges it again (with retries; idempotent for the notifier).
+    /// Returns the current version and whether it was told.
+    async fn reacknowledge_winner(
+        &self,
+        ns: &Namespace,
+        m: &MethodId,
+        lost: Acknowledgement,
+    ) -> (Option<BackupId>, bool) {
         let inner = &*self.inner;
+        if let Err(e) = self.record_ack(ns, m, lost.withdrawn()).await {
+            tracing::warn!(kind = e.kind().name(), error = %e, "lost the commit race; could not withdraw the acknowledgement record");
+        }
         let winner = match self.read_current_id(ns, m).await {
-            Ok(Some(w)) if w != lost => w,
+            Ok(Some(w)) if w != lost.backup_id => w,
             Ok(other) => return (other, false),
             Err(e) => {
                 tracing::warn!(kind = e.kind().name(), error = %e, "lost the commit race; could not read the winner");
                 return (None, false);
             }
         };
-        // The winner is the one the wallet service must name: record that
-        // before saying it (so that nothing rolls this loser forward).
-        if let Err(e) = self.record_ack(ns, m, Acknowledgement::new(winner, None)).await {
-            tracing::warn!(kind = e.kind().name(), error = %e, "lost the commit race; could not record the winner's acknowledgement");
-        }
         let r = inner
             .retry
             .run("notifier.stored_client_backup_share", |_| {
@@ -847,13 +939,15 @@ impl Orchestrator {
         let inner = &*self.inner;
         let ns = call.ns;
         let mut report = PruneReport::default();
-        let (versions, ack) =
-            tokio::join!(inner.store.versions(ns, m).instrument(info_span!("store.versions")), self.read_ack(ns, m));
+        let (versions, ack) = tokio::join!(
+            inner.store.versions(ns, m).instrument(info_span!("store.versions")),
+            self.read_ack(ns, m, Some(keep))
+        );
         let (versions, ack) = (versions?, ack?);
-        // The latest acknowledged version is never pruned unless it is the
-        // one a later, current backup superseded (`superseded` was current,
-        // so it was committed, so its acknowledgement is not pending).
-        let protected = ack.filter(|a| !a.withdrawn).map(|a| a.backup_id).filter(|id| Some(*id) != superseded);
+        // A version acknowledged over the current one (a backup in flight,
+        // or one left uncommitted) is never pruned: it is the one the next
+        // touch makes current.
+        let protected = ack.filter(|a| !a.withdrawn).map(|a| a.backup_id);
         let now = SystemTime::now();
         for v in versions {
             if v.backup_id == keep || v.state == crate::VersionState::Current {
@@ -1003,16 +1097,16 @@ impl Orchestrator {
     }
 
     /// The current envelope, after rolling an acknowledged but uncommitted
-    /// version forward (the acknowledgement record is read beside it).
+    /// version forward (the acknowledgement record over it is read after it).
     async fn current_envelope(
         &self,
         ns: &Namespace,
         m: &MethodId,
         progress: &ProgressSink,
     ) -> Result<(Envelope, BackupId)> {
-        let (ack, cur) = tokio::join!(self.read_ack(ns, m), self.read_current(ns, m));
-        let (ack, mut cur) = (ack?, cur?);
+        let mut cur = self.read_current(ns, m).await?;
         let cur_id = cur.as_ref().map(|c| c.backup_id);
+        let ack = self.read_ack(ns, m, cur_id).await?;
         if ack.is_some_and(|a| a.rolls_forward_over(cur_id)) {
             self.roll_forward(ns, m, ack, cur_id).await?;
             cur = self.read_current(ns, m).await?;
@@ -1171,11 +1265,36 @@ impl Orchestrator {
                 return Err(Error::new(ErrorKind::Integrity, "the staged envelope names another method or backup id")
                     .with_method(method.clone()));
             }
-            let previous = self.read_current_id(&ns, method).await?;
+            // Another version acknowledged over the current one and left
+            // uncommitted is rolled forward first; this one's own record is
+            // finished below, by the same path as a backup's.
+            let current = self.read_current_id(&ns, method).await?;
+            let pending = self.read_ack(&ns, method, current).await?;
+            let previous = if pending.is_some_and(|a| a.backup_id == backup_id) {
+                current
+            } else {
+                self.roll_forward(&ns, method, pending, current).await?
+            };
             elapsed(&mut t, Step::Resolve, t0);
             if previous != Some(backup_id) {
                 let t0 = Instant::now();
-                self.record_ack(&ns, method, Acknowledgement::new(backup_id, previous)).await?;
+                // Should this version have been current before, the backups
+                // that superseded it left records over it: withdraw the
+                // latest, so that nothing rolls it forward once this version
+                // is current again.
+                if let Some(a) = self.read_ack(&ns, method, Some(backup_id)).await?
+                    && !a.withdrawn
+                {
+                    self.record_ack(&ns, method, a.withdrawn()).await?;
+                }
+                let record = Acknowledgement::new(backup_id, previous);
+                self.record_ack(&ns, method, record).await.map_err(|e| {
+                    if e.kind() == &ErrorKind::Conflict {
+                        e.with_hint("another backup is being acknowledged over the current version; try again once it has finished")
+                    } else {
+                        e
+                    }
+                })?;
                 inner
                     .retry
                     .run("notifier.stored_client_backup_share", |_| {
@@ -1190,7 +1309,7 @@ impl Orchestrator {
                     // `true` just sent names a version that will never be
                     // current: name the current one again.
                     if matches!(e.kind(), ErrorKind::Conflict | ErrorKind::NotFound) {
-                        let (winner, reacked) = self.reacknowledge_winner(&ns, method, backup_id).await;
+                        let (winner, reacked) = self.reacknowledge_winner(&ns, method, record).await;
                         return Err(lost_race(e, method, backup_id, winner, reacked));
                     }
                     return Err(e);

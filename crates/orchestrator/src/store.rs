@@ -107,10 +107,14 @@ impl fmt::Display for Namespace {
     }
 }
 
-/// The record a store keeps of the latest acknowledgement of a
-/// (namespace, method): written **before** the wallet service is told
-/// `true`, so that an acknowledged version can always be found again and
-/// rolled forward (see the crate documentation).
+/// The record a store keeps of an acknowledgement of a (namespace, method):
+/// written **before** the wallet service is told `true`, so that an
+/// acknowledged version can always be found again and rolled forward (see
+/// the crate documentation).
+///
+/// Records are kept per version they were made over (`prev`), and the
+/// first pending record over a version wins: see
+/// [`CipherTextStore::record_acknowledgement`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Acknowledgement {
@@ -119,8 +123,10 @@ pub struct Acknowledgement {
     /// The version that was current when it was acknowledged: the one its
     /// commit replaces.
     pub prev: Option<BackupId>,
-    /// True when the wallet service certainly never received the `true`
-    /// (it refused the call) and was told `false`: nothing to roll forward.
+    /// True when the version must never be rolled forward: the wallet
+    /// service certainly never received its `true` (it refused the call and
+    /// was told `false`), or the version lost its commit and the wallet
+    /// service was told the winner again.
     pub withdrawn: bool,
 }
 
@@ -223,8 +229,11 @@ impl fmt::Debug for CurrentVersion {
 ///   (`Conflict`); it retires the version first if that was not done, and
 ///   removing a missing version succeeds.
 /// - [`record_acknowledgement`](Self::record_acknowledgement) is durable
-///   once it returns, and [`acknowledgement`](Self::acknowledgement) gives
-///   back the latest record.
+///   once it returns and **create-only per (namespace, method, `prev`)**:
+///   while the latest record over a version is another version's pending
+///   acknowledgement, recording one over the same version is `Conflict`.
+///   [`acknowledgement`](Self::acknowledgement) gives back the latest
+///   record over a version.
 /// - Every method is safe to call concurrently, from several processes.
 #[async_trait]
 pub trait CipherTextStore: fmt::Debug + Send + Sync + 'static {
@@ -266,8 +275,9 @@ pub trait CipherTextStore: fmt::Debug + Send + Sync + 'static {
     async fn versions(&self, ns: &Namespace, method: &MethodId) -> Result<Vec<VersionInfo>>;
 
     /// The methods for which the namespace has a current version or an
-    /// acknowledgement record, sorted (the orchestrator rolls an
-    /// acknowledged first backup forward before it reports a method).
+    /// acknowledgement record over no version (a first backup), sorted (the
+    /// orchestrator rolls an acknowledged first backup forward before it
+    /// reports a method).
     async fn methods(&self, ns: &Namespace) -> Result<Vec<MethodId>>;
 
     /// Retires a version that is not current, for good: after `Ok`, a
@@ -286,12 +296,36 @@ pub trait CipherTextStore: fmt::Debug + Send + Sync + 'static {
     async fn remove(&self, ns: &Namespace, method: &MethodId, backup_id: BackupId) -> Result<()>;
 
     /// Durably records that `ack.backup_id` is being acknowledged to the
-    /// wallet service (or that the acknowledgement was withdrawn). Overwrites
-    /// the previous record of (namespace, method).
+    /// wallet service over `ack.prev`, the version current when it was
+    /// (`None`: a first backup). The record is the arbiter between writers
+    /// racing over the same current version: only one of them may tell the
+    /// wallet service `true`.
+    ///
+    /// Over one `prev`, records form a log whose latest entry decides:
+    /// - none, or the latest is withdrawn: the record is added, `Ok`;
+    /// - the latest is this same pending acknowledgement (a retry): `Ok`,
+    ///   nothing changes;
+    /// - the latest is another version's pending acknowledgement:
+    ///   `Conflict`, nothing changes.
+    ///
+    /// With `ack.withdrawn`, the latest record over `prev`, when it is this
+    /// version's pending acknowledgement, is marked withdrawn (another
+    /// acknowledgement may then be recorded over `prev`); otherwise nothing
+    /// changes and the call succeeds. Records are never deleted, so a
+    /// retried call can never undo a later writer's record.
+    ///
+    /// # Errors
+    /// `Conflict` as above; the store's error (the record may have landed).
     async fn record_acknowledgement(&self, ns: &Namespace, method: &MethodId, ack: Acknowledgement) -> Result<()>;
 
-    /// The latest acknowledgement record of (namespace, method), if any.
-    async fn acknowledgement(&self, ns: &Namespace, method: &MethodId) -> Result<Option<Acknowledgement>>;
+    /// The latest acknowledgement record over `prev` (`None`: over no
+    /// version) of (namespace, method), if any.
+    async fn acknowledgement(
+        &self,
+        ns: &Namespace,
+        method: &MethodId,
+        prev: Option<BackupId>,
+    ) -> Result<Option<Acknowledgement>>;
 }
 
 /// Who is told that a backup is stored: the wallet service.

@@ -318,8 +318,13 @@ impl CipherTextStore for FaultyStore {
     async fn record_acknowledgement(&self, ns: &Namespace, method: &MethodId, ack: Acknowledgement) -> Result<()> {
         self.plan.wrap("store.record_acknowledgement", self.inner.record_acknowledgement(ns, method, ack)).await
     }
-    async fn acknowledgement(&self, ns: &Namespace, method: &MethodId) -> Result<Option<Acknowledgement>> {
-        self.plan.wrap("store.acknowledgement", self.inner.acknowledgement(ns, method)).await
+    async fn acknowledgement(
+        &self,
+        ns: &Namespace,
+        method: &MethodId,
+        prev: Option<BackupId>,
+    ) -> Result<Option<Acknowledgement>> {
+        self.plan.wrap("store.acknowledgement", self.inner.acknowledgement(ns, method, prev)).await
     }
 }
 

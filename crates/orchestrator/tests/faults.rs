@@ -141,13 +141,11 @@ async fn the_clean_protocol_makes_the_documented_calls_in_order() {
     assert_eq!(
         trace,
         vec![
-            "store.acknowledgement",
             "store.current_id",
             "provider.probe",
             "provider.seal_key",
             "provider.open_key",
             "store.stage",
-            "store.current_id",
             "store.record_acknowledgement",
             "notifier.ack_true",
             "store.commit",
@@ -248,8 +246,8 @@ async fn a_crash_at_any_await_point_keeps_every_invariant() {
         // Drive the backup until it hangs at call n, then drop it (the crash).
         let res = tokio::time::timeout(Duration::from_millis(100), fut).await;
         assert!(res.is_err(), "{what}: did not hang");
-        // (The acknowledgement record and the current id are read side by
-        // side: a hang in the first still lets the second start.)
+        // (The prune reads the versions and the acknowledgement record side
+        // by side: a hang in the first still lets the second start.)
         assert!((n..=n + 1).contains(&r.plan.calls()), "{what}");
         let log = log.lock().unwrap().clone();
         assert_progress_well_formed(&log);
@@ -281,7 +279,7 @@ async fn a_timed_out_acknowledgement_is_never_contradicted_and_rolls_forward_on_
     // makes the version current and recovers it.
     let m = MemoryKeyProvider::METHOD;
     let ns = share_backup_orchestrator::Namespace::from(&u);
-    assert_eq!(r.store.acknowledgement(&ns, &m).await.unwrap().map(|a| a.backup_id), Some(inc.backup_id));
+    assert_eq!(r.store.acknowledgement(&ns, &m, Some(prev)).await.unwrap().map(|a| a.backup_id), Some(inc.backup_id));
     let back = r.orch.recover(RecoverRequest::new(u.clone())).await.unwrap();
     assert_eq!(back.backup_id(), inc.backup_id);
     assert_eq!(back.share().expose_secret(), NEW);
@@ -330,7 +328,10 @@ async fn a_permanently_failing_commit_never_withdraws_and_the_next_touch_commits
 #[tokio::test]
 async fn a_failure_of_the_very_first_backup_leaves_no_current_version_and_tells_false() {
     let trace = clean_trace().await;
-    for n in 1..=8u64 {
+    // Every call before the `true`.
+    let before_ack = trace.iter().position(|l| *l == "notifier.ack_true").unwrap() as u64;
+    assert_eq!(before_ack, 6, "{trace:?}");
+    for n in 1..=before_ack {
         let r = rig(RetryPolicy::none());
         let u = user("first-timer");
         r.plan.set(n, Fault::Fail(ErrorKind::Unavailable));

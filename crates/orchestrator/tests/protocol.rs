@@ -226,9 +226,9 @@ async fn two_processes_racing_on_one_store_one_wins_and_the_other_gets_a_conflic
         .build()
         .unwrap();
     let u = user("u");
-    // The slow one's store calls: 1 acknowledgement, 2 current_id, 3 stage, 4 current_id (pre-ack check).
+    // The slow one's store calls: 1 current_id, 2 stage, 3 record_acknowledgement (over no version).
     let gate = Gate::new();
-    plan.set(4, Fault::Pause(gate.clone()));
+    plan.set(3, Fault::Pause(gate.clone()));
     let req = backup_req(&u, b"slow");
     let slow_task = tokio::spawn(async move { slow.backup(req).await });
     gate.wait_reached().await;
@@ -254,10 +254,10 @@ async fn a_commit_that_loses_a_race_after_the_acknowledgement_is_a_conflict() {
     let r = rig(RetryPolicy::none());
     let u = user("u");
     let m = MemoryKeyProvider::METHOD;
-    // Calls: 1 acknowledgement, 2 current_id, 3 probe, 4 seal_key, 5 open_key, 6 stage, 7 current_id,
-    // 8 record_acknowledgement, 9 ack, 10 commit.
+    // Calls: 1 current_id, 2 probe, 3 seal_key, 4 open_key, 5 stage, 6 record_acknowledgement, 7 ack,
+    // 8 commit.
     let gate = Gate::new();
-    r.plan.set(10, Fault::Pause(gate.clone()));
+    r.plan.set(8, Fault::Pause(gate.clone()));
     let orch = r.orch.clone();
     let req = backup_req(&u, b"late");
     let task = tokio::spawn(async move { orch.backup(req).await });
@@ -470,12 +470,12 @@ async fn a_rotation_that_fails_half_way_leaves_the_old_backup_current() {
     let m = MemoryKeyProvider::METHOD;
     let first = r.orch.backup(backup_req(&u, b"the share")).await.unwrap();
     r.plan.reset();
-    // Rotation calls: 1 acknowledgement, 2 current, 3 open_key (recover), 4 acknowledgement,
-    // 5 current_id, 6 probe, 7 seal_key.
-    r.plan.set(7, Fault::Fail(ErrorKind::Unavailable));
+    // Rotation calls: 1 current, 2 acknowledgement (over it), 3 open_key (recover), 4 current_id,
+    // 5 probe, 6 seal_key.
+    r.plan.set(6, Fault::Fail(ErrorKind::Unavailable));
     let e = r.orch.rotate(RotateRequest::new(u.clone(), m.clone())).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Unavailable);
-    assert_eq!(r.plan.trace()[6], "provider.seal_key");
+    assert_eq!(r.plan.trace()[5], "provider.seal_key");
     assert_eq!(r.store.current(&(&u).into(), &m).await.unwrap().unwrap().backup_id, first.backup_id);
     let back = r.orch.recover(RecoverRequest::new(u)).await.unwrap();
     assert_eq!(back.share().expose_secret(), b"the share");
@@ -496,9 +496,9 @@ async fn commit_staged_finishes_a_backup_whose_commit_failed() {
     let m = MemoryKeyProvider::METHOD;
     let first = r.orch.backup(backup_req(&u, b"old")).await.unwrap();
     r.plan.reset();
-    r.plan.set(10, Fault::Fail(ErrorKind::Unavailable));
+    r.plan.set(8, Fault::Fail(ErrorKind::Unavailable));
     let e = r.orch.backup(backup_req(&u, b"new")).await.unwrap_err();
-    assert_eq!(r.plan.trace()[9], "store.commit");
+    assert_eq!(r.plan.trace()[7], "store.commit");
     let inc = IncompleteBackup::find(&e).unwrap();
     assert!(inc.acknowledged);
     assert_eq!(inc.current, Some(first.backup_id));
@@ -523,10 +523,10 @@ async fn prune_removes_old_leftovers_after_a_failed_prune() {
     let m = MemoryKeyProvider::METHOD;
     let first = r.orch.backup(backup_req(&u, b"old")).await.unwrap();
     r.plan.reset();
-    // 11 = store.versions of the prune.
-    r.plan.set(11, Fault::Fail(ErrorKind::Unavailable));
+    // 9 = store.versions of the prune.
+    r.plan.set(9, Fault::Fail(ErrorKind::Unavailable));
     let second = r.orch.backup(backup_req(&u, b"new")).await.unwrap();
-    assert_eq!(r.plan.trace()[10], "store.versions");
+    assert_eq!(r.plan.trace()[8], "store.versions");
     assert_eq!(second.prune_failures, 1);
     assert!(r.keys.has_key(&u, first.backup_id));
     let orch = Orchestrator::builder()

@@ -422,6 +422,9 @@ pub enum StoreFlaw {
     NaiveKeys,
     /// `current_id` answers from a cache that `commit` never updates.
     StaleCurrentId,
+    /// Each acknowledgement record overwrites the previous one (last writer
+    /// wins), so two writers racing over one version can both say `true`.
+    OverwritingAcks,
 }
 
 #[derive(Default)]
@@ -429,7 +432,7 @@ struct Versions {
     staged: BTreeMap<BackupId, (String, SystemTime)>,
     current: Option<BackupId>,
     retired: Vec<BackupId>,
-    ack: Option<Acknowledgement>,
+    acks: HashMap<Option<BackupId>, Vec<Acknowledgement>>,
 }
 
 /// A cipher-text store in memory: correct unless given a flaw.
@@ -527,7 +530,9 @@ impl CipherTextStore for RefStore {
         let prefix = &prefix[..prefix.len() - 1];
         let mut out: Vec<MethodId> = d
             .iter()
-            .filter(|(k, v)| k.starts_with(prefix) && (v.current.is_some() || v.ack.is_some()))
+            .filter(|(k, v)| {
+                k.starts_with(prefix) && (v.current.is_some() || v.acks.get(&None).is_some_and(|l| !l.is_empty()))
+            })
             .filter_map(|(k, _)| MethodId::new(&k[prefix.len()..]).ok())
             .collect();
         out.sort();
@@ -556,10 +561,35 @@ impl CipherTextStore for RefStore {
         Ok(())
     }
     async fn record_acknowledgement(&self, ns: &Namespace, method: &MethodId, ack: Acknowledgement) -> Result<()> {
-        self.data.lock().unwrap().entry(self.key(ns, method)).or_default().ack = Some(ack);
-        Ok(())
+        let mut d = self.data.lock().unwrap();
+        let log = d.entry(self.key(ns, method)).or_default().acks.entry(ack.prev).or_default();
+        let latest = log.last().copied();
+        if self.flaw == StoreFlaw::OverwritingAcks {
+            log.push(ack);
+            return Ok(());
+        }
+        match latest {
+            _ if ack.withdrawn => {
+                if latest.is_some_and(|l| l.backup_id == ack.backup_id && !l.withdrawn) {
+                    log.push(ack);
+                }
+                Ok(())
+            }
+            Some(l) if !l.withdrawn && l.backup_id == ack.backup_id => Ok(()),
+            Some(l) if !l.withdrawn => Err(Error::new(ErrorKind::Conflict, "another version is being acknowledged")),
+            _ => {
+                log.push(ack);
+                Ok(())
+            }
+        }
     }
-    async fn acknowledgement(&self, ns: &Namespace, method: &MethodId) -> Result<Option<Acknowledgement>> {
-        Ok(self.data.lock().unwrap().get(&self.key(ns, method)).and_then(|v| v.ack))
+    async fn acknowledgement(
+        &self,
+        ns: &Namespace,
+        method: &MethodId,
+        prev: Option<BackupId>,
+    ) -> Result<Option<Acknowledgement>> {
+        let d = self.data.lock().unwrap();
+        Ok(d.get(&self.key(ns, method)).and_then(|v| v.acks.get(&prev)).and_then(|l| l.last().copied()))
     }
 }
