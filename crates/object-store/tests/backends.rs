@@ -13,7 +13,7 @@ use share_backup_object_store::ObjectCipherTextStore;
 use share_backup_object_store::object_store::path::Path;
 use share_backup_object_store::object_store::{ObjectStore, ObjectStoreExt};
 use share_backup_object_store::testing::{CountingObjectStore, FaultPlan, FaultTiming, FaultyObjectStore};
-use share_backup_orchestrator::{CipherTextStore, VersionState};
+use share_backup_orchestrator::{Acknowledgement, CipherTextStore, VersionState};
 
 /// A store on one backend, counted, plus the raw backend underneath.
 pub struct Fixture {
@@ -334,21 +334,21 @@ mod cases {
     }
 
     pub async fn a_first_backup_costs_four_requests(f: &Fixture) {
-        // What the orchestrator does for a new user: current_id, stage,
-        // current_id again before the acknowledgement, commit (the
-        // acknowledgement record's GET and PUT are not counted here).
+        // What the orchestrator does for a new user: current_id, stage, the
+        // acknowledgement record over no version (create-only: it is also
+        // the check that no other writer got there first), commit.
         let (u, m) = (user("quinn"), MethodId::PASSWORD);
         let s = f.cold();
         f.counter.reset();
         assert_eq!(s.current_id(&(&u).into(), &m).await.unwrap(), None);
         assert_eq!(f.counter.counts().total(), 1, "a new user: commit 1, absent");
         s.stage(&(&u).into(), &m, id(1), &envelope(1)).await.unwrap();
-        assert_eq!(s.current_id(&(&u).into(), &m).await.unwrap(), None);
+        s.record_acknowledgement(&(&u).into(), &m, Acknowledgement::new(id(1), None)).await.unwrap();
         s.commit(&(&u).into(), &m, id(1), None).await.unwrap();
         let c = f.counter.counts();
         // A first commit of a version this store staged skips the version
         // check (nothing can be retired before commit 1 exists).
-        assert_eq!((c.get, c.head, c.put, c.total()), (2, 0, 2, 4), "{c:?}");
+        assert_eq!((c.get, c.head, c.put, c.total()), (1, 0, 3, 4), "{c:?}");
         // Another instance (it did not stage the version) reads it (GET, not
         // HEAD) to refuse a retired one.
         let (u2, other) = (user("quinn-2"), f.cold());
@@ -362,10 +362,16 @@ mod cases {
         f.counter.reset();
         assert_eq!(s.current_id(&(&u).into(), &m).await.unwrap(), Some(id(1)));
         s.stage(&(&u).into(), &m, id(2), &envelope(2)).await.unwrap();
-        assert_eq!(s.current_id(&(&u).into(), &m).await.unwrap(), Some(id(1)));
+        s.record_acknowledgement(&(&u).into(), &m, Acknowledgement::new(id(2), Some(id(1)))).await.unwrap();
         s.commit(&(&u).into(), &m, id(2), Some(id(1))).await.unwrap();
         let c = f.counter.counts();
-        assert_eq!((c.get, c.head, c.put, c.total()), (3, 0, 3, 6), "the head hint is written from commit 2 on: {c:?}");
+        assert_eq!((c.get, c.head, c.put, c.total()), (2, 0, 4, 6), "the head hint is written from commit 2 on: {c:?}");
+        // A refused acknowledgement costs its PUT and the read of the record in the way.
+        f.counter.reset();
+        let e = s.record_acknowledgement(&(&u).into(), &m, Acknowledgement::new(id(3), Some(id(1)))).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}");
+        let c = f.counter.counts();
+        assert_eq!((c.get, c.put, c.total()), (2, 1, 3), "PUT refused, GET record 1, GET record 2 (absent): {c:?}");
     }
 
     pub async fn concurrent_stages_of_one_version_have_exactly_one_winner(f: &Fixture) {

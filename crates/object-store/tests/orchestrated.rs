@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use share_backup_core::{BackupShare, ExposeSecret, UserId};
-use share_backup_object_store::testing::{FaultPlan, FaultTiming, FaultyObjectStore};
+use share_backup_object_store::testing::{CountingObjectStore, FaultPlan, FaultTiming, FaultyObjectStore};
 use share_backup_object_store::{ObjectCipherTextStore, RetryPolicy as StoreRetry};
 use share_backup_orchestrator::testing::MemoryKeyProvider;
 use share_backup_orchestrator::{
@@ -92,6 +92,29 @@ async fn store_failures_never_acknowledge_what_is_not_stored(backend: &str) {
     assert_eq!(ok + failed, 24);
 }
 
+/// The orchestrator's whole first backup of a new user is 4 store
+/// requests (GET commit 1, PUT the version, PUT the acknowledgement record,
+/// PUT commit 1); a recovery after it is 3 (the commit log, the envelope,
+/// the acknowledgement record over the current version).
+async fn an_orchestrated_first_backup_is_four_store_requests(backend: &str) {
+    let Some((raw, prefix, _dir)) = support::backend(backend) else { return };
+    let counter = Arc::new(CountingObjectStore::new(raw));
+    let store = ObjectCipherTextStore::builder(counter.clone()).prefix(&prefix).unwrap().build();
+    let notifier = RecordingNotifier::new();
+    let orch = orchestrator(store, MemoryKeyProvider::new(), notifier.clone());
+    let user = UserId::new("counted-user").unwrap();
+    counter.reset();
+    let receipt = orch.backup(BackupRequest::new(user.clone(), share(1)).with_method(M)).await.unwrap();
+    let c = counter.counts();
+    assert_eq!((c.get, c.put, c.total()), (1, 3, 4), "{c:?}");
+    assert_eq!(notifier.acknowledged(&user, &M), Some(receipt.backup_id));
+    counter.reset();
+    let got = orch.recover(RecoverRequest::new(user.clone()).with_method(M)).await.unwrap();
+    assert_eq!(got.backup_id(), receipt.backup_id);
+    let c = counter.counts();
+    assert_eq!((c.get, c.total()), (3, 3), "{c:?}");
+}
+
 macro_rules! on_backends {
     ($($backend:ident),*) => {
         $(
@@ -99,6 +122,11 @@ macro_rules! on_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn successive_backups_recover_the_latest_and_prune_the_rest() {
                     super::successive_backups_recover_the_latest_and_prune_the_rest(stringify!($backend)).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn an_orchestrated_first_backup_is_four_store_requests() {
+                    super::an_orchestrated_first_backup_is_four_store_requests(stringify!($backend)).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

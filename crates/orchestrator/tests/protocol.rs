@@ -748,3 +748,60 @@ async fn prune_and_commit_staged_give_the_provider_contexts_with_the_custodian_a
         assert_eq!(cl.as_deref(), Some("client-k"), "{op} without the client: {seen:?}");
     }
 }
+
+#[tokio::test]
+async fn a_backup_after_an_acknowledged_but_uncommitted_one_rolls_it_forward_and_backs_up_over_it() {
+    let r = rig(RetryPolicy::none());
+    let u = user("u");
+    let m = MemoryKeyProvider::METHOD;
+    let first = r.orch.backup(backup_req(&u, b"old")).await.unwrap();
+    r.plan.reset();
+    // Calls: 1 current_id, 2 probe, 3 seal_key, 4 open_key, 5 stage, 6 record_acknowledgement, 7 ack, 8 commit.
+    r.plan.set(8, Fault::Fail(ErrorKind::Unavailable));
+    let e = r.orch.backup(backup_req(&u, b"acknowledged")).await.unwrap_err();
+    let inc = IncompleteBackup::find(&e).unwrap();
+    assert!(inc.acknowledged);
+    r.plan.clear();
+    // The next backup reads only the current version (still `first`); its own
+    // record over `first` is refused, which is how it finds the acknowledged
+    // version: it commits it, tells `true` for it again, and backs up over it.
+    let third = r.orch.backup(backup_req(&u, b"third")).await.unwrap();
+    assert_eq!(third.previous, Some(inc.backup_id), "the acknowledged version was made current first");
+    let told: Vec<_> = r.notifier.notifications().iter().map(|n| (n.backup_id, n.success)).collect();
+    assert_eq!(
+        told,
+        [(first.backup_id, true), (inc.backup_id, true), (inc.backup_id, true), (third.backup_id, true)],
+        "no `false` anywhere, and the last word is the newest backup"
+    );
+    let back = r.orch.recover(RecoverRequest::new(u.clone())).await.unwrap();
+    assert_eq!((back.backup_id(), back.share().expose_secret()), (third.backup_id, &b"third"[..]));
+    assert_eq!(r.store.current_id(&(&u).into(), &m).await.unwrap(), Some(third.backup_id));
+}
+
+#[tokio::test]
+async fn commit_staged_of_a_superseded_version_is_not_undone_by_its_successors_acknowledgement_record() {
+    let store = MemoryStore::new();
+    let notifier = RecordingNotifier::new();
+    let orch = Orchestrator::builder()
+        .registry(Registry::empty())
+        .provider(Arc::new(MemoryKeyProvider::new()))
+        .store(Arc::new(store.clone()))
+        .notifier(Arc::new(notifier.clone()))
+        .retry(RetryPolicy::none())
+        .prune(false)
+        .build()
+        .unwrap();
+    let (u, m) = (user("u"), MemoryKeyProvider::METHOD);
+    let v1 = orch.backup(backup_req(&u, b"one")).await.unwrap().backup_id;
+    let v2 = orch.backup(backup_req(&u, b"two")).await.unwrap().backup_id;
+    // The integrator brings v1 back: current again, and acknowledged.
+    let receipt = orch.commit_staged(&u, &m, v1, Configs::new()).await.unwrap();
+    assert_eq!(receipt.previous, Some(v2));
+    // v2's record over v1 (from when v1 was current the first time) must
+    // not roll v2 forward over v1 now.
+    let back = orch.recover(RecoverRequest::new(u.clone())).await.unwrap();
+    assert_eq!((back.backup_id(), back.share().expose_secret()), (v1, &b"one"[..]));
+    assert_eq!(notifier.acknowledged(&u, &m), Some(v1));
+    assert_eq!(orch.methods(&u).await.unwrap(), vec![m.clone()]);
+    assert_eq!(store.current_id(&(&u).into(), &m).await.unwrap(), Some(v1));
+}
