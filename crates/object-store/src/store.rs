@@ -289,9 +289,9 @@ impl ObjectCipherTextStoreBuilder {
     /// How many (ns, method) pairs remember the latest commit record this
     /// store saw ([`DEFAULT_COMMIT_CACHE`]; 0 turns it off). A warm entry
     /// saves the cold start of every later read and lets a commit go
-    /// straight to its create-only write: a first backup costs 4 store
-    /// requests instead of 8 (the orchestrator adds the acknowledgement
-    /// record's GET and PUT). Always correct across processes (see the crate
+    /// straight to its create-only write (an orchestrated first backup is
+    /// then 4 store requests, the acknowledgement record included; without
+    /// it every commit starts cold, up to 7). Always correct across processes (see the crate
     /// documentation); about 200 bytes per entry.
     pub fn commit_cache(mut self, capacity: usize) -> Self {
         self.commit_cache = capacity;
