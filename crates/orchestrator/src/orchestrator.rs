@@ -653,7 +653,14 @@ impl Orchestrator {
         let inner = &*self.inner;
         inner
             .retry
-            .run("store.record_acknowledgement", |_| inner.store.record_acknowledgement(ns, m, record))
+            .run("store.record_acknowledgement", |_| async move {
+                // Another version's record is in the way: asking again changes nothing.
+                inner
+                    .store
+                    .record_acknowledgement(ns, m, record)
+                    .await
+                    .map_err(|e| if e.kind() == &ErrorKind::Conflict { e.with_retryable(false) } else { e })
+            })
             .instrument(info_span!("store.record_acknowledgement", withdrawn = record.withdrawn))
             .await
     }

@@ -805,3 +805,22 @@ async fn commit_staged_of_a_superseded_version_is_not_undone_by_its_successors_a
     assert_eq!(orch.methods(&u).await.unwrap(), vec![m.clone()]);
     assert_eq!(store.current_id(&(&u).into(), &m).await.unwrap(), Some(v1));
 }
+
+#[tokio::test]
+async fn a_refused_acknowledgement_record_is_not_retried_as_a_transient_error_and_tells_nothing() {
+    // Retries on (a store's `Conflict` is retryable by default), and every
+    // record refused although nothing is in the way (a store that keeps
+    // losing the slot).
+    let r = rig(fast_retry(4));
+    let u = user("u");
+    for nth in 1..=4 {
+        r.plan.set_at_label("store.record_acknowledgement", nth, Fault::Fail(ErrorKind::Conflict));
+    }
+    let e = r.orch.backup(backup_req(&u, b"x")).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}");
+    let calls = r.plan.trace().iter().filter(|l| **l == "store.record_acknowledgement").count();
+    assert_eq!(calls, 3, "one call per attempt, three attempts: {:?}", r.plan.trace());
+    assert!(r.notifier.notifications().is_empty(), "a writer refused its record tells nothing");
+    let inc = IncompleteBackup::find(&e).unwrap();
+    assert!(!inc.acknowledged);
+}
