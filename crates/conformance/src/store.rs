@@ -464,6 +464,12 @@ pub async fn store_acknowledgement(store: &Arc<dyn CipherTextStore>) -> CaseResu
     })?;
     let rec_a = Acknowledgement::new(a, Some(base));
     call(store.record_acknowledgement(&u, &m, rec_a).await, "the first acknowledgement over a version is recorded")?;
+    let got = latest_ack(store, &u, &m, Some(base)).await?;
+    ensure(
+        got.is_some_and(|l| l.recorded_at.is_some()),
+        "acknowledgement says when a record was recorded (a backup takes over only an abandoned record)",
+        || format!("{got:?}"),
+    )?;
     call(store.record_acknowledgement(&u, &m, rec_a).await, "recording the same acknowledgement again succeeds")?;
     expect_kind(
         store.record_acknowledgement(&u, &m, Acknowledgement::new(b, Some(base))).await,
@@ -471,51 +477,59 @@ pub async fn store_acknowledgement(store: &Arc<dyn CipherTextStore>) -> CaseResu
         "another version's acknowledgement over the same version is Conflict",
         "recording a second version's acknowledgement",
     )?;
-    ensure(latest_ack(store, &u, &m, Some(base)).await? == Some(rec_a), "a refused record changes nothing", || {
-        "the latest record is not the first one".to_owned()
-    })?;
+    ensure(
+        latest_ack(store, &u, &m, Some(base)).await?.is_some_and(|l| l.same_as(&rec_a)),
+        "a refused record changes nothing",
+        || "the latest record is not the first one".to_owned(),
+    )?;
     call(
         store.record_acknowledgement(&u, &m, Acknowledgement::new(b, Some(base)).withdrawn()).await,
         "withdrawing a version that holds no record succeeds",
     )?;
     ensure(
-        latest_ack(store, &u, &m, Some(base)).await? == Some(rec_a),
+        latest_ack(store, &u, &m, Some(base)).await?.is_some_and(|l| l.same_as(&rec_a)),
         "withdrawing another version's record changes nothing",
         || "the first record was changed".to_owned(),
     )?;
     call(store.record_acknowledgement(&u, &m, rec_a.withdrawn()).await, "a pending record can be withdrawn")?;
     ensure(
-        latest_ack(store, &u, &m, Some(base)).await? == Some(rec_a.withdrawn()),
+        latest_ack(store, &u, &m, Some(base)).await?.is_some_and(|l| l.same_as(&rec_a.withdrawn())),
         "the latest record over a version is the withdrawal",
         || "it is not".to_owned(),
     )?;
     let rec_b = Acknowledgement::new(b, Some(base));
     call(store.record_acknowledgement(&u, &m, rec_b).await, "after a withdrawal, a new acknowledgement is recorded")?;
-    ensure(latest_ack(store, &u, &m, Some(base)).await? == Some(rec_b), "the new record is the latest", || {
-        "it is not".to_owned()
-    })?;
+    ensure(
+        latest_ack(store, &u, &m, Some(base)).await?.is_some_and(|l| l.same_as(&rec_b)),
+        "the new record is the latest",
+        || "it is not".to_owned(),
+    )?;
     call(
         store.record_acknowledgement(&u, &m, rec_a.withdrawn()).await,
         "withdrawing an already withdrawn record again succeeds",
     )?;
     ensure(
-        latest_ack(store, &u, &m, Some(base)).await? == Some(rec_b),
+        latest_ack(store, &u, &m, Some(base)).await?.is_some_and(|l| l.same_as(&rec_b)),
         "a repeated withdrawal never undoes a later record",
         || "the later record is gone".to_owned(),
     )?;
     // Independent logs: over another version and over none.
     let rec_c = Acknowledgement::new(c, Some(a));
     call(store.record_acknowledgement(&u, &m, rec_c).await, "a record over another version is independent")?;
-    ensure(latest_ack(store, &u, &m, Some(a)).await? == Some(rec_c), "each version has its own records", || {
-        "the record over the other version is wrong".to_owned()
-    })?;
+    ensure(
+        latest_ack(store, &u, &m, Some(a)).await?.is_some_and(|l| l.same_as(&rec_c)),
+        "each version has its own records",
+        || "the record over the other version is wrong".to_owned(),
+    )?;
     ensure(latest_ack(store, &u, &m, None).await?.is_none(), "no record over none yet", || "one came back".to_owned())?;
     let (first, fm) = (user("store-ack", "first"), method("gdrive"));
     let rec_first = Acknowledgement::new(a, None);
     call(store.record_acknowledgement(&first, &fm, rec_first).await, "a first backup's acknowledgement is recorded")?;
-    ensure(latest_ack(store, &first, &fm, None).await? == Some(rec_first), "it comes back over none", || {
-        "it does not".to_owned()
-    })?;
+    ensure(
+        latest_ack(store, &first, &fm, None).await?.is_some_and(|l| l.same_as(&rec_first)),
+        "it comes back over none",
+        || "it does not".to_owned(),
+    )?;
     let ms = call(store.methods(&first).await, "methods succeeds")?;
     ensure(ms == vec![fm.clone()], "methods lists a method with an acknowledged first backup", || format!("{ms:?}"))?;
     let other = user("store-ack", "other");

@@ -1209,7 +1209,8 @@ impl CipherTextStore for ObjectCipherTextStore {
         let span = self.span("acknowledgement", ns, Some(method));
         async {
             Ok(self.latest_ack(ns, method, prev, 0).await?.1.map(|r| {
-                let a = Acknowledgement::new(r.backup_id, r.prev);
+                let a = Acknowledgement::new(r.backup_id, r.prev)
+                    .with_recorded_at(UNIX_EPOCH + Duration::from_millis(r.at_ms));
                 if r.withdrawn { a.withdrawn() } else { a }
             }))
         }

@@ -81,6 +81,26 @@ impl MemoryStore {
         v.2 = v.2.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH);
         true
     }
+
+    /// Makes the acknowledgement records over `prev` look `age` older, for
+    /// tests of taking over an abandoned acknowledgement. Returns how many
+    /// records moved.
+    pub fn backdate_acknowledgements(
+        &self,
+        ns: &Namespace,
+        method: &MethodId,
+        prev: Option<BackupId>,
+        age: Duration,
+    ) -> usize {
+        let mut g = lock(&self.inner);
+        let Some(log) = g.get_mut(&(ns.clone(), method.clone())).and_then(|s| s.acks.get_mut(&prev)) else {
+            return 0;
+        };
+        for a in log.iter_mut() {
+            a.recorded_at = a.recorded_at.map(|t| t.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH));
+        }
+        log.len()
+    }
 }
 
 impl fmt::Debug for MemoryStore {
@@ -211,6 +231,7 @@ impl CipherTextStore for MemoryStore {
         let mut g = lock(&self.inner);
         let log = g.entry((ns.clone(), method.clone())).or_default().acks.entry(ack.prev).or_default();
         let latest = log.last().copied();
+        let ack = ack.with_recorded_at(SystemTime::now());
         if ack.withdrawn {
             if latest.is_some_and(|l| l.backup_id == ack.backup_id && !l.withdrawn) {
                 log.push(ack);

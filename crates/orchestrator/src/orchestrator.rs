@@ -353,8 +353,12 @@ fn lost_race(cause: Error, method: &MethodId, backup_id: BackupId, winner: Optio
 enum Pending {
     /// The record there is withdrawn (or ours): record again.
     Retry,
-    /// It was an acknowledged version left uncommitted, now current.
+    /// It was an acknowledged version left uncommitted (its record older
+    /// than the prune grace: abandoned), now current.
     RolledForward(BackupId),
+    /// A younger pending record: a backup that may still be running in
+    /// another process, between its record and its commit.
+    InFlight(BackupId),
     /// Another writer's version became current first (the current one).
     Lost(Option<BackupId>),
 }
@@ -538,16 +542,31 @@ impl Orchestrator {
             // up over it; if another writer made it current while this backup
             // ran, this one lost: no `false`, which could overwrite the
             // winner's `true`.
-            match self.take_over_pending(ns, &m, previous, backup_id).await {
+            match self.take_over_pending(ns, &m, previous, backup_id, attempts < 3).await {
                 Ok(Pending::Retry) if attempts < 3 => {}
-                Ok(Pending::RolledForward(rolled)) if attempts < 3 => {
+                Ok(Pending::RolledForward(rolled)) => {
                     previous = Some(rolled);
                     record = Acknowledgement::new(backup_id, previous);
+                }
+                Ok(Pending::InFlight(other)) => {
+                    let e = Error::new(
+                        ErrorKind::InProgress,
+                        format!(
+                            "another backup ({other}) of user {ns} was acknowledged over the same version moments ago \
+                             and is being made current by another process"
+                        ),
+                    )
+                    .with_hint(
+                        "retry in a few seconds; should that backup have been abandoned, the next recovery makes it \
+                         current, or a backup does once it is older than the prune grace",
+                    )
+                    .with_source(e);
+                    return Err(incomplete(e, &m, backup_id, false, previous));
                 }
                 Ok(p) => {
                     let now = match p {
                         Pending::Lost(now) => now,
-                        Pending::Retry | Pending::RolledForward(_) => previous,
+                        Pending::Retry | Pending::RolledForward(_) | Pending::InFlight(_) => previous,
                     };
                     let e = Error::new(
                         ErrorKind::Conflict,
@@ -645,6 +664,13 @@ impl Orchestrator {
     async fn withdraw(&self, ns: &Namespace, m: &MethodId, record: Acknowledgement, e: Error) -> Error {
         if let Err(w) = self.record_ack(ns, m, record.withdrawn()).await {
             tracing::warn!(kind = w.kind().name(), error = %w, "could not mark the acknowledgement record withdrawn");
+        }
+        // Should another process have rolled this version forward meanwhile
+        // (it took this backup longer than the prune grace), it is current
+        // and was told `true` by that process: no `false` after it.
+        if matches!(self.read_current_id(ns, m).await, Ok(Some(id)) if id == record.backup_id) {
+            tracing::warn!("the refused version was made current by another process; not telling false");
+            return e;
         }
         self.fail_before_ack(e, ns.user(), m, record.backup_id).await
     }
@@ -744,15 +770,20 @@ impl Orchestrator {
     }
 
     /// After `mine`'s acknowledgement over `over` was refused because
-    /// another version's is recorded there: when that version was left
-    /// uncommitted, this process commits it (and tells `true` for it
-    /// again); the caller then backs up over it.
+    /// another version's is recorded there. A record older than the prune
+    /// grace is abandoned (its writer crashed or gave up between its record
+    /// and its commit): with `take_over`, this process commits it, tells
+    /// `true` for it again, and the caller backs up over it. A younger one
+    /// may belong to a backup still running elsewhere, which must not be
+    /// overtaken (it could yet tell `false`, or have its version pruned
+    /// under a late `true`).
     async fn take_over_pending(
         &self,
         ns: &Namespace,
         m: &MethodId,
         over: Option<BackupId>,
         mine: BackupId,
+        take_over: bool,
     ) -> Result<Pending> {
         let Some(a) = self.read_ack(ns, m, over).await? else { return Ok(Pending::Retry) };
         if a.withdrawn || a.backup_id == mine {
@@ -765,15 +796,30 @@ impl Orchestrator {
         if now != over {
             return Ok(Pending::Lost(now));
         }
+        let abandoned = a
+            .recorded_at
+            .is_some_and(|at| SystemTime::now().duration_since(at).is_ok_and(|age| age >= self.inner.prune_grace));
+        if !abandoned || !take_over {
+            return Ok(Pending::InFlight(a.backup_id));
+        }
         match self.commit(ns, m, a.backup_id, over).await {
             Ok(()) => {
-                tracing::info!(backup_id = %a.backup_id, "rolled forward an acknowledged version left uncommitted");
+                tracing::info!(backup_id = %a.backup_id, "rolled forward an abandoned acknowledged version");
                 self.acknowledge_again(ns, m, a.backup_id).await;
                 Ok(Pending::RolledForward(a.backup_id))
             }
-            // Another writer made it (or something else) current first.
             Err(e) if matches!(e.kind(), ErrorKind::Conflict | ErrorKind::NotFound) => {
-                Ok(Pending::Lost(self.read_current_id(ns, m).await.ok().flatten().or(Some(a.backup_id))))
+                let now = self.read_current_id(ns, m).await?;
+                if now == over {
+                    // It can never become current (a prune retired or removed
+                    // it): withdraw its record and name the current version
+                    // again, then this backup records its own.
+                    tracing::warn!(backup_id = %a.backup_id, kind = e.kind().name(), "an abandoned acknowledged version can no longer be committed");
+                    self.reacknowledge_winner(ns, m, a).await;
+                    return Ok(Pending::Retry);
+                }
+                // Another writer made it (or something else) current first.
+                Ok(Pending::Lost(now.or(Some(a.backup_id))))
             }
             Err(e) => Err(e),
         }
@@ -1291,6 +1337,7 @@ impl Orchestrator {
                 // is current again.
                 if let Some(a) = self.read_ack(&ns, method, Some(backup_id)).await?
                     && !a.withdrawn
+                    && self.read_current_id(&ns, method).await? != Some(backup_id)
                 {
                     self.record_ack(&ns, method, a.withdrawn()).await?;
                 }

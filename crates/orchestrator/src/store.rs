@@ -128,12 +128,30 @@ pub struct Acknowledgement {
     /// was told `false`), or the version lost its commit and the wallet
     /// service was told the winner again.
     pub withdrawn: bool,
+    /// When the store recorded it, where the store knows (set by the store
+    /// on read; ignored on write). A pending record younger than the prune
+    /// grace may belong to a backup still running in another process, so
+    /// a backup does not take it over (see the crate documentation).
+    pub recorded_at: Option<SystemTime>,
 }
 
 impl Acknowledgement {
     /// An acknowledgement of `backup_id` replacing `prev`.
     pub fn new(backup_id: BackupId, prev: Option<BackupId>) -> Self {
-        Acknowledgement { backup_id, prev, withdrawn: false }
+        Acknowledgement { backup_id, prev, withdrawn: false, recorded_at: None }
+    }
+
+    /// The same record, with the time the store recorded it.
+    #[must_use]
+    pub fn with_recorded_at(mut self, at: SystemTime) -> Self {
+        self.recorded_at = Some(at);
+        self
+    }
+
+    /// Whether two records say the same (version, over, withdrawn),
+    /// whenever they were recorded.
+    pub fn same_as(&self, other: &Acknowledgement) -> bool {
+        (self.backup_id, self.prev, self.withdrawn) == (other.backup_id, other.prev, other.withdrawn)
     }
 
     /// The same record, marked withdrawn.
@@ -256,7 +274,7 @@ pub trait CipherTextStore: fmt::Debug + Send + Sync + 'static {
 
     /// The backup id of the current version, without reading its envelope:
     /// what a writer needs before [`commit`](Self::commit), which the
-    /// orchestrator calls twice per backup.
+    /// orchestrator calls once per backup.
     ///
     /// Must agree with [`current`](Self::current). The default reads
     /// `current` and drops the envelope; override it where the id alone is
@@ -319,7 +337,10 @@ pub trait CipherTextStore: fmt::Debug + Send + Sync + 'static {
     async fn record_acknowledgement(&self, ns: &Namespace, method: &MethodId, ack: Acknowledgement) -> Result<()>;
 
     /// The latest acknowledgement record over `prev` (`None`: over no
-    /// version) of (namespace, method), if any.
+    /// version) of (namespace, method), if any, with the time it was
+    /// recorded ([`Acknowledgement::recorded_at`]; a store that does not
+    /// know it makes a backup treat every pending record as in flight, so
+    /// only a recovery rolls an abandoned one forward).
     async fn acknowledgement(
         &self,
         ns: &Namespace,

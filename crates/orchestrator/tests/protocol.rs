@@ -9,8 +9,8 @@ use common::*;
 use share_backup_core::{Capabilities, Configs, ErrorKind, ExposeSecret, MethodId, Progress, Registry, Status, UserId};
 use share_backup_orchestrator::testing::{Fault, FaultPlan, FaultyStore, Gate, MemoryKeyProvider};
 use share_backup_orchestrator::{
-    BackupRequest, CipherTextStore, IncompleteBackup, KeyCheck, MemoryStore, Orchestrator, RecordingNotifier,
-    RecoverRequest, RetryPolicy, RotateRequest, Step, VerifyRequest, VersionState,
+    Acknowledgement, BackupRequest, CipherTextStore, IncompleteBackup, KeyCheck, MemoryStore, Orchestrator,
+    RecordingNotifier, RecoverRequest, RetryPolicy, RotateRequest, Step, VerifyRequest, VersionState,
 };
 
 fn done(status: Status) -> Progress {
@@ -750,7 +750,7 @@ async fn prune_and_commit_staged_give_the_provider_contexts_with_the_custodian_a
 }
 
 #[tokio::test]
-async fn a_backup_after_an_acknowledged_but_uncommitted_one_rolls_it_forward_and_backs_up_over_it() {
+async fn a_backup_leaves_a_fresh_acknowledged_uncommitted_version_alone_and_rolls_an_abandoned_one_forward() {
     let r = rig(RetryPolicy::none());
     let u = user("u");
     let m = MemoryKeyProvider::METHOD;
@@ -762,9 +762,18 @@ async fn a_backup_after_an_acknowledged_but_uncommitted_one_rolls_it_forward_and
     let inc = IncompleteBackup::find(&e).unwrap();
     assert!(inc.acknowledged);
     r.plan.clear();
-    // The next backup reads only the current version (still `first`); its own
-    // record over `first` is refused, which is how it finds the acknowledged
-    // version: it commits it, tells `true` for it again, and backs up over it.
+    // While the record is younger than the prune grace its writer may still
+    // be running in another process: a backup leaves it alone and tells nothing.
+    let e = r.orch.backup(backup_req(&u, b"too soon")).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InProgress, "{e}");
+    assert!(e.to_string().contains(&inc.backup_id.to_string()), "{e}");
+    assert_eq!(r.notifier.notifications().len(), 2, "nothing told: {:?}", r.notifier.notifications());
+    // Once it is older than the grace it is abandoned. The next backup reads
+    // only the current version (still `first`); its own record over `first`
+    // is refused, which is how it finds the acknowledged version: it commits
+    // it, tells `true` for it again, and backs up over it.
+    let ns = (&u).into();
+    assert_eq!(r.store.backdate_acknowledgements(&ns, &m, Some(first.backup_id), Duration::from_secs(3600)), 1);
     let third = r.orch.backup(backup_req(&u, b"third")).await.unwrap();
     assert_eq!(third.previous, Some(inc.backup_id), "the acknowledged version was made current first");
     let told: Vec<_> = r.notifier.notifications().iter().map(|n| (n.backup_id, n.success)).collect();
@@ -823,4 +832,73 @@ async fn a_refused_acknowledgement_record_is_not_retried_as_a_transient_error_an
     assert!(r.notifier.notifications().is_empty(), "a writer refused its record tells nothing");
     let inc = IncompleteBackup::find(&e).unwrap();
     assert!(!inc.acknowledged);
+}
+
+#[tokio::test]
+async fn a_backup_racing_a_writer_that_is_still_telling_true_waits_and_tells_nothing() {
+    let r = rig(RetryPolicy::none());
+    let u = user("u");
+    let m = MemoryKeyProvider::METHOD;
+    let first = r.orch.backup(backup_req(&u, b"old")).await.unwrap();
+    r.plan.reset();
+    // Writer A: paused inside its `true`, its record over `first` in the store.
+    let gate = Gate::new();
+    r.plan.set_at_label("notifier.ack_true", 1, Fault::Pause(gate.clone()));
+    let orch = r.orch.clone();
+    let a_task = tokio::spawn(async move { orch.backup(backup_req(&user("u"), b"writer a")).await });
+    gate.wait_reached().await;
+    // Writer B, another process on the same store and wallet service.
+    let b = Orchestrator::builder()
+        .registry(Registry::empty())
+        .provider(Arc::new(r.keys.clone()))
+        .store(Arc::new(r.store.clone()))
+        .notifier(Arc::new(r.notifier.clone()))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let e = b.backup(backup_req(&u, b"writer b")).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InProgress, "{e}");
+    let inc = IncompleteBackup::find(&e).unwrap();
+    assert!(!inc.acknowledged);
+    assert_eq!(inc.current, Some(first.backup_id));
+    assert_eq!(r.notifier.notifications().len(), 1, "B told nothing: {:?}", r.notifier.notifications());
+    assert_eq!(r.store.current_id(&(&u).into(), &m).await.unwrap(), Some(first.backup_id), "B did not commit A");
+    // A finishes on its own: current, and the wallet service's last word.
+    gate.open();
+    let a = a_task.await.unwrap().unwrap();
+    assert_eq!(a.previous, Some(first.backup_id));
+    assert_eq!(r.notifier.acknowledged(&u, &m), Some(a.backup_id));
+    let back = b.recover(RecoverRequest::new(u.clone())).await.unwrap();
+    assert_eq!((back.backup_id(), back.share().expose_secret()), (a.backup_id, &b"writer a"[..]));
+    // And B's retry goes through over A.
+    let again = b.backup(backup_req(&u, b"writer b")).await.unwrap();
+    assert_eq!(again.previous, Some(a.backup_id));
+}
+
+#[tokio::test]
+async fn an_abandoned_acknowledgement_of_a_retired_version_is_withdrawn_and_the_next_backup_goes_through() {
+    let r = rig(RetryPolicy::none());
+    let u = user("u");
+    let m = MemoryKeyProvider::METHOD;
+    let ns: share_backup_orchestrator::Namespace = (&u).into();
+    let first = r.orch.backup(backup_req(&u, b"old")).await.unwrap().backup_id;
+    // A version acknowledged over `first` (its writer crashed after `true`),
+    // then retired by a prune in another process: it can never be current.
+    let x = share_backup_core::BackupId::generate().unwrap();
+    r.store.stage(&ns, &m, x, "sb1.x").await.unwrap();
+    r.store.record_acknowledgement(&ns, &m, Acknowledgement::new(x, Some(first))).await.unwrap();
+    r.store.retire(&ns, &m, x).await.unwrap();
+    r.store.backdate_acknowledgements(&ns, &m, Some(first), Duration::from_secs(3600));
+    let receipt = r.orch.backup(backup_req(&u, b"new")).await.unwrap();
+    assert_eq!(receipt.previous, Some(first));
+    let told: Vec<_> = r.notifier.notifications().iter().map(|n| (n.backup_id, n.success)).collect();
+    assert_eq!(
+        told,
+        [(first, true), (first, true), (receipt.backup_id, true)],
+        "the current version named again first"
+    );
+    let rec = r.store.acknowledgement(&ns, &m, Some(first)).await.unwrap().unwrap();
+    assert_eq!((rec.backup_id, rec.withdrawn), (receipt.backup_id, false));
+    let back = r.orch.recover(RecoverRequest::new(u.clone())).await.unwrap();
+    assert_eq!(back.share().expose_secret(), b"new");
 }

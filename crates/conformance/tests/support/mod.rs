@@ -564,6 +564,7 @@ impl CipherTextStore for RefStore {
         let mut d = self.data.lock().unwrap();
         let log = d.entry(self.key(ns, method)).or_default().acks.entry(ack.prev).or_default();
         let latest = log.last().copied();
+        let ack = ack.with_recorded_at(SystemTime::now());
         if self.flaw == StoreFlaw::OverwritingAcks {
             log.push(ack);
             return Ok(());
