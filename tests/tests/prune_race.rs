@@ -229,8 +229,8 @@ fn backdate_file(root: &Path, content: &str, age: Duration) -> bool {
 /// and it may be pruned once past the grace), committed by `commit_staged`
 /// in process A while `prune()` in process B removes it. (Since
 /// acknowledgement records are create-only per version they are made over,
-/// a backup can no longer be acknowledged and then lose the commit to a
-/// racing backup: the loser is refused its record before it tells `true`.)
+/// a racing backup is refused its record before it tells `true`; only an
+/// abandoned record, older than the prune grace, is taken over.)
 /// Local directory only: the version is aged by its file's modification
 /// time (moto's objects cannot be backdated, and the grace is at least a
 /// minute).
