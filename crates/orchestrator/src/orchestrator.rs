@@ -550,7 +550,7 @@ impl Orchestrator {
                 }
                 Ok(Pending::InFlight(other)) => {
                     let e = Error::new(
-                        ErrorKind::InProgress,
+                        ErrorKind::Conflict,
                         format!(
                             "another backup ({other}) of user {ns} was acknowledged over the same version moments ago \
                              and is being made current by another process"

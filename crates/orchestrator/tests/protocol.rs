@@ -765,7 +765,7 @@ async fn a_backup_leaves_a_fresh_acknowledged_uncommitted_version_alone_and_roll
     // While the record is younger than the prune grace its writer may still
     // be running in another process: a backup leaves it alone and tells nothing.
     let e = r.orch.backup(backup_req(&u, b"too soon")).await.unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::InProgress, "{e}");
+    assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}");
     assert!(e.to_string().contains(&inc.backup_id.to_string()), "{e}");
     assert_eq!(r.notifier.notifications().len(), 2, "nothing told: {:?}", r.notifier.notifications());
     // Once it is older than the grace it is abandoned. The next backup reads
@@ -835,7 +835,7 @@ async fn a_refused_acknowledgement_record_is_not_retried_as_a_transient_error_an
 }
 
 #[tokio::test]
-async fn a_backup_racing_a_writer_that_is_still_telling_true_waits_and_tells_nothing() {
+async fn a_backup_racing_a_writer_that_is_still_telling_true_loses_and_tells_nothing() {
     let r = rig(RetryPolicy::none());
     let u = user("u");
     let m = MemoryKeyProvider::METHOD;
@@ -857,7 +857,7 @@ async fn a_backup_racing_a_writer_that_is_still_telling_true_waits_and_tells_not
         .build()
         .unwrap();
     let e = b.backup(backup_req(&u, b"writer b")).await.unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::InProgress, "{e}");
+    assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}");
     let inc = IncompleteBackup::find(&e).unwrap();
     assert!(!inc.acknowledged);
     assert_eq!(inc.current, Some(first.backup_id));
