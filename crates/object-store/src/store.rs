@@ -78,7 +78,12 @@ struct AckRecord {
     backup_id: BackupId,
     prev: Option<BackupId>,
     withdrawn: bool,
+    /// The writer's clock (informational).
     at_ms: u64,
+    /// When the backend stored the object (its `last_modified`): the one
+    /// clock every process reading the record shares.
+    #[serde(skip)]
+    stored_at: Option<SystemTime>,
 }
 
 /// What a retired version's object starts with; the envelope follows, so
@@ -694,11 +699,21 @@ impl ObjectCipherTextStore {
     /// The acknowledgement record; an unreadable one is an error (it decides
     /// what rolls forward).
     async fn read_ack_at(&self, path: &Path) -> Result<Option<AckRecord>> {
-        let Some(bytes) = self.get_bytes(path).await.map_err(|e| self.err(e, "read an acknowledgement record"))? else {
-            return Ok(None);
+        let backend = &self.inner.backend;
+        let got = self
+            .retrying("get_ack", || async {
+                let got = backend.get(path).await?;
+                let at = SystemTime::from(got.meta.last_modified);
+                Ok((got.bytes().await?, at))
+            })
+            .await;
+        let (bytes, at) = match got {
+            Ok(v) => v,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.err(e, "read an acknowledgement record")),
         };
         match serde_json::from_slice::<AckRecord>(&bytes) {
-            Ok(r) if r.v == 1 => Ok(Some(r)),
+            Ok(r) if r.v == 1 => Ok(Some(AckRecord { stored_at: Some(at), ..r })),
             _ => Err(malformed(path, "acknowledgement record", self.label())),
         }
     }
@@ -1144,8 +1159,14 @@ impl CipherTextStore for ObjectCipherTextStore {
     async fn record_acknowledgement(&self, ns: &Namespace, method: &MethodId, ack: Acknowledgement) -> Result<()> {
         let span = self.span("record_acknowledgement", ns, Some(method));
         async {
-            let record =
-                AckRecord { v: 1, backup_id: ack.backup_id, prev: ack.prev, withdrawn: ack.withdrawn, at_ms: now_ms() };
+            let record = AckRecord {
+                v: 1,
+                backup_id: ack.backup_id,
+                prev: ack.prev,
+                withdrawn: ack.withdrawn,
+                at_ms: now_ms(),
+                stored_at: None,
+            };
             let bytes = Bytes::from(serde_json::to_vec(&record).expect("an acknowledgement record serializes"));
             let layout = &self.inner.layout;
             let (mut next, mut known) = if ack.withdrawn {
@@ -1209,8 +1230,8 @@ impl CipherTextStore for ObjectCipherTextStore {
         let span = self.span("acknowledgement", ns, Some(method));
         async {
             Ok(self.latest_ack(ns, method, prev, 0).await?.1.map(|r| {
-                let a = Acknowledgement::new(r.backup_id, r.prev)
-                    .with_recorded_at(UNIX_EPOCH + Duration::from_millis(r.at_ms));
+                let at = r.stored_at.unwrap_or(UNIX_EPOCH + Duration::from_millis(r.at_ms));
+                let a = Acknowledgement::new(r.backup_id, r.prev).with_recorded_at(at);
                 if r.withdrawn { a.withdrawn() } else { a }
             }))
         }

@@ -47,6 +47,13 @@ struct Inner {
     prune_grace: Duration,
     read_back: bool,
     busy: Mutex<HashSet<Namespace>>,
+    /// How old a pending acknowledgement of another process must be before
+    /// a backup takes it over: the prune grace, or longer when a writer can
+    /// take longer than that between its record and its commit.
+    takeover_after: Duration,
+    /// Backups of this process whose record may be pending (see
+    /// `note_left_pending`).
+    left_pending: Mutex<HashSet<BackupId>>,
 }
 
 impl fmt::Debug for Orchestrator {
@@ -194,19 +201,25 @@ impl OrchestratorBuilder {
         for p in self.extra {
             registry.insert(p);
         }
+        let policy = self.retry.unwrap_or(DEFAULT_RETRY);
+        let call_timeout = self.call_timeout.unwrap_or(Some(DEFAULT_CALL_TIMEOUT));
+        // The longest a writer can spend between its record and its commit:
+        // every attempt of the `true` and of the commit, and the delays.
+        let delays = policy.max_total_delay().unwrap_or(policy.max_delay() * policy.max_retries());
+        let window = call_timeout.map(|t| (t * policy.attempts() + delays) * 2);
+        let takeover_after = window.map_or(prune_grace, |w| w.max(prune_grace));
         Ok(Orchestrator {
             inner: Arc::new(Inner {
                 registry,
                 store,
                 notifier,
-                retry: Retry {
-                    policy: self.retry.unwrap_or(DEFAULT_RETRY),
-                    call_timeout: self.call_timeout.unwrap_or(Some(DEFAULT_CALL_TIMEOUT)),
-                },
+                retry: Retry { policy, call_timeout },
                 prune: self.prune.unwrap_or(true),
                 prune_grace,
                 read_back: self.read_back.unwrap_or(true),
                 busy: Mutex::new(HashSet::new()),
+                takeover_after,
+                left_pending: Mutex::new(HashSet::new()),
             }),
         })
     }
@@ -526,6 +539,9 @@ impl Orchestrator {
         let mut attempts = 0;
         loop {
             attempts += 1;
+            // From here on the record may land: should this backup stop
+            // before its commit, a retry in this process takes it over at once.
+            self.note_left_pending(backup_id, true);
             let e = match self.record_ack(ns, &m, record).await {
                 Ok(()) => break,
                 Err(e) => e,
@@ -537,51 +553,55 @@ impl Orchestrator {
                 let e = self.fail_before_ack(e, user, &m, backup_id).await;
                 return Err(incomplete(e, &m, backup_id, false, previous));
             }
-            // Another version is acknowledged over `previous`. If it was
-            // left uncommitted (a crash, an outage), roll it forward and back
-            // up over it; if another writer made it current while this backup
-            // ran, this one lost: no `false`, which could overwrite the
-            // winner's `true`.
-            match self.take_over_pending(ns, &m, previous, backup_id, attempts < 3).await {
-                Ok(Pending::Retry) if attempts < 3 => {}
+            self.note_left_pending(backup_id, false);
+            // Another version is acknowledged over `previous`: its writer may
+            // have told `true`, so from here on this backup never tells
+            // `false`. If that version was abandoned, roll it forward and back
+            // up over it; otherwise this one lost.
+            let lost = |now: Option<BackupId>, message: String, retryable: bool, cause: Error| {
+                let e = Error::new(ErrorKind::Conflict, message).with_retryable(retryable).with_source(cause);
+                incomplete(e, &m, backup_id, false, now)
+            };
+            match self.take_over_pending(ns, &m, previous, backup_id).await {
+                Ok(Pending::Retry | Pending::RolledForward(_)) if attempts >= 4 => {
+                    return Err(lost(
+                        previous,
+                        format!("the acknowledgements of user {ns} kept moving while this backup ran; retry it"),
+                        true,
+                        e,
+                    ));
+                }
+                Ok(Pending::Retry) => {}
                 Ok(Pending::RolledForward(rolled)) => {
                     previous = Some(rolled);
                     record = Acknowledgement::new(backup_id, previous);
                 }
                 Ok(Pending::InFlight(other)) => {
-                    let e = Error::new(
-                        ErrorKind::Conflict,
+                    return Err(lost(
+                        previous,
                         format!(
                             "another backup ({other}) of user {ns} was acknowledged over the same version moments ago \
-                             and is being made current by another process"
+                             and is being made current by another process; retry in a few seconds (should it have \
+                             been abandoned, the next recovery makes it current)"
                         ),
-                    )
-                    .with_hint(
-                        "retry in a few seconds; should that backup have been abandoned, the next recovery makes it \
-                         current, or a backup does once it is older than the prune grace",
-                    )
-                    .with_source(e);
-                    return Err(incomplete(e, &m, backup_id, false, previous));
+                        true,
+                        e,
+                    ));
                 }
-                Ok(p) => {
-                    let now = match p {
-                        Pending::Lost(now) => now,
-                        Pending::Retry | Pending::RolledForward(_) | Pending::InFlight(_) => previous,
-                    };
-                    let e = Error::new(
-                        ErrorKind::Conflict,
+                Ok(Pending::Lost(now)) => {
+                    return Err(lost(
+                        now,
                         format!(
                             "another backup ({}) of user {ns} was acknowledged while this one ran",
                             now.map_or_else(|| "none".to_owned(), |id| id.to_string())
                         ),
-                    )
-                    .with_retryable(false)
-                    .with_source(e);
-                    return Err(incomplete(e, &m, backup_id, false, now));
+                        false,
+                        e,
+                    ));
                 }
-                Err(e) => {
-                    let e = self.fail_before_ack(e, user, &m, backup_id).await;
-                    return Err(incomplete(e, &m, backup_id, false, previous));
+                Err(read) => {
+                    tracing::warn!(kind = read.kind().name(), error = %read, "could not read the acknowledgement in the way");
+                    return Err(incomplete(read, &m, backup_id, false, previous));
                 }
             }
         }
@@ -640,6 +660,7 @@ impl Orchestrator {
             }
         }
         elapsed(&mut t, Step::Commit, t0);
+        self.note_left_pending(backup_id, false);
         tracing::info!(backup_id = %backup_id, "backup acknowledged and current");
 
         // 8. Prune superseded versions and their keys; never fails the backup.
@@ -668,7 +689,9 @@ impl Orchestrator {
         // Should another process have rolled this version forward meanwhile
         // (it took this backup longer than the prune grace), it is current
         // and was told `true` by that process: no `false` after it.
-        if matches!(self.read_current_id(ns, m).await, Ok(Some(id)) if id == record.backup_id) {
+        let made_current = matches!(self.read_current_id(ns, m).await, Ok(Some(id)) if id == record.backup_id)
+            || matches!(self.read_ack(ns, m, Some(record.backup_id)).await, Ok(Some(_)));
+        if made_current {
             tracing::warn!("the refused version was made current by another process; not telling false");
             return e;
         }
@@ -769,6 +792,22 @@ impl Orchestrator {
         }
     }
 
+    /// Remembers (or forgets) a backup of this process whose
+    /// acknowledgement record may be in the store without its commit.
+    /// Bounded: when full it is emptied, which only makes a retry wait for
+    /// the take-over time.
+    fn note_left_pending(&self, id: BackupId, pending: bool) {
+        let mut set = self.inner.left_pending.lock().unwrap_or_else(|p| p.into_inner());
+        if pending {
+            if set.len() >= 4096 {
+                set.clear();
+            }
+            set.insert(id);
+        } else {
+            set.remove(&id);
+        }
+    }
+
     /// After `mine`'s acknowledgement over `over` was refused because
     /// another version's is recorded there. A record older than the prune
     /// grace is abandoned (its writer crashed or gave up between its record
@@ -783,7 +822,6 @@ impl Orchestrator {
         m: &MethodId,
         over: Option<BackupId>,
         mine: BackupId,
-        take_over: bool,
     ) -> Result<Pending> {
         let Some(a) = self.read_ack(ns, m, over).await? else { return Ok(Pending::Retry) };
         if a.withdrawn || a.backup_id == mine {
@@ -796,14 +834,19 @@ impl Orchestrator {
         if now != over {
             return Ok(Pending::Lost(now));
         }
-        let abandoned = a
+        // Abandoned: left by a backup of this process (the in-process guard
+        // lets no other backup of the namespace run here), or older than any
+        // running writer can take between its record and its commit.
+        let left_here = self.inner.left_pending.lock().unwrap_or_else(|p| p.into_inner()).contains(&a.backup_id);
+        let old = a
             .recorded_at
-            .is_some_and(|at| SystemTime::now().duration_since(at).is_ok_and(|age| age >= self.inner.prune_grace));
-        if !abandoned || !take_over {
+            .is_some_and(|at| SystemTime::now().duration_since(at).is_ok_and(|age| age >= self.inner.takeover_after));
+        if !left_here && !old {
             return Ok(Pending::InFlight(a.backup_id));
         }
         match self.commit(ns, m, a.backup_id, over).await {
             Ok(()) => {
+                self.note_left_pending(a.backup_id, false);
                 tracing::info!(backup_id = %a.backup_id, "rolled forward an abandoned acknowledged version");
                 self.acknowledge_again(ns, m, a.backup_id).await;
                 Ok(Pending::RolledForward(a.backup_id))
@@ -816,6 +859,7 @@ impl Orchestrator {
                     // again, then this backup records its own.
                     tracing::warn!(backup_id = %a.backup_id, kind = e.kind().name(), "an abandoned acknowledged version can no longer be committed");
                     self.reacknowledge_winner(ns, m, a).await;
+                    self.note_left_pending(a.backup_id, false);
                     return Ok(Pending::Retry);
                 }
                 // Another writer made it (or something else) current first.

@@ -128,10 +128,12 @@ pub struct Acknowledgement {
     /// was told `false`), or the version lost its commit and the wallet
     /// service was told the winner again.
     pub withdrawn: bool,
-    /// When the store recorded it, where the store knows (set by the store
-    /// on read; ignored on write). A pending record younger than the prune
-    /// grace may belong to a backup still running in another process, so
-    /// a backup does not take it over (see the crate documentation).
+    /// When the store recorded it (set by the store on read; ignored on
+    /// write), by a clock every process shares. A pending record younger
+    /// than the take-over time (the prune grace, or longer when the
+    /// notifier's retries and timeouts allow a longer wait) may belong to a
+    /// backup still running in another process, so a backup does not take
+    /// it over (see the crate documentation).
     pub recorded_at: Option<SystemTime>,
 }
 
@@ -338,9 +340,10 @@ pub trait CipherTextStore: fmt::Debug + Send + Sync + 'static {
 
     /// The latest acknowledgement record over `prev` (`None`: over no
     /// version) of (namespace, method), if any, with the time it was
-    /// recorded ([`Acknowledgement::recorded_at`]; a store that does not
-    /// know it makes a backup treat every pending record as in flight, so
-    /// only a recovery rolls an abandoned one forward).
+    /// recorded ([`Acknowledgement::recorded_at`], required: from a clock
+    /// every process shares, such as the server's; a record without it is
+    /// treated as in flight by a backup of another process, so only a
+    /// recovery would roll an abandoned one forward).
     async fn acknowledgement(
         &self,
         ns: &Namespace,

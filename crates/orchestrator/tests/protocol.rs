@@ -762,19 +762,29 @@ async fn a_backup_leaves_a_fresh_acknowledged_uncommitted_version_alone_and_roll
     let inc = IncompleteBackup::find(&e).unwrap();
     assert!(inc.acknowledged);
     r.plan.clear();
-    // While the record is younger than the prune grace its writer may still
-    // be running in another process: a backup leaves it alone and tells nothing.
-    let e = r.orch.backup(backup_req(&u, b"too soon")).await.unwrap_err();
+    // Another process, on the same store and wallet service.
+    let other = Orchestrator::builder()
+        .registry(Registry::empty())
+        .provider(Arc::new(r.keys.clone()))
+        .store(Arc::new(r.store.clone()))
+        .notifier(Arc::new(r.notifier.clone()))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    // While the record is younger than the take-over time its writer may
+    // still be running: another process's backup leaves it alone and tells nothing.
+    let e = other.backup(backup_req(&u, b"too soon")).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}");
+    assert!(e.retryable(), "{e}");
     assert!(e.to_string().contains(&inc.backup_id.to_string()), "{e}");
     assert_eq!(r.notifier.notifications().len(), 2, "nothing told: {:?}", r.notifier.notifications());
-    // Once it is older than the grace it is abandoned. The next backup reads
-    // only the current version (still `first`); its own record over `first`
-    // is refused, which is how it finds the acknowledged version: it commits
-    // it, tells `true` for it again, and backs up over it.
+    // Once it is older it is abandoned. The next backup reads only the
+    // current version (still `first`); its own record over `first` is
+    // refused, which is how it finds the acknowledged version: it commits it,
+    // tells `true` for it again, and backs up over it.
     let ns = (&u).into();
     assert_eq!(r.store.backdate_acknowledgements(&ns, &m, Some(first.backup_id), Duration::from_secs(3600)), 1);
-    let third = r.orch.backup(backup_req(&u, b"third")).await.unwrap();
+    let third = other.backup(backup_req(&u, b"third")).await.unwrap();
     assert_eq!(third.previous, Some(inc.backup_id), "the acknowledged version was made current first");
     let told: Vec<_> = r.notifier.notifications().iter().map(|n| (n.backup_id, n.success)).collect();
     assert_eq!(
@@ -828,7 +838,8 @@ async fn a_refused_acknowledgement_record_is_not_retried_as_a_transient_error_an
     let e = r.orch.backup(backup_req(&u, b"x")).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}");
     let calls = r.plan.trace().iter().filter(|l| **l == "store.record_acknowledgement").count();
-    assert_eq!(calls, 3, "one call per attempt, three attempts: {:?}", r.plan.trace());
+    assert_eq!(calls, 4, "one call per attempt, four attempts: {:?}", r.plan.trace());
+    assert!(e.retryable(), "the records kept moving: retry the backup: {e}");
     assert!(r.notifier.notifications().is_empty(), "a writer refused its record tells nothing");
     let inc = IncompleteBackup::find(&e).unwrap();
     assert!(!inc.acknowledged);
@@ -901,4 +912,27 @@ async fn an_abandoned_acknowledgement_of_a_retired_version_is_withdrawn_and_the_
     assert_eq!((rec.backup_id, rec.withdrawn), (receipt.backup_id, false));
     let back = r.orch.recover(RecoverRequest::new(u.clone())).await.unwrap();
     assert_eq!(back.share().expose_secret(), b"new");
+}
+
+#[tokio::test]
+async fn a_retry_in_the_process_that_left_an_acknowledgement_uncommitted_takes_it_over_at_once() {
+    let r = rig(RetryPolicy::none());
+    let u = user("u");
+    let m = MemoryKeyProvider::METHOD;
+    let first = r.orch.backup(backup_req(&u, b"old")).await.unwrap();
+    r.plan.reset();
+    // Calls: 1 current_id, 2 probe, 3 seal_key, 4 open_key, 5 stage, 6 record_acknowledgement, 7 ack, 8 commit.
+    r.plan.set(8, Fault::Fail(ErrorKind::Unavailable));
+    let e = r.orch.backup(backup_req(&u, b"acknowledged")).await.unwrap_err();
+    let inc = IncompleteBackup::find(&e).unwrap();
+    assert!(inc.acknowledged);
+    r.plan.clear();
+    // The same process retries at once: no other backup of the namespace can
+    // be running here, so the record it left is abandoned by definition.
+    let retry = r.orch.backup(backup_req(&u, b"retried")).await.unwrap();
+    assert_eq!(retry.previous, Some(inc.backup_id));
+    assert_eq!(r.notifier.acknowledged(&u, &m), Some(retry.backup_id));
+    assert_ne!(retry.previous, Some(first.backup_id));
+    let back = r.orch.recover(RecoverRequest::new(u)).await.unwrap();
+    assert_eq!(back.share().expose_secret(), b"retried");
 }
