@@ -21,6 +21,26 @@ fn step(status: Status) -> Progress {
     Progress { status, done: false }
 }
 
+/// A first backup, then a second one (`share`) acknowledged but whose
+/// commit fails for good: the first receipt, the second's backup id and
+/// the version its error names as current.
+async fn acknowledged_but_uncommitted(
+    r: &Rig,
+    u: &UserId,
+    share: &[u8],
+) -> (share_backup_orchestrator::Receipt, share_backup_core::BackupId, Option<share_backup_core::BackupId>) {
+    let first = r.orch.backup(backup_req(u, b"old")).await.unwrap();
+    r.plan.reset();
+    // Calls: 1 current_id, 2 probe, 3 seal_key, 4 open_key, 5 stage, 6 record_acknowledgement, 7 ack, 8 commit.
+    r.plan.set(8, Fault::Fail(ErrorKind::Unavailable));
+    let e = r.orch.backup(backup_req(u, share)).await.unwrap_err();
+    assert_eq!(r.plan.trace()[7], "store.commit");
+    let inc = IncompleteBackup::find(&e).unwrap();
+    assert!(inc.acknowledged);
+    r.plan.clear();
+    (first, inc.backup_id, inc.current)
+}
+
 #[tokio::test]
 async fn backup_then_recover_gives_back_the_same_share_and_acknowledges_once() {
     let r = rig(RetryPolicy::none());
@@ -494,15 +514,8 @@ async fn commit_staged_finishes_a_backup_whose_commit_failed() {
     let r = rig(RetryPolicy::none());
     let u = user("u");
     let m = MemoryKeyProvider::METHOD;
-    let first = r.orch.backup(backup_req(&u, b"old")).await.unwrap();
-    r.plan.reset();
-    r.plan.set(8, Fault::Fail(ErrorKind::Unavailable));
-    let e = r.orch.backup(backup_req(&u, b"new")).await.unwrap_err();
-    assert_eq!(r.plan.trace()[7], "store.commit");
-    let inc = IncompleteBackup::find(&e).unwrap();
-    assert!(inc.acknowledged);
-    assert_eq!(inc.current, Some(first.backup_id));
-    let staged = inc.backup_id;
+    let (first, staged, current) = acknowledged_but_uncommitted(&r, &u, b"new").await;
+    assert_eq!(current, Some(first.backup_id));
     // The acknowledgement is never withdrawn: it names the staged backup,
     // which commit_staged (or the next touch) makes current.
     let last = r.notifier.notifications().pop().unwrap();
@@ -754,29 +767,15 @@ async fn a_backup_leaves_a_fresh_acknowledged_uncommitted_version_alone_and_roll
     let r = rig(RetryPolicy::none());
     let u = user("u");
     let m = MemoryKeyProvider::METHOD;
-    let first = r.orch.backup(backup_req(&u, b"old")).await.unwrap();
-    r.plan.reset();
-    // Calls: 1 current_id, 2 probe, 3 seal_key, 4 open_key, 5 stage, 6 record_acknowledgement, 7 ack, 8 commit.
-    r.plan.set(8, Fault::Fail(ErrorKind::Unavailable));
-    let e = r.orch.backup(backup_req(&u, b"acknowledged")).await.unwrap_err();
-    let inc = IncompleteBackup::find(&e).unwrap();
-    assert!(inc.acknowledged);
-    r.plan.clear();
+    let (first, acked, _) = acknowledged_but_uncommitted(&r, &u, b"acknowledged").await;
     // Another process, on the same store and wallet service.
-    let other = Orchestrator::builder()
-        .registry(Registry::empty())
-        .provider(Arc::new(r.keys.clone()))
-        .store(Arc::new(r.store.clone()))
-        .notifier(Arc::new(r.notifier.clone()))
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let other = r.another_process();
     // While the record is younger than the take-over time its writer may
     // still be running: another process's backup leaves it alone and tells nothing.
     let e = other.backup(backup_req(&u, b"too soon")).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}");
     assert!(e.retryable(), "{e}");
-    assert!(e.to_string().contains(&inc.backup_id.to_string()), "{e}");
+    assert!(e.to_string().contains(&acked.to_string()), "{e}");
     assert_eq!(r.notifier.notifications().len(), 2, "nothing told: {:?}", r.notifier.notifications());
     // Once it is older it is abandoned. The next backup reads only the
     // current version (still `first`); its own record over `first` is
@@ -785,11 +784,11 @@ async fn a_backup_leaves_a_fresh_acknowledged_uncommitted_version_alone_and_roll
     let ns = (&u).into();
     assert_eq!(r.store.backdate_acknowledgements(&ns, &m, Some(first.backup_id), Duration::from_secs(3600)), 1);
     let third = other.backup(backup_req(&u, b"third")).await.unwrap();
-    assert_eq!(third.previous, Some(inc.backup_id), "the acknowledged version was made current first");
+    assert_eq!(third.previous, Some(acked), "the acknowledged version was made current first");
     let told: Vec<_> = r.notifier.notifications().iter().map(|n| (n.backup_id, n.success)).collect();
     assert_eq!(
         told,
-        [(first.backup_id, true), (inc.backup_id, true), (inc.backup_id, true), (third.backup_id, true)],
+        [(first.backup_id, true), (acked, true), (acked, true), (third.backup_id, true)],
         "no `false` anywhere, and the last word is the newest backup"
     );
     let back = r.orch.recover(RecoverRequest::new(u.clone())).await.unwrap();
@@ -859,14 +858,7 @@ async fn a_backup_racing_a_writer_that_is_still_telling_true_loses_and_tells_not
     let a_task = tokio::spawn(async move { orch.backup(backup_req(&user("u"), b"writer a")).await });
     gate.wait_reached().await;
     // Writer B, another process on the same store and wallet service.
-    let b = Orchestrator::builder()
-        .registry(Registry::empty())
-        .provider(Arc::new(r.keys.clone()))
-        .store(Arc::new(r.store.clone()))
-        .notifier(Arc::new(r.notifier.clone()))
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let b = r.another_process();
     let e = b.backup(backup_req(&u, b"writer b")).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}");
     let inc = IncompleteBackup::find(&e).unwrap();
@@ -919,18 +911,11 @@ async fn a_retry_in_the_process_that_left_an_acknowledgement_uncommitted_takes_i
     let r = rig(RetryPolicy::none());
     let u = user("u");
     let m = MemoryKeyProvider::METHOD;
-    let first = r.orch.backup(backup_req(&u, b"old")).await.unwrap();
-    r.plan.reset();
-    // Calls: 1 current_id, 2 probe, 3 seal_key, 4 open_key, 5 stage, 6 record_acknowledgement, 7 ack, 8 commit.
-    r.plan.set(8, Fault::Fail(ErrorKind::Unavailable));
-    let e = r.orch.backup(backup_req(&u, b"acknowledged")).await.unwrap_err();
-    let inc = IncompleteBackup::find(&e).unwrap();
-    assert!(inc.acknowledged);
-    r.plan.clear();
+    let (first, acked, _) = acknowledged_but_uncommitted(&r, &u, b"acknowledged").await;
     // The same process retries at once: no other backup of the namespace can
     // be running here, so the record it left is abandoned by definition.
     let retry = r.orch.backup(backup_req(&u, b"retried")).await.unwrap();
-    assert_eq!(retry.previous, Some(inc.backup_id));
+    assert_eq!(retry.previous, Some(acked));
     assert_eq!(r.notifier.acknowledged(&u, &m), Some(retry.backup_id));
     assert_ne!(retry.previous, Some(first.backup_id));
     let back = r.orch.recover(RecoverRequest::new(u)).await.unwrap();

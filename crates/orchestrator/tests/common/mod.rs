@@ -43,6 +43,21 @@ pub fn rig_with(retry: RetryPolicy, keys: MemoryKeyProvider) -> Rig {
     Rig { plan, store, notifier, keys, orch }
 }
 
+impl Rig {
+    /// Another process on the same store, keys and wallet service, without
+    /// faults or retries.
+    pub fn another_process(&self) -> Orchestrator {
+        Orchestrator::builder()
+            .registry(Registry::empty())
+            .provider(Arc::new(self.keys.clone()))
+            .store(Arc::new(self.store.clone()))
+            .notifier(Arc::new(self.notifier.clone()))
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap()
+    }
+}
+
 pub fn backup_req(u: &UserId, bytes: &[u8]) -> BackupRequest {
     BackupRequest::new(u.clone(), share(bytes)).with_method(MemoryKeyProvider::METHOD)
 }
